@@ -1,0 +1,212 @@
+"""Diagnostics: the one type every user-facing problem travels in.
+
+A diagnostic has a severity, a stable code (see ``exportc.codes``), a message, the span it points
+at, an optional hint and related spans ("the base rule is here"). It renders three ways: text with
+the source line and a caret (like rustc or Vector's VRL), JSON for CI tools, and GitHub workflow
+annotations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    """How bad a diagnostic is; ``error`` stops compilation or fails a record."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of one source file; lines and columns are 1-based, ``end_column`` exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, file: str, line: int, column: int, width: int = 1) -> Span:
+        """A span of ``width`` characters starting at (line, column)."""
+        return cls(file, line, column, line, column + width)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A secondary location that explains a diagnostic."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in a profile, a parameter, a source or a schema."""
+
+    severity: Severity
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    related: tuple[Related, ...] = field(default=())
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "span": self.span.to_json() if self.span else None,
+            "hint": self.hint,
+            "related": [{"span": r.span.to_json(), "message": r.message} for r in self.related],
+        }
+
+
+def error(code: str, message: str, span: Span | None, hint: str | None = None,
+          related: Iterable[Related] = ()) -> Diagnostic:
+    """Shorthand for an error diagnostic."""
+    return Diagnostic(Severity.ERROR, code, message, span, hint, tuple(related))
+
+
+def warning(code: str, message: str, span: Span | None, hint: str | None = None,
+            related: Iterable[Related] = ()) -> Diagnostic:
+    """Shorthand for a warning diagnostic."""
+    return Diagnostic(Severity.WARNING, code, message, span, hint, tuple(related))
+
+
+class DiagnosticError(Exception):
+    """Raised to abandon a stage whose diagnostics are already collected."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = list(diagnostics)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+_COLOURS = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.NOTE: "\x1b[1;36m",
+}
+_BLUE = "\x1b[1;34m"
+_BOLD = "\x1b[1m"
+_RESET = "\x1b[0m"
+
+
+class _Paint:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, style: str, text: str) -> str:
+        return f"{style}{text}{_RESET}" if self.colour else text
+
+
+def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
+    text = sources.get(span.file)
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if 1 <= span.line <= len(lines):
+        return lines[span.line - 1]
+    if span.line == len(lines) + 1:
+        return ""
+    return None
+
+
+def _snippet(sources: Mapping[str, str], span: Span, label: str, paint: _Paint,
+             style: str, gutter: int) -> list[str]:
+    line = _source_line(sources, span)
+    pad = " " * gutter
+    if line is None:
+        return []
+    width = span.end_column - span.column if span.end_line == span.line else len(line) - span.column + 1
+    width = max(1, width)
+    caret = " " * (span.column - 1) + "^" * width
+    if label:
+        caret += " " + label
+    return [
+        f"{pad} {paint(_BLUE, '|')}",
+        f"{paint(_BLUE, str(span.line).rjust(gutter))} {paint(_BLUE, '|')} {line}",
+        f"{pad} {paint(_BLUE, '|')} {paint(style, caret)}",
+    ]
+
+
+def render_text(diagnostic: Diagnostic, sources: Mapping[str, str], colour: bool = False) -> str:
+    """Render like rustc: header, location, the source line with a caret, hint, related spans."""
+    paint = _Paint(colour)
+    style = _COLOURS[diagnostic.severity]
+    spans = [diagnostic.span] if diagnostic.span else []
+    spans += [r.span for r in diagnostic.related]
+    gutter = max((len(str(s.line)) for s in spans), default=1)
+    pad = " " * gutter
+    out = [paint(style, f"{diagnostic.severity.value}[{diagnostic.code}]")
+           + paint(_BOLD, f": {diagnostic.message}")]
+    if diagnostic.span:
+        out.append(f"{pad}{paint(_BLUE, '-->')} {diagnostic.span}")
+        out += _snippet(sources, diagnostic.span, "", paint, style, gutter)
+    for rel in diagnostic.related:
+        out.append(f"{pad}{paint(_BLUE, '::')} {rel.span}")
+        out += _snippet(sources, rel.span, rel.message, paint, _BLUE, gutter)
+    if diagnostic.hint:
+        out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'hint')}: {diagnostic.hint}")
+    return "\n".join(out)
+
+
+def render_all_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str],
+                    colour: bool = False) -> str:
+    """Render several diagnostics separated by blank lines, with a closing tally."""
+    items = list(diagnostics)
+    parts = [render_text(d, sources, colour) for d in items]
+    errors = sum(1 for d in items if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in items if d.severity is Severity.WARNING)
+    if items:
+        parts.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n\n".join(parts)
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """A stable JSON document: ``{"diagnostics": [...]}``."""
+    return json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, indent=2,
+                      ensure_ascii=False)
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diagnostic: Diagnostic) -> str:
+    """A GitHub Actions workflow command (``::error file=...::message``)."""
+    kind = {"error": "error", "warning": "warning", "note": "notice"}[diagnostic.severity.value]
+    props = [f"title={_gh_escape(diagnostic.code, True)}"]
+    if diagnostic.span:
+        s = diagnostic.span
+        props = [f"file={_gh_escape(s.file, True)}", f"line={s.line}", f"col={s.column}",
+                 f"endLine={s.end_line}", f"endColumn={s.end_column}", *props]
+    message = diagnostic.message + (f" (hint: {diagnostic.hint})" if diagnostic.hint else "")
+    return f"::{kind} {','.join(props)}::{_gh_escape(message)}"

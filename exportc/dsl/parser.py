@@ -1,0 +1,427 @@
+"""Parse profile text into the AST of ``exportc.dsl.ast``.
+
+The lark grammar lives in ``grammar.lark``. The transformer below turns lark's tree into our own
+nodes with our own ``Span`` (no lark ``Token`` or ``Meta`` escapes this module), and collects
+problems such as an impossible date as diagnostics instead of raising inside lark (which would
+arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messages by
+``exportc.dsl.syntax_errors``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput
+
+from exportc.diagnostics import Diagnostic, Span, error
+from exportc.dsl import ast
+from exportc.dsl.syntax_errors import describe_syntax_error, lexical_diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """A module (``None`` when the text could not be parsed) and the diagnostics found."""
+
+    module: ast.Module | None
+    diagnostics: list[Diagnostic]
+    source: str
+
+    @property
+    def ok(self) -> bool:
+        return self.module is not None and not any(d.is_error for d in self.diagnostics)
+
+
+class _LetEnd:
+    """Post-lexer: a ``let`` ends at the end of its line, unless inside brackets.
+
+    Without it ``let x = a`` followed by a rule starting with ``-``, ``(`` or ``[`` would be
+    ambiguous, since whitespace (newlines included) is otherwise insignificant.
+    """
+
+    always_accept: tuple[str, ...] = ()
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        let_depth: int | None = None
+        started = False
+        prev: Token | None = None
+        for tok in stream:
+            if let_depth is not None and started and depth == let_depth and prev is not None and (
+                tok.line != prev.end_line or tok.type in ("RBRACE", "LET")
+            ):
+                yield Token.new_borrow_pos("_LET_END", "", prev)
+                let_depth = None
+            if tok.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            if tok.type == "LET":
+                let_depth, started = depth, False
+            elif let_depth is not None and prev is not None and prev.type == "EQUAL":
+                started = True
+            prev = tok
+            yield tok
+        if let_depth is not None and prev is not None:
+            yield Token.new_borrow_pos("_LET_END", "", prev)
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("exportc.dsl").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+                postlex=_LetEnd(), maybe_placeholders=True, strict=True)
+
+
+def _tok_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line or 0, tok.column or 0, tok.end_line or tok.line or 0,
+                tok.end_column or tok.column or 0)
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Dotted:
+    text: str
+    span: Span
+
+
+@v_args(meta=True)
+class _Builder(Transformer[Token, ast.Module]):
+    """Builds AST nodes from lark's parse tree, collecting diagnostics as it goes."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers --
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 0, 0, 0, 0)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _string(self, tok: Token) -> str:
+        body, out, i = tok.value[1:-1], [], 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and i + 1 < len(body):
+                nxt = body[i + 1]
+                if nxt in _ESCAPES:
+                    out.append(_ESCAPES[nxt])
+                else:
+                    col = (tok.column or 0) + 1 + i
+                    self.diagnostics.append(error(
+                        "E0117", f"unknown escape `\\{nxt}` in a string",
+                        Span.point(self.file, tok.line or 0, col, 2),
+                        'the escapes are \\" \\\\ \\n \\t \\r'))
+                    out.append(nxt)
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def _clauses(self, parts: list[Any], allowed: set[str], what: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for part in parts:
+            if isinstance(part, tuple) and len(part) == 3 and part[0] in allowed:
+                kind, value, span = part
+                if kind in found:
+                    self.diagnostics.append(error(
+                        "E0116", f"`{kind}` is given twice for this {what}", span,
+                        f"a {what} takes at most one `{kind}` clause"))
+                found[kind] = value
+        return found
+
+    # -- module and header --
+    def start(self, meta: Any, items: list[Any]) -> ast.Module:
+        return ast.Module(tuple(items), span=self._span(meta))
+
+    def dotted_name(self, meta: Any, names: list[Token]) -> _Dotted:
+        return _Dotted(".".join(str(n) for n in names), self._span(meta))
+
+    def name_list(self, meta: Any, names: list[Token]) -> tuple[str, ...]:
+        return tuple(str(n) for n in names)
+
+    def profile_decl(self, meta: Any, c: list[Any]) -> ast.ProfileDecl:
+        name, ext, title = c
+        ext_text, ext_path = (ext if ext else (None, False))
+        return ast.ProfileDecl(name.text, self._string(title) if title else None, ext_text,
+                               ext_path, span=self._span(meta))
+
+    def extends_clause(self, meta: Any, c: list[Any]) -> tuple[str, bool]:
+        (base,) = c
+        if isinstance(base, Token):
+            return self._string(base), True
+        return base.text, False
+
+    def target_decl(self, meta: Any, c: list[Token]) -> ast.TargetDecl:
+        return ast.TargetDecl(self._string(c[0]), str(c[1]), span=self._span(meta))
+
+    def history_decl(self, meta: Any, c: list[Token]) -> ast.HistoryDecl:
+        return ast.HistoryDecl(str(c[0]), span=self._span(meta))
+
+    # -- params, types, tables --
+    def param_decl(self, meta: Any, c: list[Any]) -> ast.ParamDecl:
+        name, typ, default, desc = c
+        return ast.ParamDecl(str(name), typ, default, self._string(desc) if desc else None,
+                             span=self._span(meta))
+
+    def param_default(self, meta: Any, c: list[Any]) -> Any:
+        return c[0]
+
+    def simple_type(self, meta: Any, c: list[Any]) -> ast.TypeRef:
+        return ast.TypeRef(str(c[0]), (), c[1] is not None, span=self._span(meta))
+
+    def list_type(self, meta: Any, c: list[Any]) -> ast.TypeRef:
+        return ast.TypeRef("list", (c[0],), c[1] is not None, span=self._span(meta))
+
+    def table_decl(self, meta: Any, c: list[Any]) -> ast.TableDecl:
+        name, ktype, _arrow, vtype, desc, body, policy = c
+        kind, payload = body
+        pol, default = policy if policy else ("fail", None)
+        return ast.TableDecl(
+            str(name), ktype, vtype, self._string(desc) if desc else None,
+            payload if kind == "inline" else None, payload if kind == "file" else None,
+            pol, default, span=self._span(meta))
+
+    def inline_table(self, meta: Any, c: list[ast.TableEntry]) -> tuple[str, Any]:
+        return "inline", tuple(c)
+
+    def file_table(self, meta: Any, c: list[Token]) -> tuple[str, Any]:
+        return "file", self._string(c[0])
+
+    def table_entry(self, meta: Any, c: list[Any]) -> ast.TableEntry:
+        return ast.TableEntry(c[0], c[2], span=self._span(meta))
+
+    def table_default(self, meta: Any, c: list[Any]) -> tuple[str, Any]:
+        return "default", c[0]
+
+    def table_passthrough(self, meta: Any, c: list[Any]) -> tuple[str, Any]:
+        return "passthrough", None
+
+    # -- sources --
+    def key_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "key", c[0], self._span(meta)
+
+    def window_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "window", str(c[0]), self._span(meta)
+
+    def join_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "from", (str(c[0]), c[1]), self._span(meta)
+
+    def _shape(self, parts: list[Any], what: str) -> ast.SourceShape:
+        cl = self._clauses(parts, {"key", "window", "from"}, what)
+        fields = tuple(p for p in parts if not isinstance(p, tuple))
+        join = cl.get("from")
+        return ast.SourceShape(cl.get("key", ()), cl.get("window"), join[0] if join else None,
+                               join[1] if join else (), fields)
+
+    def source_decl(self, meta: Any, c: list[Any]) -> ast.SourceDecl:
+        return ast.SourceDecl(str(c[0]), self._shape(c[1:], "source"), span=self._span(meta))
+
+    def value_field(self, meta: Any, c: list[Any]) -> ast.FieldDecl:
+        return ast.FieldDecl(str(c[0]), c[1], span=self._span(meta))
+
+    def list_field(self, meta: Any, c: list[Any]) -> ast.ListFieldDecl:
+        return ast.ListFieldDecl(str(c[0]), self._shape(c[1:], "list"), span=self._span(meta))
+
+    def ref_field(self, meta: Any, c: list[Any]) -> ast.RefFieldDecl:
+        return ast.RefFieldDecl(str(c[0]), str(c[1]), c[2], span=self._span(meta))
+
+    def let_decl(self, meta: Any, c: list[Any]) -> ast.LetDecl:
+        return ast.LetDecl(str(c[0]), c[1], span=self._span(meta))
+
+    # -- blocks, rules, checks --
+    def block(self, meta: Any, c: list[Any]) -> ast.Block:
+        path, path_span = c[0]
+        cl = self._clauses(c[1:], {"for", "where", "when"}, "block")
+        items = tuple(p for p in c[1:] if not isinstance(p, tuple))
+        return ast.Block(path, cl.get("for"), cl.get("where"), cl.get("when"), items,
+                         path_span=path_span, span=self._span(meta))
+
+    def block_path(self, meta: Any, c: list[Token]) -> tuple[str, Span]:
+        return str(c[0]), _tok_span(self.file, c[0])
+
+    def for_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "for", c[0].text, self._span(meta)
+
+    def where_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "where", c[0], self._span(meta)
+
+    def when_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "when", c[0], self._span(meta)
+
+    def rule(self, meta: Any, c: list[Any]) -> ast.Rule:
+        value, _gt, target, override = c
+        return ast.Rule(value, str(target), override is not None,
+                        target_span=_tok_span(self.file, target), span=self._span(meta))
+
+    def check_decl(self, meta: Any, c: list[Any]) -> ast.CheckDecl:
+        cond, per, severity, message = c
+        return ast.CheckDecl(cond, per or (), str(severity), self._string(message),
+                             span=self._span(meta))
+
+    def per_clause(self, meta: Any, c: list[Any]) -> tuple[str, ...]:
+        return tuple(c[0])
+
+    # -- expressions --
+    def if_expr(self, meta: Any, c: list[Any]) -> ast.If:
+        return ast.If(c[0], c[1], c[2], span=self._span(meta))
+
+    def or_op(self, meta: Any, c: list[Any]) -> ast.BoolOp:
+        return ast.BoolOp("or", c[0], c[1], span=self._span(meta))
+
+    def and_op(self, meta: Any, c: list[Any]) -> ast.BoolOp:
+        return ast.BoolOp("and", c[0], c[1], span=self._span(meta))
+
+    def not_op(self, meta: Any, c: list[Any]) -> ast.Not:
+        return ast.Not(c[0], span=self._span(meta))
+
+    def compare(self, meta: Any, c: list[Any]) -> ast.Compare:
+        return ast.Compare(str(c[1]), c[0], c[2], span=self._span(meta))
+
+    def in_op(self, meta: Any, c: list[Any]) -> ast.In:
+        return ast.In(c[0], c[1], False, span=self._span(meta))
+
+    def not_in_op(self, meta: Any, c: list[Any]) -> ast.In:
+        return ast.In(c[0], c[1], True, span=self._span(meta))
+
+    def binop(self, meta: Any, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp(str(c[1]), c[0], c[2], span=self._span(meta))
+
+    def neg(self, meta: Any, c: list[Any]) -> ast.Neg | ast.Literal:
+        operand = c[1]
+        if isinstance(operand, ast.Literal) and type(operand.value) in (int, Decimal):
+            return ast.Literal(-operand.value, span=self._span(meta))  # type: ignore[operator]
+        return ast.Neg(operand, span=self._span(meta))
+
+    def attr(self, meta: Any, c: list[Any]) -> ast.Attr:
+        return ast.Attr(c[0], str(c[1]), span=self._span(meta))
+
+    def index(self, meta: Any, c: list[Any]) -> ast.Index:
+        return ast.Index(c[0], c[1], span=self._span(meta))
+
+    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+        return ast.Call(str(c[0]), c[1] or (), span=self._span(meta))
+
+    def args(self, meta: Any, c: list[Any]) -> tuple[Any, ...]:
+        return tuple(c)
+
+    def name(self, meta: Any, c: list[Token]) -> ast.Name:
+        return ast.Name(str(c[0]), span=self._span(meta))
+
+    def list_literal(self, meta: Any, c: list[Any]) -> ast.ListLiteral:
+        return ast.ListLiteral(c[0] or (), span=self._span(meta))
+
+    # -- literals --
+    def string(self, meta: Any, c: list[Token]) -> ast.Literal:
+        return ast.Literal(self._string(c[0]), span=self._span(meta))
+
+    def _temporal(self, meta: Any, tok: Token, kind: type[dt.date]) -> ast.Literal:
+        try:
+            value = kind.fromisoformat(str(tok))
+        except ValueError:
+            self.diagnostics.append(error(
+                "E0110", f"`{tok}` is not a valid {kind.__name__}", self._span(meta),
+                "dates are written YYYY-MM-DD, date-times YYYY-MM-DDTHH:MM[:SS]"))
+            value = dt.date(1, 1, 1)
+        return ast.Literal(value, span=self._span(meta))
+
+    def date(self, meta: Any, c: list[Token]) -> ast.Literal:
+        return self._temporal(meta, c[0], dt.date)
+
+    def datetime(self, meta: Any, c: list[Token]) -> ast.Literal:
+        return self._temporal(meta, c[0], dt.datetime)
+
+    def decimal(self, meta: Any, c: list[Token]) -> ast.Literal:
+        return ast.Literal(Decimal(str(c[0])), span=self._span(meta))
+
+    def int(self, meta: Any, c: list[Token]) -> ast.Literal:
+        return ast.Literal(int(str(c[0])), span=self._span(meta))
+
+    def true(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(True, span=self._span(meta))
+
+    def false(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(False, span=self._span(meta))
+
+    def null(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(None, span=self._span(meta))
+
+    def negative_number(self, meta: Any, c: list[Token]) -> ast.Literal:
+        text = str(c[1])
+        value: int | Decimal = Decimal(text) if "." in text else int(text)
+        return ast.Literal(-value, span=self._span(meta))
+
+
+def parse_text(text: str, file: str = "<profile>") -> ParseResult:
+    """Parse profile text. Never raises for bad input: problems come back as diagnostics."""
+    lexical = lexical_diagnostics(text, file)
+    if lexical:
+        return ParseResult(None, lexical, text)
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        return ParseResult(None, [describe_syntax_error(exc, text, file)], text)
+    builder = _Builder(file)
+    module = builder.transform(tree)
+    module = ast.Module(module.items, tuple(_comments(text, file)), module.span)
+    return ParseResult(module, builder.diagnostics, text)
+
+
+def _comments(text: str, file: str) -> list[ast.Comment]:
+    """Find ``#`` comments outside strings, for the formatter."""
+    out: list[ast.Comment] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        in_str, i = False, 0
+        while i < len(line):
+            ch = line[i]
+            if in_str:
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "#":
+                out.append(ast.Comment(line[i:].rstrip(),
+                                       Span(file, lineno, i + 1, lineno, len(line) + 1)))
+                break
+            i += 1
+    return out
+
+
+def parse_bytes(data: bytes, file: str) -> ParseResult:
+    """Decode UTF-8 (reporting the exact place of a bad byte) and parse."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        shown = data.decode("utf-8", "replace")
+        return ParseResult(None, [error(
+            "E0107", f"the file is not valid UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
+            Span.point(file, line, col), "save the profile as UTF-8")], shown)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return parse_text(text, file)
+
+
+def parse_file(path: str) -> ParseResult:
+    """Read and parse a ``.map`` file; an unreadable file is a diagnostic too."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return ParseResult(None, [error("E0001", f"cannot read {path}: {exc.strerror}", None)], "")
+    return parse_bytes(data, path)
