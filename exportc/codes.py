@@ -46,5 +46,6 @@ def markdown() -> str:
              "Generated from `exportc/codes.py` by `exportc codes --markdown`. Codes are stable "
              "and never reused.", "", "| code | what | explanation |", "|---|---|---|"]
     for code, (title, text) in CODES.items():
-        lines.append(f"| {code} | {title} | {text.replace('|', '\\|')} |")
+        escaped = text.replace("|", "\\|")
+        lines.append(f"| {code} | {title} | {escaped} |")
     return "\n".join(lines) + "\n"

@@ -116,3 +116,11 @@ def facet_problem(text: str, facets: dict[str, object]) -> str | None:
         if total is not None and max(len(ds), frac) > int(total):  # type: ignore[call-overload]
             return f"has more than {total} digits"
     return None
+
+
+def xml_escape(text: str, attr: bool = False) -> str:
+    """Escape text for element content or (``attr``) a double-quoted attribute."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    if attr:
+        text = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+    return text

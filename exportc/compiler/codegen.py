@@ -1,0 +1,398 @@
+"""Generate readable Python from the checked IR.
+
+Each top-level block becomes one function that writes one record's XML into a list of strings.
+Tag names, attribute names and indentation are known here, so they become pre-built string
+constants; only values are escaped at run time, and only text values (numbers and dates cannot
+need it). Lookups and paths are resolved here; the generated code calls ``exportc.runtime.api``
+and nothing else. A line map records which profile line each generated line came from, so a
+runtime error names the ``.map`` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from exportc.compiler import ir
+from exportc.compiler.targets import facets_of
+from exportc.diagnostics import Span
+from exportc.values import format_value, xml_escape
+
+_INDENT = "  "
+
+
+class CodeWriter:
+    """Lines of Python with indentation and a line map back to the profile."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.linemap: list[tuple[str, int]] = []
+        self.depth = 0
+        self.origin: tuple[str, int] = ("", 0)
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(_INDENT * self.depth + text if text else "")
+        self.linemap.append(self.origin)
+
+    def indent(self) -> None:
+        self.depth += 1
+
+    def outdent(self) -> None:
+        self.depth -= 1
+
+    def at(self, span: Span | None) -> None:
+        if span is not None:
+            self.origin = (span.file, span.line)
+
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+class Code(str):
+    """A piece of Python code (as opposed to literal XML text) in a concatenation."""
+
+
+def concat(parts: list[str | Code]) -> str:
+    """Python for the concatenation of literal text and code, adjacent literals merged."""
+    merged: list[str | Code] = []
+    for part in parts:
+        if not isinstance(part, Code) and merged and not isinstance(merged[-1], Code):
+            merged[-1] = merged[-1] + part
+        else:
+            merged.append(part)
+    return " + ".join(p if isinstance(p, Code) else repr(p) for p in merged)
+
+
+_SIMPLE_OPS = {"add": "+", "sub": "-", "mul": "*", "concat": "+", "eq": "==", "ne": "!=",
+               "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_NULLABLE_OPS = {"add": "n_add", "sub": "n_sub", "mul": "n_mul", "concat": "n_concat",
+                 "div": "n_div", "neg": "n_neg"}
+
+
+class Generator:
+    """Turns an ``ir.Profile`` into the source of a module with ``bind(P, T, RUN)``."""
+
+    def __init__(self, profile: ir.Profile) -> None:
+        self.p = profile
+        self.w = CodeWriter()
+        self.consts: dict[str, str] = {}
+        self.tmp = 0
+        self.facets: dict[str, str] = {}
+
+    # -- names --
+    def fresh(self, stem: str) -> str:
+        self.tmp += 1
+        return f"{stem}{self.tmp}"
+
+    def const(self, value: object) -> str:
+        if value is None or isinstance(value, bool | int | str):
+            return repr(value)
+        if isinstance(value, Decimal):
+            code = f"Decimal({format(value, 'f')!r})"
+        elif isinstance(value, dt.datetime):
+            code = f"datetime.fromisoformat({value.isoformat()!r})"
+        elif isinstance(value, dt.date):
+            code = f"date.fromisoformat({value.isoformat()!r})"
+        else:  # pragma: no cover - literals are one of the above
+            raise TypeError(value)
+        name = self.consts.get(code)
+        if name is None:
+            name = self.consts[code] = f"K{len(self.consts)}"
+        return name
+
+    # -- expressions --
+    def expr(self, e: ir.Expr) -> str:
+        match e:
+            case ir.Const(value=v):
+                return self.const(v)
+            case ir.FieldRef(depth=d, name=n):
+                return f"r{d}[{n!r}]"
+            case ir.ParamRef(name=n):
+                return f"p_{n}"
+            case ir.RunRef(name="change"):
+                return "change"
+            case ir.RunRef(name=n):
+                return f"run_{n}"
+            case ir.PreviousRef(name=n):
+                return f"getf(previous, {n!r})"
+            case ir.Lookup(table=t, key=k):
+                return f"t_{t}.opt({self.expr(k)})" if k.type.nullable else f"t_{t}({self.expr(k)})"
+            case ir.Cond(cond=c, then=a, otherwise=b):
+                return f"({self.expr(a)} if {self.expr(c)} else {self.expr(b)})"
+            case ir.ListExpr(items=items):
+                return "(" + "".join(self.expr(i) + ", " for i in items) + ")"
+            case ir.Aggregate(fn="count", source=s):
+                return f"len({self.expr(s)} or ())"
+            case ir.Aggregate(fn="sum", source=s, body=None, type=t):
+                start = "0" if t.name == "int" else "D0"
+                return f"sum_of({self.expr(s)} or (), {start})"
+            case ir.Aggregate(fn="sum", source=s, elem_depth=d, body=body, type=t):
+                assert body is not None
+                start = "0" if t.name == "int" else "D0"
+                return f"sum_of(({self.expr(body)} for r{d} in ({self.expr(s)} or ())), {start})"
+            case ir.Op():
+                return self.op(e)
+        raise TypeError(f"cannot generate {e!r}")  # pragma: no cover
+
+    def op(self, e: ir.Op) -> str:
+        args = [self.expr(a) for a in e.args]
+        nullable = any(a.type.nullable for a in e.args)
+        if e.op in _NULLABLE_OPS and (nullable or e.op == "div"):
+            fn = _NULLABLE_OPS[e.op] if nullable else "div"
+            return f"{fn}({', '.join(args)})"
+        if e.op in _SIMPLE_OPS:
+            return f"({args[0]} {_SIMPLE_OPS[e.op]} {args[1]})"
+        match e.op:
+            case "neg":
+                return f"(-{args[0]})"
+            case "is_null":
+                return f"({args[0]} is None)"
+            case "not_null":
+                return f"({args[0]} is not None)"
+            case "and" | "or":
+                return f"({args[0]} {e.op} {args[1]})"
+            case "not":
+                return f"(not {args[0]})"
+            case "in":
+                return f"({args[0]} in {args[1]})"
+            case "not_in":
+                return f"({args[0]} not in {args[1]})"
+            case "date_add" | "date_sub" | "date_diff":
+                return f"{e.op}({', '.join(args)})"
+            case "get":
+                return f"getf({args[0]}, {args[1]})"
+        if e.op.startswith("fn_"):
+            return f"{e.op}({', '.join(args)})"
+        raise TypeError(f"unknown op {e.op}")  # pragma: no cover
+
+    def rendered(self, var: str, slot: ir.Slot, attr: bool) -> str | Code:
+        """A constant's XML text is computed now; anything else at run time."""
+        if isinstance(slot.expr, ir.Const) and slot.expr.value is not None:
+            text = format_value(slot.expr.value)
+            return xml_escape(text, attr)
+        return Code(self.text_of(var, slot, attr))
+
+    def text_of(self, var: str, slot: ir.Slot, attr: bool) -> str:
+        """Code for the XML text of a non-null value held in ``var``."""
+        t = slot.expr.type.name
+        if t == "text" or t == "any":
+            conv = f"esc_attr({var})" if attr else f"esc_text({var})"
+        elif t == "int":
+            conv = f"str({var})"
+        elif t == "decimal":
+            conv = f"fmt_dec({var})"
+        elif t == "bool":
+            conv = f"('true' if {var} else 'false')"
+        elif t in ("date", "datetime"):
+            conv = f"{var}.isoformat()"
+        else:
+            conv = f"esc_text(str({var}))"
+        facets = facets_of(slot.xsd)
+        if t != "text":  # typed values are always lexically valid for their XSD type
+            facets.pop("patterns", None)
+        if facets and not isinstance(slot.expr, ir.Const):
+            key = repr(sorted(facets.items()))
+            name = self.facets.get(key)
+            if name is None:
+                name = self.facets[key] = f"F{len(self.facets)}"
+                self.consts[repr(facets)] = name
+            conv = f"check_facets({conv}, {name}, {slot.target!r})"
+        return conv
+
+    # -- elements --
+    def prepare(self, el: ir.Element) -> dict[int, str]:
+        """Evaluate the element's values (and its implicit children's) into locals."""
+        names: dict[int, str] = {}
+        slots = [s for _, s in el.attrs] + ([el.text] if el.text else [])
+        for s in slots:
+            if isinstance(s.expr, ir.Const):
+                names[id(s)] = self.const(s.expr.value)
+                continue
+            self.w.at(s.span)
+            var = self.fresh("v")
+            names[id(s)] = var
+            self.w.line(f"{var} = {self.expr(s.expr)}")
+        for _, child in el.children:
+            if isinstance(child, ir.Element) and child.implicit:
+                names.update(self.prepare(child))
+        return names
+
+    def presence(self, el: ir.Element, names: dict[int, str]) -> str | None:
+        """For an implicit element whose values may all be null: the test that it has one."""
+        if not el.implicit:
+            return None
+        tests: list[str] = []
+
+        def collect(e: ir.Element) -> bool:
+            for _, s in e.attrs + ([("", e.text)] if e.text else []):
+                if not s.expr.type.nullable:
+                    return False
+                tests.append(f"{names[id(s)]} is not None")
+            for _, c in e.children:
+                if not isinstance(c, ir.Element) or not c.implicit or c.when is not None:
+                    return False
+                if not collect(c):
+                    return False
+            return True
+        if not collect(el):
+            return None
+        return " or ".join(tests) if tests else "False"
+
+    def element(self, el: ir.Element, depth: int, names: dict[int, str] | None = None) -> None:
+        w = self.w
+        w.at(el.span)
+        opened = 0
+        if el.when is not None:
+            w.line(f"if {self.expr(el.when)}:")
+            w.indent()
+            opened += 1
+        if names is None:
+            names = self.prepare(el)
+        for c in el.checks:
+            w.at(c.span)
+            if c.severity == "error":
+                w.line(f"if not {self.expr(c.cond)}:")
+                w.indent()
+                w.line(f"raise check_failed({c.message!r})")
+                w.outdent()
+            else:
+                w.line(f"if not {self.expr(c.cond)}:")
+                w.indent()
+                w.line(f"warn({c.message!r}, {c.span.file!r}, {c.span.line})")
+                w.outdent()
+        test = self.presence(el, names)
+        if test is not None:
+            w.line(f"if {test}:")
+            w.indent()
+            opened += 1
+        pad = "\n" + _INDENT * depth
+        start: list[str | Code] = [f"{pad}<{el.name}"]
+        for attr, slot in el.attrs:
+            var = names[id(slot)]
+            value = self.rendered(var, slot, True)
+            if slot.expr.type.nullable:
+                inner = concat([f' {attr}="', value, '"'])
+                start.append(Code(f"('' if {var} is None else {inner})"))
+            else:
+                start += [f' {attr}="', value, '"']
+        if el.text is not None:
+            var = names[id(el.text)]
+            line = f"w({concat([*start, '>', self.rendered(var, el.text, False), f'</{el.name}>'])})"
+            if el.text.expr.type.nullable and test is None:
+                w.line(f"if {var} is not None:")
+                w.indent()
+                w.line(line)
+                w.outdent()
+            else:
+                w.line(line)
+        elif not el.children:
+            w.line(f"w({concat([*start, '/>'])})")
+        else:
+            w.line(f"w({concat([*start, '>'])})")
+            for _, child in el.children:
+                if isinstance(child, ir.Repeat):
+                    self.repeat(el, child, depth + 1)
+                else:
+                    self.element(child, depth + 1, names if child.implicit else None)
+            w.line(f"w({pad + f'</{el.name}>'!r})")
+        for _ in range(opened):
+            w.outdent()
+
+    def repeat(self, parent: ir.Element, rep: ir.Repeat, depth: int) -> None:
+        w = self.w
+        w.at(rep.span)
+        var = f"r{rep.depth}"
+        count = self.fresh("n") if rep.min_occurs > 0 else None
+        if count:
+            w.line(f"{count} = 0")
+        w.line(f"for {var} in {self.expr(rep.source)} or ():")
+        w.indent()
+        if rep.where is not None:
+            w.line(f"if not {self.expr(rep.where)}:")
+            w.indent()
+            w.line("continue")
+            w.outdent()
+        self.element(rep.element, depth)
+        if count:
+            w.line(f"{count} += 1")
+        w.outdent()
+        if count:
+            w.at(rep.span)
+            w.line(f"if {count} < {rep.min_occurs}:")
+            w.indent()
+            w.line(f"raise too_few({parent.name!r}, {rep.element.name!r}, {rep.min_occurs}, {count})")
+            w.outdent()
+
+    # -- module --
+    def module(self) -> str:
+        p, w = self.p, self.w
+        w.line(f"# Generated by exportc from {p.file}; do not edit.")
+        w.line(f"# Profile {p.name}: target {p.root} in {p.schema_path.rsplit('/', 1)[-1]}")
+        w.line("from exportc.runtime.api import *  # noqa: F403")
+        w.line("")
+        w.line("")
+        w.line("def bind(P, T, RUN, warn):")
+        w.indent()
+        w.line('"""Bind params, tables and the run context; return the block functions."""')
+        for name in p.params:
+            w.line(f"p_{name} = P[{name!r}]")
+        for name in p.tables:
+            w.line(f"t_{name} = T[{name!r}]")
+        from exportc.compiler.resolve import RUN_FIELDS
+        for name in RUN_FIELDS:
+            w.line(f"run_{name} = RUN[{name!r}]")
+        w.line("fns = {}")
+        for block in p.blocks:
+            self.block(block)
+        if p.global_checks:
+            w.line("")
+            w.line("def global_checks():")
+            w.indent()
+            w.line("change = previous = None")
+            for c in p.global_checks:
+                w.at(c.span)
+                w.line(f"if not {self.expr(c.cond)}:")
+                w.indent()
+                if c.severity == "error":
+                    w.line(f"raise check_failed({c.message!r})")
+                else:
+                    w.line(f"warn({c.message!r}, {c.span.file!r}, {c.span.line})")
+                w.outdent()
+            w.outdent()
+            w.line("fns['global_checks'] = global_checks")
+        w.line("return fns")
+        w.outdent()
+        header_len = 3
+        consts = [f"{name} = {code}" for code, name in self.consts.items()]
+        lines = w.lines[:header_len] + consts + w.lines[header_len:]
+        self.linemap = w.linemap[:header_len] + [("", 0)] * len(consts) + w.linemap[header_len:]
+        return "\n".join(lines) + "\n"
+
+    def block(self, b: ir.TopBlock) -> None:
+        w = self.w
+        w.at(b.span)
+        w.line("")
+        path = "/".join([*b.containers, b.element.name])
+        w.line(f"def block_{b.index}(r0, change, previous, w):")
+        w.indent()
+        w.line(f'"""{path}{" for " + b.source if b.source else ""}"""')
+        self.element(b.element, len(b.containers) + 1)
+        w.outdent()
+        w.line(f"fns['block_{b.index}'] = block_{b.index}")
+        if b.where is not None:
+            w.at(b.span)
+            w.line(f"fns['where_{b.index}'] = lambda r0, change=None, previous=None: "
+                   f"{self.expr(b.where)}")
+        for n, sc in enumerate(b.set_checks):
+            w.at(sc.span)
+            values = ", ".join(self.expr(a) for a in sc.args)
+            per = "".join(self.expr(x) + ", " for x in sc.per)
+            w.line(f"fns['set_{b.index}_{n}'] = lambda r0, change=None, previous=None: "
+                   f"(({per}), ({values},))")
+
+
+def generate(profile: ir.Profile) -> tuple[str, list[tuple[str, int]]]:
+    """The Python source of a profile's emit module and its line map."""
+    g = Generator(profile)
+    src = g.module()
+    return src, g.linemap

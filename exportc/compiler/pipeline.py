@@ -1,0 +1,259 @@
+"""The compiler's façade: the passes, in order, from a ``.map`` file to an artefact.
+
+    parse → merge_base → declare → load_schema → plan_targets → generate
+
+Each pass adds diagnostics; a pass that needs a clean input stops the pipeline when an earlier
+one found errors. Nothing here runs a profile: the artefact goes to ``exportc.runtime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exportc.artefact import Artefact, BlockSpec, ParamSpec, SetCheckSpec, ShapeSpec, TableSpec, TypeSpec
+from exportc.compiler import ir
+from exportc.compiler.codegen import generate
+from exportc.compiler.declare import Declarations
+from exportc.compiler.inherit import Override, find_base, merge
+from exportc.compiler.resolve import Resolver, Scope
+from exportc.compiler.schema import SchemaError, SchemaModel, load_model
+from exportc.compiler.targets import TargetPlanner
+from exportc.compiler.types import Type
+from exportc.config import Config, ConfigError, load_config
+from exportc.diagnostics import Diagnostic, Related, Span, error
+from exportc.dsl import ast
+from exportc.dsl.parser import parse_file
+
+PASSES = ("parse", "merge_base", "declare", "load_schema", "plan_targets", "generate")
+
+
+@dataclass
+class CompileResult:
+    """Everything a compile produced: the artefact (when clean) and every diagnostic."""
+
+    file: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    module: ast.Module | None = None
+    profile: ir.Profile | None = None
+    artefact: Artefact | None = None
+    overrides: list[Override] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.artefact is not None and not any(d.is_error for d in self.diagnostics)
+
+    def errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, ...] = ()
+          ) -> ast.Module | None:
+    """parse + merge_base, recursively for base profiles."""
+    parsed = parse_file(str(path))
+    result.sources[str(path)] = parsed.source
+    result.diagnostics += parsed.diagnostics
+    if parsed.module is None or not parsed.ok:
+        return None
+    module = parsed.module
+    header = next((i for i in module.items if isinstance(i, ast.ProfileDecl)), None)
+    if header is None:
+        result.diagnostics.append(error("E0406", "the profile has no `profile` declaration",
+                                        Span.point(str(path), 1, 1),
+                                        'start it with `profile name "title"`'))
+        return None
+    if header.extends is None:
+        return module
+    base_path = find_base(header.extends, header.extends_is_path, str(path), config.profiles)
+    if base_path is None:
+        where = ", ".join(str(f) for f in config.profiles) or "(none)"
+        result.diagnostics.append(error(
+            "E0407", f"cannot find the base profile `{header.extends}`", header.span,
+            "give a path (`extends \"../base.map\"`) or a profile name found in the profile "
+            f"folders of exportc.toml: {where}"))
+        return None
+    if base_path in chain or base_path == path.resolve():
+        result.diagnostics.append(error("E0408", f"`{header.extends}` extends itself, through "
+                                        f"{' -> '.join(p.name for p in (*chain, base_path))}",
+                                        header.span))
+        return None
+    base = _load(base_path, config, result, (*chain, path.resolve()))
+    if base is None:
+        return None
+    merged = merge(base, module)
+    result.diagnostics += merged.diagnostics
+    result.overrides += merged.overrides
+    return merged.module
+
+
+def find_schema(name: str, profile_file: str, config: Config) -> Path | None:
+    """A target XSD: beside the profile, then in each schema folder (recursively by name)."""
+    direct = Path(profile_file).parent / name
+    if direct.is_file():
+        return direct.resolve()
+    for folder in config.schemas:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate.resolve()
+    for folder in config.schemas:
+        if folder.is_dir():
+            for hit in sorted(folder.rglob(Path(name).name)):
+                return hit.resolve()
+    return None
+
+
+def compile_file(path: Path | str, config: Config | None = None) -> CompileResult:
+    """Run every pass over one profile."""
+    path = Path(path)
+    result = CompileResult(str(path))
+    try:
+        config = config or load_config(path.parent)
+    except ConfigError as exc:
+        result.diagnostics.append(error("E0002", str(exc), None))
+        return result
+    module = _load(path, config, result)
+    if module is None:
+        return result
+    result.module = module
+    decl = _declare(module, str(path))
+    result.diagnostics += decl.diagnostics
+    header = next(i for i in module.items if isinstance(i, ast.ProfileDecl))
+    target = next((i for i in module.items if isinstance(i, ast.TargetDecl)), None)
+    if target is None:
+        result.diagnostics.append(error("E0401", "the profile has no `target`", header.span,
+                                        'add `target "schema.xsd" root RootElement`'))
+        return result
+    model = _schema(target, str(path), config, result)
+    if model is None:
+        return result
+    profile = _plan(module, header, target, model, decl, result)
+    if profile is None or result.errors():
+        return result
+    result.profile = profile
+    result.artefact = _artefact(profile)
+    return result
+
+
+def _declare(module: ast.Module, file: str) -> Declarations:
+    decl = Declarations()
+    for item in module.items:
+        match item:
+            case ast.ParamDecl():
+                decl.param(item)
+            case ast.TableDecl():
+                decl.table(item, item.span.file or file)
+            case ast.SourceDecl():
+                decl.source(item)
+            case ast.LetDecl():
+                if decl._unique("let", item.name, item.span):
+                    decl.lets[item.name] = item
+    decl.check_relations()
+    return decl
+
+
+def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileResult
+            ) -> SchemaModel | None:
+    schema_path = find_schema(target.schema, target.span.file or file, config)
+    if schema_path is None:
+        searched = [str(Path(file).parent), *(str(f) for f in config.schemas)]
+        result.diagnostics.append(error(
+            "E0313", f"cannot find the schema `{target.schema}`", target.span,
+            "searched " + ", ".join(searched) + "; list the folder under `schemas` in exportc.toml"))
+        return None
+    try:
+        return load_model(schema_path)
+    except SchemaError as exc:
+        result.diagnostics.append(error("E0314", f"cannot read the schema: {exc}", target.span))
+        return None
+
+
+def _plan(module: ast.Module, header: ast.ProfileDecl, target: ast.TargetDecl,
+          model: SchemaModel, decl: Declarations, result: CompileResult) -> ir.Profile | None:
+    resolver = Resolver(decl.params, decl.tables, decl.sources)
+    planner = TargetPlanner(model, resolver, target.root, target.span, decl.lets)
+    blocks: list[ir.TopBlock] = []
+    global_checks: list[ir.Check] = []
+    seen_paths: dict[str, Span] = {}
+    for item in module.items:
+        if isinstance(item, ast.Block):
+            if item.for_ is None and item.path in seen_paths:
+                planner.err("E0304", f"`{item.path}` is written by two blocks", item.path_span,
+                            "merge them", [Related(seen_paths[item.path], "first written here")])
+                continue
+            seen_paths.setdefault(item.path, item.span)
+            top = planner.top_block(item, len(blocks), decl.sources)
+            if top is not None:
+                blocks.append(top)
+        elif isinstance(item, ast.CheckDecl):
+            if item.per or (isinstance(item.condition, ast.Call)
+                            and item.condition.func in ("no_overlap", "unique")):
+                planner.err("E0220", "set-level checks belong in a `for` block", item.span)
+                continue
+            cond = resolver.condition(item.condition, Scope(lets=(decl.lets,)), "a check")
+            global_checks.append(ir.Check(cond, item.severity, item.message, item.span))
+    result.diagnostics += resolver.diagnostics + planner.diagnostics
+    if not any(isinstance(i, ast.Block) for i in module.items):
+        result.diagnostics.append(error("E0409", "the profile writes nothing: it has no target "
+                                        "blocks", header.span,
+                                        "add a block such as `Accounts/Account for customers { }`"))
+    history = next((i.mode for i in module.items if isinstance(i, ast.HistoryDecl)), "full")
+    blocks.sort(key=lambda b: (b.position, b.index))
+    namespaces = dict(model.element_namespaces)
+    root_particle = model.roots.get(target.root)
+    if root_particle is not None and ":" not in target.root and model.namespaces.get(""):
+        namespaces[""] = model.namespaces[""]
+    return ir.Profile(header.name, header.title, header.span.file, model.path, model.digest,
+                      target.root, namespaces, history, decl.params, decl.tables, decl.sources,
+                      blocks, global_checks, tuple(result.sources))
+
+
+# ---- IR → artefact ----------------------------------------------------------------------------
+
+def _type(t: Type) -> TypeSpec:
+    return TypeSpec(t.name, t.nullable, _type(t.elem) if t.elem else None)
+
+
+def _shape(s: ir.SourceShape) -> ShapeSpec:
+    return ShapeSpec(s.name, s.key, s.window, {k: _type(v) for k, v in s.fields.items()},
+                     {k: _shape(v) for k, v in s.lists.items()}, dict(s.refs), s.join_source,
+                     s.join_on)
+
+
+def _artefact(p: ir.Profile) -> Artefact:
+    source, linemap = generate(p)
+    params = tuple(ParamSpec(x.name, _type(x.type), x.default, x.has_default, x.description,
+                             x.span.line) for x in p.params.values())
+    tables = tuple(TableSpec(
+        t.name, _type(t.key_type), _type(t.value_type), t.entries if t.file is None else None,
+        str((Path(t.span.file).parent / t.file).resolve()) if t.file else None, t.policy,
+        t.default, t.description) for t in p.tables.values())
+    blocks = tuple(BlockSpec(
+        b.index, b.containers, b.position, b.element.name, b.source, b.where is not None,
+        tuple(SetCheckSpec(s.fn, s.severity, s.message, s.span.file, s.span.line)
+              for s in b.set_checks), b.span.file, b.span.line) for b in p.blocks)
+    return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
+                    p.namespaces, p.history, params, tables,
+                    {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),
+                    bool(p.global_checks))
+
+
+@dataclass
+class CheckResult:
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]
+
+
+def check_files(files: list[Path]) -> CheckResult:
+    """Compile each profile; gather every diagnostic (de-duplicated across shared bases)."""
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    seen: set[Diagnostic] = set()
+    for file in files:
+        result = compile_file(file)
+        sources.update(result.sources)
+        for d in result.diagnostics:
+            if d not in seen:
+                seen.add(d)
+                diagnostics.append(d)
+    return CheckResult(diagnostics, sources)

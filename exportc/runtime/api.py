@@ -1,0 +1,287 @@
+"""The narrow runtime API that generated emit code calls, and nothing else.
+
+Escaping, value formatting, null-propagating operators, table lookups and the library functions.
+Every problem a record can cause raises ``RecordError``; the run turns it into a report entry
+naming the record's key and the profile line (found from the generated code's line map).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from exportc.values import facet_problem, format_value
+
+__all__ = [
+    "D0", "Decimal", "RecordError", "Table", "check_facets", "date", "datetime", "div",
+    "esc_attr", "esc_text", "fmt_dec", "fn_abs", "fn_coalesce", "fn_contains", "fn_decimal",
+    "fn_format", "fn_int", "fn_join", "fn_length", "fn_lower", "fn_max", "fn_min", "fn_pad",
+    "fn_replace", "fn_round", "fn_substring", "fn_text", "fn_trim", "fn_upper", "getf",
+    "n_add", "n_concat", "n_div", "n_mul", "n_neg", "n_sub", "date_add", "date_sub",
+    "date_diff", "sum_of", "too_few", "check_failed",
+]
+
+D0 = Decimal(0)
+date = dt.date
+datetime = dt.datetime
+
+
+class RecordError(Exception):
+    """A record cannot be exported; ``code`` is a stable diagnostic code (E06xx)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# XML 1.0 cannot carry most C0 controls, lone surrogates or U+FFFE/U+FFFF.
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _bad_char(s: str) -> RecordError:
+    m = _BAD_XML.search(s)
+    assert m is not None
+    return RecordError("E0601", f"the text {s[:40]!r} contains the character "
+                       f"U+{ord(m.group()):04X}, which XML cannot carry")
+
+
+def esc_text(s: str) -> str:
+    """Escape element text."""
+    if _BAD_XML.search(s):
+        raise _bad_char(s)
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if "\r" in s:
+        s = s.replace("\r", "&#13;")
+    return s
+
+
+def esc_attr(s: str) -> str:
+    """Escape an attribute value (quotes and white space that parsers would normalise)."""
+    s = esc_text(s)
+    if '"' in s:
+        s = s.replace('"', "&quot;")
+    if "\n" in s or "\t" in s:
+        s = s.replace("\n", "&#10;").replace("\t", "&#9;")
+    return s
+
+
+def fmt_dec(d: Decimal) -> str:
+    """A decimal in plain notation (never an exponent, never through float)."""
+    return format(d, "f")
+
+
+def check_facets(text: str, facets: dict[str, object], target: str) -> str:
+    """Return ``text`` when it satisfies the XSD facets of ``target``; else a record error."""
+    problem = facet_problem(text, facets)
+    if problem:
+        raise RecordError("E0602", f"the value {text[:60]!r} for `{target}` {problem}")
+    return text
+
+
+def too_few(element: str, child: str, minimum: int, found: int) -> RecordError:
+    return RecordError("E0603", f"`{element}` needs at least {minimum} `{child}`, found {found}")
+
+
+def check_failed(message: str) -> RecordError:
+    return RecordError("E0604", message)
+
+
+class Table:
+    """A lookup table with its unmatched-key policy (fail, default or passthrough)."""
+
+    __slots__ = ("default", "entries", "name", "policy")
+
+    def __init__(self, name: str, entries: dict[Any, Any], policy: str, default: Any) -> None:
+        self.name, self.entries, self.policy, self.default = name, entries, policy, default
+
+    def __call__(self, key: Any) -> Any:
+        try:
+            return self.entries[key]
+        except KeyError:
+            pass
+        except TypeError:
+            raise RecordError("E0605", f"table `{self.name}` cannot be looked up with {key!r}") from None
+        if self.policy == "default":
+            return self.default
+        if self.policy == "passthrough":
+            return key
+        raise RecordError("E0605", f"table `{self.name}` has no entry for {format_value(key)!r}")
+
+    def opt(self, key: Any) -> Any:
+        return None if key is None else self(key)
+
+
+# ---- null-propagating operators ---------------------------------------------------------------
+
+def n_add(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a + b
+
+
+def n_sub(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a - b
+
+
+def n_mul(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else a * b
+
+
+def n_concat(a: str | None, b: str | None) -> str | None:
+    return None if a is None or b is None else a + b
+
+
+def n_neg(a: Any) -> Any:
+    return None if a is None else -a
+
+
+def div(a: Any, b: Any) -> Decimal:
+    if b == 0:
+        raise RecordError("E0606", "division by zero")
+    return Decimal(a) / Decimal(b)
+
+
+def n_div(a: Any, b: Any) -> Decimal | None:
+    return None if a is None or b is None else div(a, b)
+
+
+def date_add(d: dt.date | None, days: int | None) -> dt.date | None:
+    return None if d is None or days is None else d + dt.timedelta(days=days)
+
+
+def date_sub(d: dt.date | None, days: int | None) -> dt.date | None:
+    return None if d is None or days is None else d - dt.timedelta(days=days)
+
+
+def date_diff(a: dt.date | None, b: dt.date | None) -> int | None:
+    return None if a is None or b is None else (a - b).days
+
+
+def getf(record: dict[str, Any] | None, name: str) -> Any:
+    return None if record is None else record.get(name)
+
+
+def sum_of(values: Iterable[Any], start: Any) -> Any:
+    total = start
+    for v in values:
+        if v is not None:
+            total += v
+    return total
+
+
+# ---- library functions (signatures in exportc.compiler.functions) -----------------------------
+
+def fn_pad(value: Any, length: int | None, fill: str | None = "0") -> str | None:
+    if value is None or length is None or fill is None:
+        return None
+    text = str(value)
+    if not fill:
+        return text
+    return text.rjust(length, fill[0]) if len(text) < length else text
+
+
+def fn_upper(s: str | None) -> str | None:
+    return None if s is None else s.upper()
+
+
+def fn_lower(s: str | None) -> str | None:
+    return None if s is None else s.lower()
+
+
+def fn_trim(s: str | None) -> str | None:
+    return None if s is None else s.strip()
+
+
+def fn_join(sep: str, *values: Any) -> str:
+    return sep.join(t for v in values if v is not None and (t := format_value(v)) != "")
+
+
+def fn_coalesce(*values: Any) -> Any:
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def fn_round(x: Any, places: int | None = 0) -> Any:
+    if x is None or places is None:
+        return None
+    if isinstance(x, int):
+        return x if places >= 0 else int(Decimal(x).quantize(Decimal(10) ** -places, ROUND_HALF_UP))
+    return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def fn_abs(x: Any) -> Any:
+    return None if x is None else abs(x)
+
+
+def fn_format(value: Any, pattern: str | None) -> str | None:
+    if value is None or pattern is None:
+        return None
+    try:
+        if isinstance(value, dt.date):
+            return value.strftime(pattern)
+        return format(value, pattern)
+    except (ValueError, TypeError) as exc:
+        raise RecordError("E0607", f"format({format_value(value)!r}, {pattern!r}): {exc}") from None
+
+
+def fn_text(value: Any) -> str | None:
+    return None if value is None else format_value(value)
+
+
+def fn_decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        d = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise RecordError("E0607", f"{value!r} is not a number") from None
+    if not d.is_finite():
+        raise RecordError("E0607", f"{value!r} is not a finite number")
+    return d
+
+
+def fn_int(value: Any) -> int | None:
+    d = fn_decimal(value)
+    if d is None:
+        return None
+    if d != d.to_integral_value():
+        raise RecordError("E0607", f"{format_value(value)!r} is not a whole number")
+    return int(d)
+
+
+def fn_min(*values: Any) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def fn_max(*values: Any) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def fn_substring(s: str | None, start: int | None, length: int | None = -1) -> str | None:
+    if s is None or start is None or length is None:
+        return None
+    begin = max(0, start - 1)
+    return s[begin:] if length < 0 else s[begin:begin + length]
+
+
+def fn_replace(s: str | None, old: str | None, new: str | None) -> str | None:
+    return None if s is None or old is None or new is None else s.replace(old, new)
+
+
+def fn_length(s: str | None) -> int | None:
+    return None if s is None else len(s)
+
+
+def fn_contains(s: str | None, part: str | None) -> bool | None:
+    return None if s is None or part is None else part in s
