@@ -5,6 +5,7 @@ Exit codes: 0 clean, 1 problems found (or a run failed), 2 usage or I/O error.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from enum import Enum
 from pathlib import Path
@@ -106,6 +107,102 @@ def fmt(
     if failed:
         raise typer.Exit(2)
     raise typer.Exit(1 if check and changed else 0)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        name, sep, value = v.partition("=")
+        if not sep or not name.strip():
+            raise _usage_error(f"{option} expects NAME=VALUE, got `{v}`")
+        out[name.strip()] = value
+    return out
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _usage_error(f"{option} expects a date YYYY-MM-DD, got `{value}`") from None
+
+
+class Emit(str, Enum):
+    ast = "ast"
+    ir = "ir"
+    python = "python"
+    overrides = "overrides"
+
+
+@app.command("compile")
+def compile_cmd(
+    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
+    emit: Annotated[Emit, typer.Option("--emit", help="ast, ir, python or overrides")] = Emit.python,
+) -> None:
+    """Show a stage of the compiler: the AST, the checked IR, or the generated Python."""
+    import pprint
+
+    from exportc.compiler.pipeline import compile_file
+    from exportc.orchestrate import resolve_profile
+    from exportc.runtime.execute import UsageError
+
+    try:
+        path = resolve_profile(profile)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    result = compile_file(path)
+    if result.errors():
+        _emit(result.diagnostics, result.sources, Format.text)
+        raise typer.Exit(1)
+    if emit is Emit.ast:
+        typer.echo(pprint.pformat(result.module, width=100))
+    elif emit is Emit.ir:
+        typer.echo(pprint.pformat(result.profile, width=100))
+    elif emit is Emit.overrides:
+        for o in result.overrides:
+            typer.echo(f"{o.target}\n  base:     {o.base}\n  override: {o.override}")
+        if not result.overrides:
+            typer.echo("no overrides")
+    else:
+        assert result.artefact is not None
+        typer.echo(result.artefact.python, nl=False)
+
+
+@app.command()
+def run(
+    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
+    source: Annotated[list[str] | None, typer.Option("--source", help="NAME=PATH or NAME=URL")] = None,
+    query: Annotated[list[str] | None, typer.Option("--query", help="NAME=SQL for a database source")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Window start (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Window end, inclusive")] = None,
+    booking_date: Annotated[str | None, typer.Option("--booking-date", help="Booking date")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="Run description")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the files and report")] = Path("out"),
+    no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip XSD validation")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
+) -> None:
+    """Run a test export: write the XML and report.json into --out."""
+    from exportc.orchestrate import run_profile
+    from exportc.runtime.execute import RunOptions, UsageError
+
+    opts = RunOptions(sources=_pairs(source, "--source"), params=_pairs(param, "--param"),
+                      queries=_pairs(query, "--query"), date_from=_date(date_from, "--from"),
+                      date_to=_date(date_to, "--to"), booking_date=_date(booking_date, "--booking-date"),
+                      description=description, out_dir=out, validate=not no_validate,
+                      skip_invalid=skip_invalid)
+    if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
+        raise _usage_error("--from is after --to")
+    try:
+        result = run_profile(profile, opts)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    if result.report is None:
+        _emit(result.compiled.diagnostics, result.compiled.sources, Format.text)
+        raise typer.Exit(1)
+    typer.echo(result.report.summary())
+    raise typer.Exit(0 if result.report.status == "succeeded" else 1)
 
 
 @app.command("codes")

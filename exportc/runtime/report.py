@@ -1,0 +1,97 @@
+"""The report of a run: counts, every problem with record key and profile line, timings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Problem:
+    """A warning or error found while running; names the record and the profile line."""
+
+    severity: str
+    code: str
+    message: str
+    block: str | None = None
+    record: str | None = None
+    file: str | None = None
+    line: int | None = None
+    source: str | None = None  # the source file and row, for bad input values
+
+    def render(self) -> str:
+        where = [w for w in (
+            f"{self.file}:{self.line}" if self.file else None,
+            self.block, f"record {self.record}" if self.record else None, self.source) if w]
+        return f"{self.severity}[{self.code}]: {self.message}" + (f" ({'; '.join(where)})" if where else "")
+
+
+@dataclass
+class BlockCounts:
+    records: int = 0
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    by_change: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    profile: str
+    mode: str
+    status: str = "running"  # running | succeeded | failed
+    started: str = ""
+    finished: str | None = None
+    window: dict[str, str | None] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    blocks: dict[str, BlockCounts] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    run_id: int | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False, default=str, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        data = json.loads(text)
+        data["blocks"] = {k: BlockCounts(**v) for k, v in data.get("blocks", {}).items()}
+        data["problems"] = [Problem(**p) for p in data.get("problems", [])]
+        return cls(**data)
+
+    def summary(self) -> str:
+        """A few readable lines: status, counts, problems."""
+        lines = [f"{'test' if self.mode == 'test' else 'production'} run of {self.profile}: "
+                 f"{self.status}" + (f" (run {self.run_id})" if self.run_id else "")]
+        for name, c in self.blocks.items():
+            changes = ", ".join(f"{k} {v}" for k, v in sorted(c.by_change.items()))
+            lines.append(f"  {name}: {c.written} written of {c.records} records"
+                         + (f", {c.skipped} skipped" if c.skipped else "")
+                         + (f", {c.failed} failed" if c.failed else "")
+                         + (f" ({changes})" if changes else ""))
+        if self.validation:
+            v = self.validation
+            lines.append(f"  validation: {'valid' if v.get('valid') else 'INVALID'}"
+                         + (f" against {v.get('schema')}" if v.get("schema") else "")
+                         + (f": {v.get('error')}" if v.get("error") else ""))
+        for f in self.files:
+            lines.append(f"  file: {f}")
+        shown = self.problems[:20]
+        for p in shown:
+            lines.append("  " + p.render())
+        if len(self.problems) > len(shown):
+            lines.append(f"  ... and {len(self.problems) - len(shown)} more problems (see report.json)")
+        if self.timings:
+            lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings.items()))
+        return "\n".join(lines)

@@ -1,0 +1,320 @@
+"""Source readers: CSV, JSON, JSON Lines and SQL, coerced to the declared types.
+
+Rows stream: a CSV or JSON Lines file is never loaded whole. A nested list may come from a flat
+source joined by key (``invoice_lines.csv`` joined to ``invoices.csv``): when both files are
+sorted by the key the join streams; otherwise the child rows are grouped in memory first.
+Every bad value is a ``SourceError`` naming file, row, field and value.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.values import parse_scalar
+
+Row = dict[str, Any]
+
+
+class SourceError(Exception):
+    """A source cannot be read, or one of its values is wrong; says where."""
+
+    def __init__(self, message: str, file: str, row: int | None = None, field: str | None = None,
+                 value: object = None, code: str = "E0502") -> None:
+        where = file + (f", row {row}" if row is not None else "")
+        where += f", field `{field}`" if field else ""
+        super().__init__(f"{where}: {message}")
+        self.message, self.file, self.row, self.field, self.value = message, file, row, field, value
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Located:
+    """A raw row with where it came from."""
+
+    row: Row
+    file: str
+    number: int
+
+
+@dataclass(frozen=True)
+class Binding:
+    """``--source NAME=PATH`` (or a SQLAlchemy URL and a query)."""
+
+    name: str
+    location: str
+    query: str | None = None
+
+    @property
+    def is_sql(self) -> bool:
+        return "://" in self.location
+
+    @property
+    def kind(self) -> str:
+        if self.is_sql:
+            return "sql"
+        suffix = Path(self.location).suffix.lower()
+        return {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "?")
+
+
+# ---- raw readers ------------------------------------------------------------------------------
+
+def read_raw(b: Binding) -> Iterator[Located]:
+    """Rows of a source as they are in the file (strings for CSV, JSON values for JSON)."""
+    kind = b.kind
+    if kind == "?":
+        raise SourceError("unknown file type; use .csv, .json, .jsonl or a database URL",
+                          b.location, code="E0501")
+    if kind == "sql":
+        return _read_sql(b)
+    path = Path(b.location)
+    if not path.is_file():
+        raise SourceError("file not found", b.location, code="E0501")
+    return {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl}[kind](b.location)
+
+
+def _read_csv(file: str) -> Iterator[Located]:
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            header = [h.strip() for h in header]
+            width = len(header)
+            for number, cells in enumerate(reader, start=2):
+                if not cells:
+                    continue
+                if len(cells) != width:
+                    raise SourceError(f"expected {width} columns, found {len(cells)}", file, number)
+                yield Located(dict(zip(header, cells, strict=True)), file, number)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
+                          code="E0501") from None
+    except csv.Error as exc:
+        raise SourceError(f"bad CSV: {exc}", file, code="E0501") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+
+
+def _loads(text: str, file: str, number: int) -> Any:
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"invalid JSON: {exc.msg} (column {exc.colno})", file, number,
+                          code="E0501") from None
+
+
+def _read_jsonl(file: str) -> Iterator[Located]:
+    try:
+        with open(file, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                obj = _loads(line, file, number)
+                if not isinstance(obj, dict):
+                    raise SourceError("each line must be a JSON object", file, number, code="E0501")
+                yield Located(obj, file, number)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
+                          code="E0501") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+
+
+def _read_json(file: str) -> Iterator[Located]:
+    try:
+        text = Path(file).read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
+                          code="E0501") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+    data = _loads(text, file, 1)
+    if not isinstance(data, list):
+        raise SourceError("a JSON source must be an array of objects", file, code="E0501")
+    for number, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            raise SourceError(f"item {number} is not an object", file, number, code="E0501")
+        yield Located(obj, file, number)
+
+
+def _read_sql(b: Binding) -> Iterator[Located]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    query = b.query or f'SELECT * FROM "{b.name}"'
+    shown = b.location.split("@")[-1]  # never print a password
+    try:
+        engine = create_engine(b.location)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise SourceError(f"cannot open the database: {exc}", shown, code="E0501") from None
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(text(query))
+            keys = list(result.keys())
+            for number, row in enumerate(result, start=1):
+                yield Located(dict(zip(keys, row, strict=True)), shown, number)
+    except SQLAlchemyError as exc:
+        raise SourceError(f"query failed: {str(exc).splitlines()[0]}", shown,
+                          code="E0501") from None
+    finally:
+        engine.dispose()
+
+
+# ---- coercion ---------------------------------------------------------------------------------
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError("is true/false, not a number")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Decimal | float):
+        if v != int(v):
+            raise ValueError(f"`{v}` is not a whole number")
+        return int(v)
+    return parse_scalar(str(v), "int")  # type: ignore[return-value]
+
+
+def _to_decimal(v: Any) -> Decimal:
+    if isinstance(v, bool):
+        raise ValueError("is true/false, not a number")
+    if isinstance(v, Decimal):
+        if not v.is_finite():
+            raise ValueError(f"`{v}` is not a finite number")
+        return v
+    if isinstance(v, int):
+        return Decimal(v)
+    if isinstance(v, float):  # only from databases with binary floats; shortest repr, no noise
+        try:
+            return _to_decimal(Decimal(repr(v)))
+        except InvalidOperation:
+            raise ValueError(f"`{v}` is not a number") from None
+    return parse_scalar(str(v), "decimal")  # type: ignore[return-value]
+
+
+def _to_text(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool) or isinstance(v, dict | list):
+        raise ValueError(f"expected text, found {json.dumps(v, default=str)[:40]}")
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return str(v)
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    return parse_scalar(str(v), "bool")  # type: ignore[return-value]
+
+
+def _to_date(v: Any) -> dt.date:
+    if isinstance(v, dt.datetime):
+        if v.time() != dt.time():
+            raise ValueError(f"`{v}` has a time; a date is expected")
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    return parse_scalar(str(v), "date")  # type: ignore[return-value]
+
+
+def _to_datetime(v: Any) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        return v
+    if isinstance(v, dt.date):
+        return dt.datetime(v.year, v.month, v.day)
+    return parse_scalar(str(v), "datetime")  # type: ignore[return-value]
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "int": _to_int, "decimal": _to_decimal, "text": _to_text, "bool": _to_bool,
+    "date": _to_date, "datetime": _to_datetime, "any": lambda v: v,
+}
+
+
+def converter(t: TypeSpec) -> Callable[[Any], Any]:
+    """A function from a raw value to the declared type (not handling null)."""
+    if t.name == "list":
+        inner = converter(t.elem) if t.elem else (lambda v: v)
+
+        def to_list(v: Any) -> tuple[Any, ...]:
+            items = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+            if not isinstance(items, list | tuple):
+                raise ValueError("expected a list")
+            return tuple(inner(x) for x in items)
+        return to_list
+    return _CONVERTERS[t.name]
+
+
+class Coercer:
+    """Turns raw rows of one shape into typed records (dicts with every declared field)."""
+
+    def __init__(self, shape: ShapeSpec, joined: set[str] | None = None) -> None:
+        self.shape = shape
+        self.fields = [(name, converter(t), t.nullable, str(t)) for name, t in shape.fields.items()]
+        self.lists = {name: Coercer(sub) for name, sub in shape.lists.items()}
+        self.joined = joined or set()  # lists filled by a join, not from the row itself
+
+    def __call__(self, raw: Row, file: str, number: int) -> Row:
+        out: Row = {}
+        for name, conv, nullable, tname in self.fields:
+            v = raw.get(name)
+            if v is None or v == "":
+                if not nullable:
+                    present = name in raw
+                    raise SourceError("has no value" if present else "is missing", file, number,
+                                      name, v, code="E0503")
+                out[name] = None
+                continue
+            try:
+                out[name] = conv(v)
+            except (ValueError, TypeError, InvalidOperation) as exc:
+                raise SourceError(f"{exc} (expected {tname})", file, number, name, v) from None
+        for name, sub in self.lists.items():
+            if name in self.joined:
+                continue
+            items = raw.get(name)
+            if items is None:
+                if sub.shape.join_source:
+                    raise SourceError(f"has no `{name}`; bind `--source {sub.shape.join_source}=...` "
+                                      "or nest the list in the record", file, number, name,
+                                      code="E0503")
+                items = []
+            if not isinstance(items, list):
+                raise SourceError("must be a list of objects", file, number, name, code="E0502")
+            rows = []
+            for item in items:
+                if not isinstance(item, dict):
+                    raise SourceError("must be a list of objects", file, number, name,
+                                      code="E0502")
+                rows.append(sub(item, file, number))
+            out[name] = rows
+        return out
+
+    def check_header(self, row: Row, file: str) -> None:
+        """For CSV: every non-nullable column must exist (reported once, not per row)."""
+        missing = [n for n, _c, nullable, _t in self.fields if not nullable and n not in row]
+        if missing:
+            import difflib
+            hints = []
+            for m in missing:
+                close = difflib.get_close_matches(m, list(row), n=1)
+                hints.append(f"`{m}`" + (f" (found `{close[0]}`)" if close else ""))
+            raise SourceError(f"missing column(s) {', '.join(hints)}", file, code="E0503")
+
+
+def record_key(shape: ShapeSpec, record: Row) -> str:
+    """A record's key as text: ``Factuurnummer=2026001``."""
+    from exportc.values import format_value
+    return ", ".join(f"{k}={format_value(record.get(k))}" for k in shape.key)
