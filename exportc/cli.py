@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +25,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="Compile and run declarative XML export profiles.")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     github = "github"
@@ -128,7 +128,7 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise _usage_error(f"{option} expects a date YYYY-MM-DD, got `{value}`") from None
 
 
-class Emit(str, Enum):
+class Emit(StrEnum):
     ast = "ast"
     ir = "ir"
     python = "python"

@@ -37,6 +37,10 @@ CODES: dict[str, tuple[str, str]] = {
               "`window` twice."),
     "E0117": ("unknown escape", "Strings know the escapes \\\" \\\\ \\n \\t \\r."),
     "E0118": ("missing `:`", "A field, param or table needs `:` between its name and its type."),
+    "E0119": ("bad table entry", "Inline table entries are `literal -> literal`."),
+    "E0120": ("rule outside a block", "Rules are written inside a target block."),
+    "E0121": ("unclosed `(`", "A `(` has no matching `)`."),
+    "E0122": ("missing `{`", "A block header must be followed by `{`."),
 }
 
 

@@ -78,11 +78,12 @@ def facet_problem(text: str, facets: dict[str, object]) -> str | None:
     if enum is not None and text not in enum:  # type: ignore[operator]
         return f"must be one of {', '.join(repr(e) for e in enum)}"  # type: ignore[attr-defined]
     n = len(text)
-    for key, bad, what in (("length", lambda a, b: a != b, "exactly"),
-                           ("min_length", lambda a, b: a < b, "at least"),
-                           ("max_length", lambda a, b: a > b, "at most")):
+    for key, what in (("length", "exactly"), ("min_length", "at least"), ("max_length", "at most")):
         limit = facets.get(key)
-        if limit is not None and bad(n, limit):
+        if not isinstance(limit, int):
+            continue
+        if (key == "length" and n != limit) or (key == "min_length" and n < limit) or (
+                key == "max_length" and n > limit):
             return f"is {n} characters long, but must be {what} {limit}"
     for p in facets.get("patterns") or ():  # type: ignore[attr-defined]
         try:
@@ -109,7 +110,7 @@ def facet_problem(text: str, facets: dict[str, object]) -> str | None:
                         "min_exclusive": "more than", "max_exclusive": "less than"}[key]
                 return f"is {text}, but must be {word} {lim}"
         total, fraction = digits
-        sign, ds, exp = num.normalize().as_tuple()
+        _sign, ds, exp = num.normalize().as_tuple()
         frac = max(0, -int(exp))
         if fraction is not None and frac > int(fraction):  # type: ignore[call-overload]
             return f"has {frac} decimals, at most {fraction} allowed"

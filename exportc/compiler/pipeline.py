@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exportc.artefact import Artefact, BlockSpec, ParamSpec, SetCheckSpec, ShapeSpec, TableSpec, TypeSpec
+from exportc.artefact import (
+    Artefact,
+    BlockSpec,
+    ParamSpec,
+    SetCheckSpec,
+    ShapeSpec,
+    TableSpec,
+    TypeSpec,
+)
 from exportc.compiler import ir
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations

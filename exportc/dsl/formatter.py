@@ -160,7 +160,9 @@ def _children(w: _Writer, items: Sequence[object], depth: int, close_line: int) 
 
 
 def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: bool = True) -> None:
-    tail = (lambda: w.trailing(item.span.end_line)) if claim_trailing else (lambda: "")  # type: ignore[attr-defined]
+    def tail() -> str:
+        return w.trailing(item.span.end_line) if claim_trailing else ""  # type: ignore[attr-defined]
+
     match item:
         case ast.ProfileDecl():
             ext = ""

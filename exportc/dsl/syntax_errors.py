@@ -22,6 +22,7 @@ KEYWORDS = (
     "error warning if then and or not in true false null"
 ).split()
 _KEYWORD_TERMINALS = {kw.upper(): kw for kw in KEYWORDS}
+_TYPE_NAMES = {"text", "int", "decimal", "bool", "date", "datetime", "list"}
 TOP_LEVEL_KEYWORDS = ("profile", "target", "history", "param", "table", "source", "let", "check")
 
 _TERMINAL_NAMES = {
@@ -100,14 +101,18 @@ def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
-def _unclosed_brace(text: str) -> int | None:
+def _unclosed(text: str, opening: str, closing: str) -> int | None:
     stack: list[int] = []
     for i, ch in enumerate(_strip_strings_and_comments(text)):
-        if ch == "{":
+        if ch == opening:
             stack.append(i)
-        elif ch == "}" and stack:
+        elif ch == closing and stack:
             stack.pop()
     return stack[-1] if stack else None
+
+
+def _unclosed_brace(text: str) -> int | None:
+    return _unclosed(text, "{", "}")
 
 
 def lexical_diagnostics(text: str, file: str) -> list[Diagnostic]:
@@ -144,11 +149,14 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str) -> Diagnos
 def _unexpected_character(exc: UnexpectedCharacters, text: str, file: str) -> Diagnostic:
     span = Span.point(file, exc.line, exc.column)
     ch = exc.char
+    pos = exc.pos_in_stream or 0
     if ch == '"':
-        end = text.find("\n", exc.pos_in_stream)
-        width = (end if end >= 0 else len(text)) - exc.pos_in_stream
+        end = text.find("\n", pos)
+        width = (end if end >= 0 else len(text)) - pos
         return error("E0108", "this string is never closed", Span.point(file, exc.line, exc.column,
                      max(1, width)), 'close it with `"` on the same line; write \\" for a quote')
+    if ch == "=" and text[pos + 1:pos + 2] == ">":
+        return error("E0119", "a table entry is written `key -> value`", span, "write `->`")
     if ch == "=":
         return error("E0111", "`=` cannot be used here", span,
                      "compare with `==`; `=` only gives a param its default or a let its value")
@@ -187,7 +195,7 @@ def _unexpected_token(exc: UnexpectedToken, text: str, file: str) -> Diagnostic:
                          f"expected {_describe_expected(expected)}")
     # ... or the word before it, which the parser took for a name.
     prev = _previous_word(text, offset)
-    if prev and prev[0] not in KEYWORDS:
+    if prev and prev[0] not in KEYWORDS and len(prev[0]) >= 4 and prev[0] not in _TYPE_NAMES:
         guess = _closest(prev[0], KEYWORDS)
         if guess:
             line, col = _offset_to_line_col(text, prev[1])
@@ -196,6 +204,23 @@ def _unexpected_token(exc: UnexpectedToken, text: str, file: str) -> Diagnostic:
 
     if tok.type == "RBRACE" and _unclosed_brace(text[:offset]) is None:
         return error("E0109", "this `}` closes no block", span, "remove it, or add the `{` it closes")
+    if tok.type == "EQUAL" and text[offset + 1:offset + 2] == ">":
+        return error("E0119", "a table entry is written `key -> value`", span, "write `->`")
+    if "ARROW" in expected and tok.type in ("PLUS", "MINUS", "STAR", "SLASH", "GT", "LPAR"):
+        return error("E0119", "a table entry is `key -> value` with a literal key and value",
+                     span, "compute values in rules, not in tables")
+    if tok.type == "GT" and "LBRACE" in expected:
+        return error("E0120", "a rule must be inside a target block", span,
+                     "put it in a block: `Accounts/Account for customers { ... }`")
+    paren = _unclosed(text[:offset], "(", ")")
+    if paren is not None and ("RPAR" in expected or str(tok).startswith("@") or tok.type == "RBRACE"):
+        line, col = _offset_to_line_col(text, paren)
+        return error("E0121", "this `(` is never closed", Span.point(file, line, col),
+                     "add the missing `)`", [Related(span, "expected `)` before this")])
+    if "LBRACE" in expected and prev is not None and tok.line and tok.line > \
+            _offset_to_line_col(text, prev[1])[0]:
+        return error("E0122", "missing `{` after the block header", span,
+                     "a block reads `Path [for source] [where ...] { rules }`")
     if tok.type == "EQUAL" and "COMP_OP" in expected:
         return error("E0111", "`=` cannot be used to compare", span, "compare with `==`")
     if "_LET_END" in expected:

@@ -346,7 +346,7 @@ def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[...
                 assert err is not None
                 report.problems.append(Problem(
                     "error", err.code, f"field `{err.field}` {err.message}" if err.field else err.message,
-                    name, None, None, None, f"{err.file}, row {err.number if err.row is None else err.row}"))
+                    name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
                 ok &= _failed(counts, opts)
                 continue
             record = rec.value
@@ -476,7 +476,7 @@ def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..
                 clashes = [(k, ", ".join(o for o in keys if o != k)) for k in keys]
             elif spec.fn == "no_overlap":
                 ordered = sorted((v for v in members if None not in v[1]), key=lambda m: m[1][0])
-                for i, (k, (start, end)) in enumerate(ordered):
+                for i, (k, (_start, end)) in enumerate(ordered):
                     for k2, (s2, _e2) in ordered[i + 1:]:
                         if s2 >= end:
                             break

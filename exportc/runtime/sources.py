@@ -204,7 +204,7 @@ def _to_decimal(v: Any) -> Decimal:
 def _to_text(v: Any) -> str:
     if isinstance(v, str):
         return v
-    if isinstance(v, bool) or isinstance(v, dict | list):
+    if isinstance(v, (bool, dict | list)):
         raise ValueError(f"expected text, found {json.dumps(v, default=str)[:40]}")
     if isinstance(v, Decimal):
         return format(v, "f")

@@ -1,0 +1,32 @@
+"""Shared fixtures: where the real reference schemas are, and an isolated schema cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+EXACT_XSD = SHARED / "reference" / "exact-online" / "eExact-XML.xsd"
+EXACT_XSD_2014 = SHARED / "reference" / "exact-online" / "eExact-XML-2014.xsd"
+CORPUS = Path(__file__).parent / "corpus"
+EXAMPLES = ROOT / "examples" / "i-reserve"
+EXACT_PROFILE = ROOT / "profiles" / "exact-online" / "exact-online.map"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["EXPORTC_CACHE_DIR"] = str(tmp_path_factory.mktemp("schema-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _project_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run from the project root, where exportc.toml lives."""
+    monkeypatch.chdir(ROOT)
+
+
+def rel(path: Path | str) -> str:
+    """A path relative to the project root, so snapshots do not depend on the checkout."""
+    return os.path.relpath(path, ROOT)
