@@ -72,6 +72,13 @@ def _xsd_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern.replace("\\i", "[A-Za-z_:]").replace("\\c", "[-.0-9A-Za-z_:]"))
 
 
+def show_pattern(p: str) -> str:
+    """An XSD pattern as written, from xmlschema's anchored Python translation."""
+    if p.startswith("^(?:") and p.endswith(")$(?!\\n\\Z)"):
+        return p[4:-len(")$(?!\\n\\Z)")]
+    return p
+
+
 def facet_problem(text: str, facets: dict[str, object]) -> str | None:
     """Why ``text`` breaks one of the facets (as ``SimpleType`` fields), or None."""
     enum = facets.get("enumeration")
@@ -88,7 +95,7 @@ def facet_problem(text: str, facets: dict[str, object]) -> str | None:
     for p in facets.get("patterns") or ():  # type: ignore[attr-defined]
         try:
             if not _xsd_regex(p).fullmatch(text):
-                return f"does not match the pattern {p}"
+                return f"does not match the pattern {show_pattern(p)}"
         except re.error:
             continue
     bounds = [(k, facets.get(k)) for k in ("min_inclusive", "max_inclusive", "min_exclusive",

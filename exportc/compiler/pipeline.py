@@ -83,16 +83,24 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
         return None
     if base_path in chain or base_path == path.resolve():
         result.diagnostics.append(error("E0408", f"`{header.extends}` extends itself, through "
-                                        f"{' -> '.join(p.name for p in (*chain, base_path))}",
+                                        f"{' -> '.join(p.name for p in (*chain, path.resolve(), base_path))}",
                                         header.span))
         return None
-    base = _load(base_path, config, result, (*chain, path.resolve()))
+    base = _load(_display_path(base_path), config, result, (*chain, path.resolve()))
     if base is None:
         return None
     merged = merge(base, module)
     result.diagnostics += merged.diagnostics
     result.overrides += merged.overrides
     return merged.module
+
+
+def _display_path(path: Path) -> Path:
+    """Relative to the working directory when below it, so diagnostics read like the user's."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def find_schema(name: str, profile_file: str, config: Config) -> Path | None:
@@ -172,7 +180,8 @@ def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileRe
     try:
         return load_model(schema_path)
     except SchemaError as exc:
-        result.diagnostics.append(error("E0314", f"cannot read the schema: {exc}", target.span))
+        shown = str(exc).replace(str(schema_path), str(_display_path(schema_path)))
+        result.diagnostics.append(error("E0314", f"cannot read the schema: {shown}", target.span))
         return None
 
 

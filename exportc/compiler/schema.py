@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from exportc.values import show_pattern
+
 MODEL_VERSION = 3  # bump when the pickled shape changes
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
@@ -60,8 +62,10 @@ class SimpleType:
             ("max", self.max_inclusive)) if v is not None]
         if self.enumeration is not None:
             facets.append("one of " + ", ".join(repr(e) for e in self.enumeration))
-        facets += [f"pattern {p}" for p in self.patterns]
-        return f"{self.name} ({', '.join([self.category, *facets])})"
+        if self.category == "text":  # builtin numeric/date types carry their lexical pattern
+            facets += [f"pattern {show_pattern(p)}" for p in self.patterns]
+        inner = ", ".join([self.category, *facets])
+        return inner if self.name == "anonymous" else f"{self.name} ({inner})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,7 +271,8 @@ class TargetPlanner:
             text = format_value(expr.value)
             problem = facet_problem(text, facets_of(st))
             if problem:
-                self.err("E0308", f"the value {text!r} {problem} ({st.describe()})", rule.value.span)
+                shown = text if len(text) <= 40 else text[:37] + "..."
+                self.err("E0308", f"the value {shown!r} {problem} ({st.describe()})", rule.value.span)
         return ir.Slot(expr, st, required, rule.span, full)
 
     def child_block(self, node: _Node, block: ast.Block, scope: Scope,
@@ -394,6 +395,7 @@ class TargetPlanner:
             if el.text is None and not el.implicit:
                 self.err("E0305", f"`{el.name}` needs a value", el.span,
                          f"add a rule `... > {el.name}` or target it directly from the parent")
+        self._nullable_required(node)
         if not isinstance(ctype, ComplexType):
             return
         present = {name for name, _ in el.attrs}
@@ -409,7 +411,6 @@ class TargetPlanner:
         for names in conflicts:
             self.err("E0309", f"`{el.name}` allows only one of {' or '.join(names)}, but both "
                      "are filled", el.span, "they are alternatives in the schema (xs:choice)")
-        self._nullable_required(node)
 
     def _is_always(self, el: ir.Element) -> bool:
         if el.when is not None:
@@ -430,7 +431,7 @@ class TargetPlanner:
     def _nullable_required(self, node: _Node) -> None:
         el = node.element
         slots = [s for _, s in el.attrs] + ([el.text] if el.text else [])
-        if el.implicit and not self._is_always(el):
+        if el.implicit and not self._is_always(el) and not (el.text and el.text.required):
             exprs = {repr(s.expr) for s in slots}
             if len(exprs) == 1 and not any(isinstance(c, ir.Element) for _, c in el.children):
                 return  # written only when its one value is present, so never without it
