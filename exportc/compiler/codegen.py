@@ -305,7 +305,11 @@ class Generator:
         count = self.fresh("n") if rep.min_occurs > 0 else None
         if count:
             w.line(f"{count} = 0")
-        w.line(f"for {var} in {self.expr(rep.source)} or ():")
+        if rep.group_by:
+            w.line(f"for {var} in group_by({self.expr(rep.source)}, {rep.group_by!r}, "
+                   f"{rep.list_name!r}):")
+        else:
+            w.line(f"for {var} in {self.expr(rep.source)} or ():")
         w.indent()
         if rep.where is not None:
             w.line(f"if not {self.expr(rep.where)}:")

@@ -155,6 +155,8 @@ class Repeat:
     where: Expr | None
     min_occurs: int
     span: Span
+    group_by: tuple[str, ...] = ()  # ``for Regels by BTW_code``: one element per group
+    list_name: str = ""
 
 
 @dataclass

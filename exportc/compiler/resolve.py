@@ -84,6 +84,7 @@ class Frame:
     aliases: tuple[str, ...]
     shape: ir.SourceShape
     depth: int
+    shadows: bool = False  # a group frame: its fields hide the enclosing records' ones
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ class Resolver:
     def visit_Name(self, e: ast.Name, scope: Scope) -> ir.Expr:
         found = [(f, r) for f in reversed(scope.frames)
                  if (r := self._field(f, e.id, scope)) is not None]
+        if found and found[0][0].shadows:
+            found = found[:1]
         if len(found) > 1:
             (inner, _), (outer, _) = found[0], found[1]
             return self.err("E0206", f"`{e.id}` is ambiguous: a field of both `{inner.aliases[0]}` "

@@ -321,7 +321,13 @@ class TargetPlanner:
             self.err("E0208", f"`{block.for_}` is not a list of records", block.span)
             return
         alias = block.for_.split(".")[-1]  # type: ignore[union-attr]
-        inner = scope.push_frame(Frame((alias,), shape, depth))
+        if block.group_by:
+            frame = self._group_frame(block, alias, shape, depth)
+            if frame is None:
+                return
+            inner = scope.push_frame(frame)
+        else:
+            inner = scope.push_frame(Frame((alias,), shape, depth))
         where = None
         if block.where is not None:
             where = self.r.condition(block.where, inner, "a `where` condition")
@@ -330,8 +336,23 @@ class TargetPlanner:
         if el is None:
             return
         parent.element.children.append(
-            (p.position, ir.Repeat(source, depth, el, where, p.min_occurs, block.span)))
+            (p.position, ir.Repeat(source, depth, el, where, p.min_occurs, block.span,
+                                   block.group_by, alias)))
         parent.filled.add(last)
+
+    def _group_frame(self, block: ast.Block, alias: str, shape: ir.SourceShape, depth: int
+                     ) -> Frame | None:
+        """A group's record: its key fields, and the list of its members under the list's name."""
+        fields: dict[str, Type] = {}
+        for k in block.group_by:
+            if k not in shape.fields:
+                self.err("E0210", f"`{alias}` has no field `{k}` to group by", block.span,
+                         did_you_mean(k, shape.fields))
+                return None
+            fields[k] = shape.fields[k]
+        group = ir.SourceShape(f"{shape.name}#group", block.group_by, None, fields,
+                               {alias: shape}, {}, span=shape.span)
+        return Frame((), group, depth, shadows=True)
 
     def _list_source(self, block: ast.Block, scope: Scope) -> ir.FieldRef | None:
         assert block.for_ is not None

@@ -306,13 +306,17 @@ class CheckDecl:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A target element block, optionally repeated ``for`` a source or list, filtered."""
+    """A target element block, optionally repeated ``for`` a source or list, filtered.
+
+    ``for Regels by BTW_code`` repeats once per group of list elements sharing the key.
+    """
 
     path: str
     for_: str | None
     where: Expr | None
     when: Expr | None
     items: tuple[BlockItem, ...]
+    group_by: tuple[str, ...] = ()
     path_span: Span = _span()
     span: Span = _span()
 

@@ -206,6 +206,8 @@ def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: 
             head = item.path
             if item.for_:
                 head += f" for {item.for_}"
+            if item.group_by:
+                head += f" by {', '.join(item.group_by)}"
             if item.where is not None:
                 head += f" where {format_expr(item.where)}"
             if item.when is not None:

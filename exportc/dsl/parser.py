@@ -245,14 +245,18 @@ class _Builder(Transformer[Token, ast.Module]):
         path, path_span = c[0]
         cl = self._clauses(c[1:], {"for", "where", "when"}, "block")
         items = tuple(p for p in c[1:] if not isinstance(p, tuple))
-        return ast.Block(path, cl.get("for"), cl.get("where"), cl.get("when"), items,
+        for_, group = cl.get("for", (None, ()))
+        return ast.Block(path, for_, cl.get("where"), cl.get("when"), items, group,
                          path_span=path_span, span=self._span(meta))
 
     def block_path(self, meta: Any, c: list[Token]) -> tuple[str, Span]:
         return str(c[0]), _tok_span(self.file, c[0])
 
     def for_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
-        return "for", c[0].text, self._span(meta)
+        return "for", (c[0].text, c[1] or ()), self._span(meta)
+
+    def group_by(self, meta: Any, c: list[Any]) -> tuple[str, ...]:
+        return tuple(c[0])
 
     def where_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
         return "where", c[0], self._span(meta)

@@ -18,7 +18,7 @@ from exportc.diagnostics import Diagnostic, Related, Span, error
 
 KEYWORDS = (
     "profile extends target root history full mutations none param table from default "
-    "passthrough source key window on list ref let for where when override check per else "
+    "passthrough source key window on list ref let for by where when override check per else "
     "error warning if then and or not in true false null"
 ).split()
 _KEYWORD_TERMINALS = {kw.upper(): kw for kw in KEYWORDS}

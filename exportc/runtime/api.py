@@ -50,6 +50,7 @@ __all__ = [
     "fn_trim",
     "fn_upper",
     "getf",
+    "group_by",
     "n_add",
     "n_concat",
     "n_div",
@@ -202,6 +203,19 @@ def date_diff(a: dt.date | None, b: dt.date | None) -> int | None:
 
 def getf(record: dict[str, Any] | None, name: str) -> Any:
     return None if record is None else record.get(name)
+
+
+def group_by(items: Iterable[dict[str, Any]] | None, keys: tuple[str, ...], name: str
+             ) -> list[dict[str, Any]]:
+    """Groups of list elements sharing ``keys``, in order of first appearance."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for item in items or ():
+        key = tuple(item[k] for k in keys)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {**dict(zip(keys, key, strict=True)), name: []}
+        group[name].append(item)
+    return list(groups.values())
 
 
 def sum_of(values: Iterable[Any], start: Any) -> Any:

@@ -414,14 +414,15 @@ def _emit_one(artefact: Artefact, block: BlockSpec, emit: Callable[..., None],
     except RecordError as exc:
         _record_problem(artefact, exc, ctx, source)
         return _failed(counts, opts)
-    except (ArithmeticError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except Exception as exc:
         # a bug in exportc, not the user's data: say so, with the profile line
         origin = _origin(artefact, exc.__traceback__)
         ctx.report.problems.append(Problem(
             "error", "E0699", f"internal error while writing this record ({type(exc).__name__}: "
             f"{exc}); please report it", ctx.block, key, origin[0] if origin else None,
             origin[1] if origin else None, source))
-        print(traceback.format_exc(), file=sys.stderr)
+        if not any(p.code == "E0699" for p in ctx.report.problems[:-1]):
+            print(traceback.format_exc(), file=sys.stderr)  # once per run, for the bug report
         return _failed(counts, opts)
     if not buf:
         return True
