@@ -193,6 +193,7 @@ class _Ctx:
     report: Report
     block: str = ""
     key: str | None = None
+    bad_rows: set[tuple[str, int]] = field(default_factory=set)
 
     def warn(self, message: str, file: str, line: int) -> None:
         self.report.problems.append(Problem("warning", "W0601", message, self.block, self.key,
@@ -341,6 +342,9 @@ def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[...
             if opts.progress and n % 5000 == 0:
                 opts.progress(name, n)
             if rec.value is None:
+                if (rec.file, rec.number) in ctx.bad_rows:
+                    continue  # reported by an earlier block reading the same source
+                ctx.bad_rows.add((rec.file, rec.number))
                 counts.records += 1
                 err = rec.error
                 assert err is not None
