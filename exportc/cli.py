@@ -205,6 +205,33 @@ def run(
     raise typer.Exit(0 if result.report.status == "succeeded" else 1)
 
 
+@app.command()
+def doc(
+    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file")] = None,
+) -> None:
+    """Markdown documentation of a profile: params, tables and the field mapping."""
+    from exportc.compiler.document import document
+    from exportc.compiler.pipeline import compile_file
+    from exportc.orchestrate import resolve_profile
+    from exportc.runtime.execute import UsageError
+
+    try:
+        path = resolve_profile(profile)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    result = compile_file(path)
+    if result.module is None or result.errors():
+        _emit(result.diagnostics, result.sources, Format.text)
+        raise typer.Exit(1)
+    text = document(result.module, str(path))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, "utf-8")
+        typer.echo(f"wrote {out}")
+
+
 @app.command("codes")
 def codes_cmd(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference page")] = False,

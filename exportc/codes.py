@@ -85,7 +85,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E0401": ("no target", "A profile needs `target \"file.xsd\" root Element`."),
     "E0402": ("override of a missing rule", "The base profile has no rule for the overridden target."),
     "E0403": ("override of an unmarked rule", "Only rules marked `override` in the base may be replaced."),
-    "E0404": ("not allowed in a customer profile", "A customer profile overrides rules; no new sources or block items."),
+    "E0404": ("not allowed in a customer profile", "A customer profile overrides rules; no new sources."),
     "E0405": ("type changed by an override", "A param or table keeps the base's types."),
     "E0406": ("no profile declaration", "A profile starts with `profile name`."),
     "E0407": ("base profile not found", "`extends` names a file or profile that cannot be found."),

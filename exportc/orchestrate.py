@@ -24,7 +24,10 @@ def resolve_profile(name: str) -> Path:
     found = find_base(name, False, ".", load_config().profiles)
     if found is None:
         raise UsageError(f"no profile file or profile named `{name}`")
-    return found
+    try:
+        return found.relative_to(Path.cwd())
+    except ValueError:
+        return found
 
 
 @dataclass

@@ -212,11 +212,18 @@ def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: 
                 head += f" where {format_expr(item.where)}"
             if item.when is not None:
                 head += f" when {format_expr(item.when)}"
-            w.emit(depth, head + " {" + w.trailing(item.span.line))
+            w.emit(depth, head + " {" + _header_comment(w, item.span.line, item.items))
             _children(w, item.items, depth + 1, item.span.end_line)
             w.emit(depth, "}" + tail())
         case _:  # pragma: no cover
             raise TypeError(f"cannot format {item!r}")
+
+
+def _header_comment(w: _Writer, line: int, children: Sequence[object]) -> str:
+    """A comment on a ``{`` line belongs to the header, unless a child shares that line."""
+    if children and children[0].span.line == line:  # type: ignore[attr-defined]
+        return ""
+    return w.trailing(line)
 
 
 def _table(w: _Writer, t: ast.TableDecl, depth: int, tail: object) -> None:
@@ -231,7 +238,7 @@ def _table(w: _Writer, t: ast.TableDecl, depth: int, tail: object) -> None:
     if t.file is not None:
         w.emit(depth, f"{head} from {format_literal(t.file)}{policy}" + tail())  # type: ignore[operator]
         return
-    w.emit(depth, head + " {" + w.trailing(t.span.line))
+    w.emit(depth, head + " {" + _header_comment(w, t.span.line, t.entries or ()))
     for entry in t.entries or ():
         w.leading(entry.span.line, depth + 1)
         w.emit(depth + 1, f"{format_literal(entry.key.value)} -> {format_literal(entry.value.value)}"
@@ -248,7 +255,7 @@ def _shape(w: _Writer, head: str, shape: ast.SourceShape, span: object, depth: i
         head += f" window {shape.window}"
     if shape.join_source:
         head += f" from {shape.join_source} on {', '.join(shape.join_on)}"
-    w.emit(depth, head + " {" + w.trailing(span.line))  # type: ignore[attr-defined]
+    w.emit(depth, head + " {" + _header_comment(w, span.line, shape.fields))  # type: ignore[attr-defined]
     _children(w, shape.fields, depth + 1, span.end_line)  # type: ignore[attr-defined]
     w.emit(depth, "}" + tail())  # type: ignore[operator]
 

@@ -1,0 +1,43 @@
+"""Architecture: layers run one way (dsl → compiler → generated code → runtime; CLI on top)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+from exportc import codes
+
+PACKAGE = ROOT / "exportc"
+# For each layer, the exportc modules it must never import.
+FORBIDDEN = {
+    "dsl": ("exportc.compiler", "exportc.runtime", "exportc.cli", "exportc.orchestrate", "lxml", "xmlschema"),
+    "compiler": ("exportc.runtime", "exportc.cli", "exportc.orchestrate"),
+    "runtime": ("exportc.compiler", "exportc.dsl", "exportc.cli", "exportc.orchestrate", "lark", "xmlschema"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_no_wrong_way_imports() -> None:
+    wrong = []
+    for layer, forbidden in FORBIDDEN.items():
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            for name in _imports(path):
+                if name.startswith(forbidden):
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert wrong == []
+
+
+def test_diagnostics_page_is_current() -> None:
+    assert (ROOT / "docs" / "diagnostics.md").read_text("utf-8") == codes.markdown()
