@@ -21,33 +21,6 @@ from exportc.values import format_value, xml_escape
 _INDENT = "  "
 
 
-class CodeWriter:
-    """Lines of Python with indentation and a line map back to the profile."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.linemap: list[tuple[str, int]] = []
-        self.depth = 0
-        self.origin: tuple[str, int] = ("", 0)
-
-    def line(self, text: str = "") -> None:
-        self.lines.append(_INDENT * self.depth + text if text else "")
-        self.linemap.append(self.origin)
-
-    def indent(self) -> None:
-        self.depth += 1
-
-    def outdent(self) -> None:
-        self.depth -= 1
-
-    def at(self, span: Span | None) -> None:
-        if span is not None:
-            self.origin = (span.file, span.line)
-
-    def source(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 class Code(str):
     """A piece of Python code (as opposed to literal XML text) in a concatenation."""
 
@@ -61,6 +34,46 @@ def concat(parts: list[str | Code]) -> str:
         else:
             merged.append(part)
     return " + ".join(p if isinstance(p, Code) else repr(p) for p in merged)
+
+
+class CodeWriter:
+    """Lines of Python with indentation and a line map back to the profile."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.linemap: list[tuple[str, int]] = []
+        self.depth = 0
+        self.origin: tuple[str, int] = ("", 0)
+        self.pending: list[str | Code] = []
+
+    def write(self, parts: list[str | Code]) -> None:
+        """Output to write; consecutive writes become one ``w(...)`` call."""
+        self.pending += parts
+
+    def flush(self) -> None:
+        if self.pending:
+            parts, self.pending = self.pending, []
+            self.line(f"w({concat(parts)})")
+
+    def line(self, text: str = "") -> None:
+        self.flush()
+        self.lines.append(_INDENT * self.depth + text if text else "")
+        self.linemap.append(self.origin)
+
+    def indent(self) -> None:
+        self.flush()
+        self.depth += 1
+
+    def outdent(self) -> None:
+        self.flush()
+        self.depth -= 1
+
+    def at(self, span: Span | None) -> None:
+        if span is not None:
+            self.origin = (span.file, span.line)
+
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
 
 
 _SIMPLE_OPS = {"add": "+", "sub": "-", "mul": "*", "concat": "+", "eq": "==", "ne": "!=",
@@ -190,7 +203,9 @@ class Generator:
         facets = facets_of(slot.xsd)
         if t != "text":  # typed values are always lexically valid for their XSD type
             facets.pop("patterns", None)
-        if facets and not isinstance(slot.expr, ir.Const):
+        if set(facets) == {"max_length"} and t in ("text", "any"):
+            conv = f"check_len({conv}, {var}, {facets['max_length']}, {slot.target!r})"
+        elif facets and not isinstance(slot.expr, ir.Const):
             key = repr(sorted(facets.items()))
             name = self.facets.get(key)
             if name is None:
@@ -200,21 +215,27 @@ class Generator:
         return conv
 
     # -- elements --
-    def prepare(self, el: ir.Element) -> dict[int, str]:
-        """Evaluate the element's values (and its implicit children's) into locals."""
+    def prepare(self, el: ir.Element, seen: dict[str, str] | None = None) -> dict[int, str]:
+        """Evaluate the element's values (and its implicit children's) into locals; the same
+        expression twice (``customer_code`` into OrderedBy and InvoiceTo) is computed once."""
         names: dict[int, str] = {}
+        seen = {} if seen is None else seen
         slots = [s for _, s in el.attrs] + ([el.text] if el.text else [])
         for s in slots:
             if isinstance(s.expr, ir.Const):
                 names[id(s)] = self.const(s.expr.value)
                 continue
+            code = self.expr(s.expr)
+            if code in seen:
+                names[id(s)] = seen[code]
+                continue
             self.w.at(s.span)
             var = self.fresh("v")
-            names[id(s)] = var
-            self.w.line(f"{var} = {self.expr(s.expr)}")
+            names[id(s)] = seen[code] = var
+            self.w.line(f"{var} = {code}")
         for _, child in el.children:
             if isinstance(child, ir.Element) and child.implicit:
-                names.update(self.prepare(child))
+                names.update(self.prepare(child, seen))
         return names
 
     def presence(self, el: ir.Element, names: dict[int, str]) -> str | None:
@@ -277,24 +298,24 @@ class Generator:
                 start += [f' {attr}="', value, '"']
         if el.text is not None:
             var = names[id(el.text)]
-            line = f"w({concat([*start, '>', self.rendered(var, el.text, False), f'</{el.name}>'])})"
+            parts = [*start, ">", self.rendered(var, el.text, False), f"</{el.name}>"]
             if el.text.expr.type.nullable and test is None:
                 w.line(f"if {var} is not None:")
                 w.indent()
-                w.line(line)
+                w.write(parts)
                 w.outdent()
             else:
-                w.line(line)
+                w.write(parts)
         elif not el.children:
-            w.line(f"w({concat([*start, '/>'])})")
+            w.write([*start, "/>"])
         else:
-            w.line(f"w({concat([*start, '>'])})")
+            w.write([*start, ">"])
             for _, child in el.children:
                 if isinstance(child, ir.Repeat):
                     self.repeat(el, child, depth + 1)
                 else:
                     self.element(child, depth + 1, names if child.implicit else None)
-            w.line(f"w({pad + f'</{el.name}>'!r})")
+            w.write([f"{pad}</{el.name}>"])
         for _ in range(opened):
             w.outdent()
 
@@ -381,6 +402,7 @@ class Generator:
         w.indent()
         w.line(f'"""{path}{" for " + b.source if b.source else ""}"""')
         self.element(b.element, len(b.containers) + 1)
+        w.flush()
         w.outdent()
         w.line(f"fns['block_{b.index}'] = block_{b.index}")
         if b.where is not None:

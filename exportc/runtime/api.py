@@ -22,6 +22,7 @@ __all__ = [
     "Table",
     "check_facets",
     "check_failed",
+    "check_len",
     "date",
     "date_add",
     "date_diff",
@@ -122,6 +123,14 @@ def check_facets(text: str, facets: dict[str, object], target: str) -> str:
     if problem:
         raise RecordError("E0602", f"the value {text[:60]!r} for `{target}` {problem}")
     return text
+
+
+def check_len(escaped: str, raw: str, limit: int, target: str) -> str:
+    """The common facet, inline: at most ``limit`` characters (counted before escaping)."""
+    if len(raw) > limit:
+        raise RecordError("E0602", f"the value {raw[:60]!r} for `{target}` is {len(raw)} characters "
+                          f"long, but must be at most {limit}")
+    return escaped
 
 
 def too_few(element: str, child: str, minimum: int, found: int) -> RecordError:
