@@ -77,6 +77,8 @@ class BlockSpec:
     set_checks: tuple[SetCheckSpec, ...]
     file: str
     line: int
+    uses_change: bool = False  # offered deleted records too
+    uses_previous: bool = False  # runs only for records delivered before
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,22 @@ Exit codes: 0 clean, 1 problems found (or a run failed), 2 usage or I/O error.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from exportc import codes
+
+if TYPE_CHECKING:
+    from exportc.runtime.history import HistoryStore, RunRow
+
 from exportc.diagnostics import (
     Diagnostic,
     render_all_text,
@@ -169,6 +176,34 @@ def compile_cmd(
         typer.echo(result.artefact.python, nl=False)
 
 
+def _moment(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _usage_error(f"--at expects a moment YYYY-MM-DDTHH:MM, got `{value}`") from None
+
+
+def _progress() -> Callable[[str, int], None]:
+    """A rich progress line on a terminal; plain lines otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        console = Console(stderr=True)
+        status = console.status("exporting…")
+        status.start()
+        atexit.register(status.stop)
+
+        def show(block: str, n: int) -> None:
+            status.update(f"{block}: {n:,} records")
+        return show
+
+    def plain(block: str, n: int) -> None:
+        if n % 100_000 == 0:
+            typer.echo(f"{block}: {n:,} records", err=True)
+    return plain
+
+
 @app.command()
 def run(
     profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
@@ -180,29 +215,137 @@ def run(
     booking_date: Annotated[str | None, typer.Option("--booking-date", help="Booking date")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Run description")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the files and report")] = Path("out"),
+    production: Annotated[bool, typer.Option("--production", help="Record what is delivered")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Store the run for this moment")] = None,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
+                                                "production run of the profile")] = 60.0,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip XSD validation")] = False,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
 ) -> None:
-    """Run a test export: write the XML and report.json into --out."""
+    """Run an export: a test run (default) or a --production run; --at schedules it."""
     from exportc.orchestrate import run_profile
     from exportc.runtime.execute import RunOptions, UsageError
+    from exportc.runtime.history import HistoryError
 
     opts = RunOptions(sources=_pairs(source, "--source"), params=_pairs(param, "--param"),
                       queries=_pairs(query, "--query"), date_from=_date(date_from, "--from"),
-                      date_to=_date(date_to, "--to"), booking_date=_date(booking_date, "--booking-date"),
+                      date_to=_date(date_to, "--to"),
+                      booking_date=_date(booking_date, "--booking-date"),
                       description=description, out_dir=out, validate=not no_validate,
-                      skip_invalid=skip_invalid)
+                      skip_invalid=skip_invalid, mode="production" if production else "test",
+                      progress=_progress())
     if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
         raise _usage_error("--from is after --to")
     try:
-        result = run_profile(profile, opts)
-    except UsageError as exc:
+        result = run_profile(profile, opts, db=db, at=_moment(at), lock_timeout=lock_timeout)
+    except (UsageError, HistoryError) as exc:
         raise _usage_error(str(exc)) from None
+    if result.scheduled is not None:
+        typer.echo(f"scheduled run {result.scheduled} at {at}; `exportc worker` runs it when due")
+        raise typer.Exit(0)
     if result.report is None:
         _emit(result.compiled.diagnostics, result.compiled.sources, Format.text)
         raise typer.Exit(1)
     typer.echo(result.report.summary())
     raise typer.Exit(0 if result.report.status == "succeeded" else 1)
+
+
+def _store(db: str | None) -> HistoryStore:
+    from exportc.orchestrate import open_history
+    from exportc.runtime.history import HistoryError
+    try:
+        return open_history(db)
+    except HistoryError as exc:
+        raise _usage_error(str(exc)) from None
+
+
+@app.command()
+def runs(
+    profile: Annotated[str | None, typer.Argument(help="Only this profile (name)")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+) -> None:
+    """The overview of all runs, test (T) and production (P); errors flagged with !."""
+    rows = _store(db).list_runs(profile)
+    if format is Format.json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no runs")
+        return
+    typer.echo(f"{'id':>5} P/T {'status':<10}   {'window':<23} {'started':<19} changes / files")
+    for r in rows:
+        flag = "!" if r.errors or r.status == "failed" else " "
+        window = f"{r.window_from or '…'} – {r.window_to or '…'}"
+        started = (r.started or r.scheduled_at or r.created).isoformat(sep=" ")
+        changes = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
+        typer.echo(f"{r.id:>5}  {r.mode}  {r.status:<10} {flag} {window:<23} {started:<19} "
+                   f"{changes}; {len(r.files)} file(s)  {r.profile}")
+
+
+def _run_row(run_id: int, db: str | None) -> tuple[HistoryStore, RunRow]:
+    store = _store(db)
+    row = store.get_run(run_id)
+    if row is None:
+        raise _usage_error(f"no run {run_id}")
+    return store, row
+
+
+@app.command()
+def show(
+    run_id: Annotated[int, typer.Argument(help="Run id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+) -> None:
+    """One run's report."""
+    from exportc.runtime.report import Report
+    row = _run_row(run_id, db)[1]
+    if format is Format.json:
+        typer.echo(json.dumps({**row.to_json(), "report": json.loads(row.report) if row.report else None},
+                              indent=2, ensure_ascii=False))
+        return
+    if row.report:
+        try:
+            typer.echo(Report.from_json(row.report).summary())
+        except (TypeError, KeyError, ValueError):
+            typer.echo(row.report)
+    else:
+        typer.echo(f"run {row.id}: {row.status}" + (f" at {row.scheduled_at}" if row.scheduled_at else ""))
+
+
+@app.command()
+def files(
+    run_id: Annotated[int, typer.Argument(help="Run id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+) -> None:
+    """The files a run wrote (its report beside them)."""
+    store, row = _run_row(run_id, db)
+    store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
+    listed = [*row.files, *([str(Path(row.out_dir) / "report.json")] if row.out_dir else [])]
+    if format is Format.json:
+        typer.echo(json.dumps({"run": row.id, "files": [{"path": f, "exists": Path(f).exists()}
+                                                         for f in listed]}, indent=2))
+        return
+    for f in listed:
+        typer.echo(f + ("" if Path(f).exists() else "  (missing)"))
+
+
+@app.command()
+def worker(
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then stop")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for due runs")] = 5.0,
+) -> None:
+    """Run scheduled exports when they are due (cron- or systemd-friendly)."""
+    from exportc.orchestrate import work
+
+    def report(row: RunRow, rep: object) -> None:
+        status = getattr(rep, "status", "failed")
+        typer.echo(f"run {row.id} ({row.profile}): {status}")
+    done = work(_store(db), once, poll, report)
+    typer.echo(f"{done} scheduled run(s) done")
 
 
 @app.command()

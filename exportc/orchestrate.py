@@ -1,18 +1,24 @@
 """One function per command: compile a profile, then hand the artefact to the runtime.
 
 The CLI calls these; tests call them too. Profiles are named by path or by profile name (found
-in the profile folders of exportc.toml).
+in the profile folders of exportc.toml). Every run, test or production, is listed in the history
+database's overview; production runs also record what they delivered.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from exportc.compiler.inherit import find_base
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.config import load_config
-from exportc.runtime.execute import RunOptions, UsageError, execute
+from exportc.runtime.execute import RunOptions, UsageError
+from exportc.runtime.history import HistoryStore, RunRow
+from exportc.runtime.production import run_with_history
 from exportc.runtime.report import Report
 
 
@@ -30,15 +36,96 @@ def resolve_profile(name: str) -> Path:
         return found
 
 
+def open_history(db: str | None) -> HistoryStore:
+    """The history store: ``--db`` (a SQLite path or a SQLAlchemy URL) or exportc.toml's."""
+    url = load_config().history_url
+    if db:
+        url = db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+    return HistoryStore(url)
+
+
 @dataclass
 class RunResult:
     compiled: CompileResult
     report: Report | None
+    scheduled: int | None = None
 
 
-def run_profile(profile: str, opts: RunOptions) -> RunResult:
-    """Compile and, when the profile is clean, run it."""
-    compiled = compile_file(resolve_profile(profile))
+def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
+    def where(loc: str) -> str:
+        return loc if "://" in loc else str(Path(loc).resolve())
+    return {"profile": str(profile.resolve()), "sources": {k: where(v) for k, v in opts.sources.items()},
+            "queries": opts.queries, "params": opts.params,
+            "from": opts.date_from.isoformat() if opts.date_from else None,
+            "to": opts.date_to.isoformat() if opts.date_to else None,
+            "booking_date": opts.booking_date.isoformat() if opts.booking_date else None,
+            "description": opts.description, "out": str(opts.out_dir.resolve()),
+            "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode}
+
+
+def options_from_request(req: dict[str, Any]) -> RunOptions:
+    def day(v: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(v) if v else None
+    return RunOptions(sources=req["sources"], params=req["params"], queries=req.get("queries", {}),
+                      date_from=day(req["from"]), date_to=day(req["to"]),
+                      booking_date=day(req["booking_date"]), description=req["description"],
+                      out_dir=Path(req["out"]), validate=req["validate"],
+                      skip_invalid=req["skip_invalid"], mode=req["mode"])
+
+
+def run_profile(profile: str, opts: RunOptions, db: str | None = None,
+                at: dt.datetime | None = None, lock_timeout: float = 60.0,
+                store: HistoryStore | None = None) -> RunResult:
+    """Compile; then run now (recorded in the overview) or store the run for ``at``."""
+    path = resolve_profile(profile)
+    compiled = compile_file(path)
     if not compiled.ok or compiled.artefact is None:
         return RunResult(compiled, None)
-    return RunResult(compiled, execute(compiled.artefact, opts))
+    artefact = compiled.artefact
+    from exportc.runtime.execute import bind_params
+    bind_params(artefact, opts.params)  # a bad param is a usage error now, not at the scheduled time
+    store = store or open_history(db)
+    request = _request(path, opts)
+    if at is not None:
+        run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
+                                  "scheduled", request, (opts.date_from, opts.date_to),
+                                  request["out"], scheduled_at=at)
+        return RunResult(compiled, None, scheduled=run_id)
+    return RunResult(compiled, run_with_history(artefact, opts, store, request,
+                                                lock_timeout=lock_timeout))
+
+
+def work(store: HistoryStore, once: bool, poll: float = 5.0,
+         on_run: Any = None) -> int:
+    """Run due scheduled runs; with ``once``, those due now, then return how many ran."""
+    done = 0
+    while True:
+        row = store.claim_due()
+        if row is None:
+            if once:
+                return done
+            time.sleep(poll)
+            continue
+        report = execute_scheduled(store, row)
+        done += 1
+        if on_run is not None:
+            on_run(row, report)
+
+
+def execute_scheduled(store: HistoryStore, row: RunRow) -> Report | None:
+    """Run a claimed scheduled run; a profile that no longer compiles fails the run."""
+    from exportc.diagnostics import render_all_text
+    req = row.request
+    compiled = compile_file(Path(req["profile"]))
+    opts = options_from_request(req)
+    if not compiled.ok or compiled.artefact is None:
+        report = Report(row.profile, opts.mode, status="failed", run_id=row.id)
+        from exportc.runtime.report import Problem
+        report.problems.append(Problem("error", "E0622", "the profile no longer compiles:\n"
+                                       + render_all_text(compiled.diagnostics, compiled.sources)))
+        store.finish_run(row.id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
+        return report
+    try:
+        return run_with_history(compiled.artefact, opts, store, req, run_id=row.id)
+    except Exception:  # recorded as failed by run_with_history; the worker goes on
+        return None

@@ -8,6 +8,8 @@ one found errors. Nothing here runs a profile: the artefact goes to ``exportc.ru
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,6 +239,17 @@ def _shape(s: ir.SourceShape) -> ShapeSpec:
                      s.join_on)
 
 
+def _mentions(node: object, hit: Callable[[object], bool]) -> bool:
+    """Whether any IR node below ``node`` satisfies ``hit``."""
+    if hit(node):
+        return True
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_mentions(getattr(node, f.name), hit) for f in dataclasses.fields(node))
+    if isinstance(node, list | tuple):
+        return any(_mentions(x, hit) for x in node)
+    return False
+
+
 def _artefact(p: ir.Profile) -> Artefact:
     source, linemap = generate(p)
     params = tuple(ParamSpec(x.name, _type(x.type), x.default, x.has_default, x.description,
@@ -248,7 +261,9 @@ def _artefact(p: ir.Profile) -> Artefact:
     blocks = tuple(BlockSpec(
         b.index, b.containers, b.position, b.element.name, b.source, b.where is not None,
         tuple(SetCheckSpec(s.fn, s.severity, s.message, s.span.file, s.span.line)
-              for s in b.set_checks), b.span.file, b.span.line) for b in p.blocks)
+              for s in b.set_checks), b.span.file, b.span.line,
+        _mentions(b, lambda x: isinstance(x, ir.RunRef) and x.name == "change"),
+        _mentions(b, lambda x: isinstance(x, ir.PreviousRef))) for b in p.blocks)
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
                     p.namespaces, p.history, params, tables,
                     {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),

@@ -107,7 +107,7 @@ class Scope:
 @dataclass
 class _Projection:
     elem_depth: int
-    source: ir.FieldRef | None = None
+    source: ir.FieldRef | ir.PreviousRef | None = None
     shape: ir.SourceShape | None = None
     name: str = ""
 
@@ -248,7 +248,7 @@ class Resolver:
                         return self._no_field(frame.shape, e, base)
                     return ref
         obj = self.expr(e.obj, scope)
-        if obj.type.name == "list" and obj.type.record and isinstance(obj, ir.FieldRef):
+        if obj.type.name == "list" and obj.type.record and isinstance(obj, ir.FieldRef | ir.PreviousRef):
             return self._project(obj, e)
         if obj.type.name == "record" and obj.type.record in self.sources:
             shape = self.sources[obj.type.record]
@@ -270,12 +270,18 @@ class Resolver:
             return self.err("E0218", "`previous` is only known inside a block that runs `for` "
                             "a source", e.span)
         shape = scope.frames[0].shape
+        if e.name in shape.lists:
+            sub = shape.lists[e.name]
+            return ir.PreviousRef(e.name, Type("list", elem=Type("record", record=sub.name),
+                                               record=sub.name))
         t = shape.fields.get(e.name)
         if t is None:
             return self._no_field(shape, e, "previous")
-        return self._narrow(ir.PreviousRef(e.name, t.or_null()), scope)
+        # A block that uses `previous` runs only for records delivered before, so the
+        # delivered values are there whenever it runs.
+        return ir.PreviousRef(e.name, t)
 
-    def _project(self, source: ir.FieldRef, e: ast.Attr) -> ir.Expr:
+    def _project(self, source: ir.FieldRef | ir.PreviousRef, e: ast.Attr) -> ir.Expr:
         proj = self._projection
         name = source.name
         if proj is None:
@@ -293,7 +299,7 @@ class Resolver:
                             did_you_mean(e.name, shape.fields if shape else ()))
         return ir.FieldRef(proj.elem_depth, e.name, t)
 
-    def _list_shape(self, ref: ir.FieldRef) -> ir.SourceShape | None:
+    def _list_shape(self, ref: ir.FieldRef | ir.PreviousRef) -> ir.SourceShape | None:
         for shape in _all_shapes(self.sources):
             if ref.type.record == shape.name:
                 return shape

@@ -354,7 +354,7 @@ class TargetPlanner:
                                {alias: shape}, {}, span=shape.span)
         return Frame((), group, depth, shadows=True)
 
-    def _list_source(self, block: ast.Block, scope: Scope) -> ir.FieldRef | None:
+    def _list_source(self, block: ast.Block, scope: Scope) -> ir.FieldRef | ir.PreviousRef | None:
         assert block.for_ is not None
         parts = block.for_.split(".")
         expr: ast.Expr = ast.Name(parts[0], span=block.span)
@@ -364,7 +364,7 @@ class TargetPlanner:
         ref = self.r.expr(expr, scope)
         if len(self.r.diagnostics) > before:
             return None
-        if not isinstance(ref, ir.FieldRef) or ref.type.name != "list" or not ref.type.record:
+        if not isinstance(ref, ir.FieldRef | ir.PreviousRef) or ref.type.name != "list" or not ref.type.record:
             self.err("E0208", f"`for {block.for_}` needs a list field of the record, but "
                      f"`{block.for_}` is {ref.type}", block.span)
             return None

@@ -22,6 +22,7 @@ from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec, TypeSpec
 from exportc.runtime.api import RecordError, Table
+from exportc.runtime.faults import crashpoint
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, Problem, Report
 from exportc.runtime.sources import Binding, SourceError, converter, record_key
@@ -52,6 +53,9 @@ class RunOptions:
 # Hook for production runs: given a block and a record, say how it changed and what was
 # delivered before; record what is delivered. Test runs without history use ``NoHistory``.
 class ChangeTracker:
+    def seen_key(self, block: BlockSpec, key: str) -> None:
+        """Every key present in the source, selected or not (for deletion detection)."""
+
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[str, dict[str, Any] | None]:
         return "new", None
@@ -211,12 +215,18 @@ def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOption
     return not ((opts.date_from and v < opts.date_from) or (opts.date_to and v > opts.date_to))
 
 
+Hooks = tuple[Callable[[list[tuple[str, str]]], None], Callable[[Report, list[str]], None],
+              Callable[[], None]]
+
+
 def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None = None,
-            output_name: str | None = None) -> Report:
+            output_name: str | None = None, hooks: Hooks | None = None,
+            run_id: int | None = None) -> Report:
     """Run the profile; write the XML and report.json into ``opts.out_dir``; return the report."""
     started = time.perf_counter()
     tracker = tracker or ChangeTracker()
-    report = Report(artefact.name, opts.mode, started=dt.datetime.now().isoformat(timespec="seconds"),
+    report = Report(artefact.name, opts.mode, run_id=run_id,
+                    started=dt.datetime.now().isoformat(timespec="seconds"),
                     window={"from": opts.date_from.isoformat() if opts.date_from else None,
                             "to": opts.date_to.isoformat() if opts.date_to else None})
     params = bind_params(artefact, opts.params)
@@ -239,6 +249,9 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
                "started": dt.datetime.now().replace(microsecond=0), "profile": artefact.name}
     ctx = _Ctx(report)
     fns = load_bind(artefact)(params, tables, run_ctx, ctx.warn)
+    bind = getattr(tracker, "bind_wheres", None)
+    if bind is not None:
+        bind(fns)
     report.timings["prepare"] = round(time.perf_counter() - started, 4)
     try:
         opts.out_dir.mkdir(parents=True, exist_ok=True)
@@ -268,17 +281,45 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     except BaseException:
         output.discard()
         raise
+    crashpoint("after-close")
+    report.timings["total"] = round(time.perf_counter() - started, 4)
     if ok:
-        os.replace(output.tmp, out_path)
-        report.files = [str(out_path)]
         report.status = "succeeded"
+        report.files = [str(out_path)]
+        report.finished = dt.datetime.now().isoformat(timespec="seconds")
+        try:
+            if hooks:
+                hooks[0]([(str(output.tmp), str(out_path))])
+                hooks[1](report, report.files)  # the commit point of a production run
+        except BaseException:
+            output.discard()
+            raise
+        os.replace(output.tmp, out_path)
+        _fsync_dir(out_path.parent)
+        crashpoint("after-rename")
+        if hooks:
+            hooks[2]()
     else:
         output.discard()
         report.status = "failed"
-    report.finished = dt.datetime.now().isoformat(timespec="seconds")
-    report.timings["total"] = round(time.perf_counter() - started, 4)
+        report.finished = dt.datetime.now().isoformat(timespec="seconds")
+        if hooks:
+            hooks[1](report, [])
     write_report(report, opts.out_dir)
     return report
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_report(report: Report, out_dir: Path) -> None:
@@ -354,9 +395,10 @@ def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[...
                 ok &= _failed(counts, opts)
                 continue
             record = rec.value
+            key = record_key(shape, record)
+            tracker.seen_key(block, key)
             if not _in_window(shape.window, record, opts):
                 continue
-            key = record_key(shape, record)
             ctx.key = key
             change, previous = tracker.classify(block, key, record)
             try:
@@ -368,6 +410,11 @@ def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[...
                 ok &= _failed(counts, opts)
                 continue
             counts.records += 1
+            if change == "unchanged" and artefact.history == "mutations":
+                counts.by_change["unchanged"] = counts.by_change.get("unchanged", 0) + 1
+                continue  # delivered before, as it is now
+            if block.uses_previous and previous is None:
+                continue  # a correction block: only for records delivered before
             flagged = flags.get(key, [])
             errors = [f for f in flagged if f.severity == "error"]
             for f in flagged:
@@ -379,7 +426,17 @@ def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[...
             ok &= _emit_one(artefact, block, emit, record, key, change, previous, output, ctx,
                             counts, opts, tracker, f"{rec.file}, row {rec.number}")
         for key, previous in tracker.deleted(block):
+            if not (block.uses_change or block.uses_previous):
+                continue  # recorded as deleted; this block writes nothing for it
             ctx.key = key
+            try:
+                if where is not None and not where(previous, "deleted", previous):
+                    continue
+            except RecordError as exc:
+                _record_problem(artefact, exc, ctx, "history")
+                ok &= _failed(counts, opts)
+                continue
+            counts.records += 1
             ok &= _emit_one(artefact, block, emit, previous, key, "deleted", previous, output,
                             ctx, counts, opts, tracker)
     except SourceError as exc:
@@ -434,6 +491,8 @@ def _emit_one(artefact: Artefact, block: BlockSpec, emit: Callable[..., None],
     xml = "".join(buf)
     output.fh.write(xml)
     counts.written += 1
+    if counts.written == 2:
+        crashpoint("mid-emit")
     counts.by_change[change] = counts.by_change.get(change, 0) + 1
     if record is not None and key is not None:
         tracker.delivered(block, key, record, change, xml)

@@ -75,6 +75,8 @@ class Report:
         lines = [f"{'test' if self.mode == 'test' else 'production'} run of {self.profile}: "
                  f"{self.status}" + (f" (run {self.run_id})" if self.run_id else "")]
         for name, c in self.blocks.items():
+            if not (c.records or c.written or c.failed or c.skipped or c.by_change):
+                continue
             changes = ", ".join(f"{k} {v}" for k, v in sorted(c.by_change.items()))
             lines.append(f"  {name}: {c.written} written of {c.records} records"
                          + (f", {c.skipped} skipped" if c.skipped else "")

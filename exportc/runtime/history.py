@@ -1,0 +1,440 @@
+"""The history store: runs (test and production, scheduled), deliveries and locks.
+
+SQLAlchemy Core, one code path for SQLite (a file, nothing to install) and PostgreSQL (a URL, for
+a team or several machines sharing one history). The schema is versioned; ``migrate`` brings any
+older database up to date in one transaction per step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+SCHEMA_VERSION = 1
+meta = MetaData()
+
+schema_versions = Table(
+    "exportc_schema", meta,
+    Column("version", Integer, primary_key=True),
+    Column("applied", DateTime, nullable=False),
+)
+runs = Table(
+    "exportc_runs", meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("profile", String(200), nullable=False, index=True),
+    Column("mode", String(1), nullable=False),  # P production, T test
+    Column("status", String(20), nullable=False),  # scheduled running succeeded failed
+    Column("created", DateTime, nullable=False),
+    Column("scheduled_at", DateTime),
+    Column("started", DateTime),
+    Column("finished", DateTime),
+    Column("window_from", Date),
+    Column("window_to", Date),
+    Column("request", Text, nullable=False),  # JSON: how to run it again (profile, sources, params...)
+    Column("out_dir", Text),
+    Column("files", Text),  # JSON list of final paths
+    Column("temp_files", Text),  # JSON list of [temp, final] pairs still to move into place
+    Column("report", Text),
+    Column("errors", Integer, default=0),
+    Column("warnings", Integer, default=0),
+    Column("counts", Text),  # JSON {change kind: n}
+    Column("pid", Integer),
+    Column("host", String(200)),
+    Column("heartbeat", DateTime),
+)
+deliveries = Table(
+    "exportc_deliveries", meta,
+    Column("profile", String(200), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("record_key", String(500), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the delivered values, as canonical JSON
+    Column("window_value", Date),
+    Column("run_id", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+delivery_log = Table(
+    "exportc_delivery_log", meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False, index=True),
+    Column("profile", String(200), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("record_key", String(500), nullable=False),
+    Column("change", String(20), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+locks = Table(
+    "exportc_locks", meta,
+    Column("profile", String(200), primary_key=True),
+    Column("run_id", Integer),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("heartbeat", DateTime, nullable=False),
+)
+
+HOST = socket.gethostname()
+STALE_AFTER = dt.timedelta(seconds=60)  # a lock whose heartbeat is older than this is dead
+
+
+class HistoryError(Exception):
+    """The history database cannot be used (unreachable, locked, newer schema)."""
+
+
+class LockTimeout(HistoryError):
+    """Another production run of the profile holds the lock."""
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder_alive(pid: int, host: str, heartbeat: dt.datetime | None) -> bool:
+    """Whether the process that wrote a lock or a running run is still there."""
+    if host == HOST:
+        return _pid_alive(pid)
+    return heartbeat is not None and now() - heartbeat < STALE_AFTER
+
+
+def _migration_1(conn: Connection) -> None:
+    meta.create_all(conn, tables=[runs, deliveries, delivery_log, locks])
+
+
+MIGRATIONS = {1: _migration_1}
+
+
+@dataclass
+class RunRow:
+    id: int
+    profile: str
+    mode: str
+    status: str
+    created: dt.datetime
+    scheduled_at: dt.datetime | None
+    started: dt.datetime | None
+    finished: dt.datetime | None
+    window_from: dt.date | None
+    window_to: dt.date | None
+    request: dict[str, Any]
+    out_dir: str | None
+    files: list[str]
+    report: str | None
+    errors: int
+    warnings: int
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "profile": self.profile, "mode": self.mode, "status": self.status,
+                "created": self.created.isoformat(), "scheduled_at": _iso(self.scheduled_at),
+                "started": _iso(self.started), "finished": _iso(self.finished),
+                "window": {"from": _iso(self.window_from), "to": _iso(self.window_to)},
+                "out_dir": self.out_dir, "files": self.files, "errors": self.errors,
+                "warnings": self.warnings, "counts": self.counts}
+
+
+def _iso(v: dt.date | None) -> str | None:
+    return v.isoformat() if v else None
+
+
+class HistoryStore:
+    """Access to one history database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_postgres = url.startswith("postgresql")
+        self.engine = self._engine(url)
+        self.migrate()
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.execute("PRAGMA busy_timeout=60000")
+                cur.close()
+            return engine
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise HistoryError(f"cannot open the history database: {exc}") from None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; refuse a database newer than this exportc."""
+        try:
+            with self.engine.begin() as conn:
+                if self.is_postgres:  # one migrator at a time across machines
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7402153)"))
+                meta.create_all(conn, tables=[schema_versions])
+                current = conn.execute(select(func.max(schema_versions.c.version))).scalar() or 0
+                if current > SCHEMA_VERSION:
+                    raise HistoryError(f"the history database has schema version {current}; this "
+                                       f"exportc knows up to {SCHEMA_VERSION}; upgrade exportc")
+                for version in range(current + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[version](conn)
+                    conn.execute(insert(schema_versions).values(version=version, applied=now()))
+        except OperationalError as exc:
+            raise HistoryError(f"cannot use the history database: {str(exc).splitlines()[0]}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- runs --
+    def create_run(self, profile: str, mode: str, status: str, request: dict[str, Any],
+                   window: tuple[dt.date | None, dt.date | None], out_dir: str | None,
+                   scheduled_at: dt.datetime | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(runs).values(
+                profile=profile, mode=mode, status=status, created=now(), scheduled_at=scheduled_at,
+                started=now() if status == "running" else None, window_from=window[0],
+                window_to=window[1], request=json.dumps(request, sort_keys=True), out_dir=out_dir,
+                files="[]", temp_files="[]", errors=0, warnings=0, counts="{}",
+                pid=os.getpid() if status == "running" else None,
+                host=HOST if status == "running" else None, heartbeat=now()))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def start_run(self, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now()))
+
+    def set_temp_files(self, run_id: int, pairs: list[tuple[str, str]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(temp_files=json.dumps(pairs)))
+
+    def heartbeat(self, run_id: int, profile: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(heartbeat=now()))
+            conn.execute(update(locks).where(and_(locks.c.profile == profile,
+                                                  locks.c.pid == os.getpid())).values(heartbeat=now()))
+
+    def finish_values(self, status: str, report_json: str, files: list[str], errors: int,
+                      warnings: int, counts: dict[str, int]) -> dict[str, Any]:
+        return {"status": status, "finished": now(), "report": report_json,
+                "files": json.dumps(files), "errors": errors, "warnings": warnings,
+                "counts": json.dumps(counts, sort_keys=True)}
+
+    def finish_run(self, run_id: int, values: dict[str, Any], conn: Connection | None = None) -> None:
+        stmt = update(runs).where(runs.c.id == run_id).values(**values)
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.engine.begin() as c:
+            c.execute(stmt)
+
+    def _row(self, r: Any) -> RunRow:
+        return RunRow(r.id, r.profile, r.mode, r.status, r.created, r.scheduled_at, r.started,
+                      r.finished, r.window_from, r.window_to, json.loads(r.request), r.out_dir,
+                      json.loads(r.files or "[]"), r.report, r.errors or 0, r.warnings or 0,
+                      json.loads(r.counts or "{}"))
+
+    def list_runs(self, profile: str | None = None) -> list[RunRow]:
+        q = select(runs).order_by(runs.c.id)
+        if profile:
+            q = q.where(runs.c.profile == profile)
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(q)]
+
+    def get_run(self, run_id: int) -> RunRow | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+            return self._row(r) if r else None
+
+    # -- recovery --
+    def recover(self, profile: str) -> list[str]:
+        """Clean up after runs of ``profile`` that died: a committed run's files still in their
+        temporary place are moved into place; a run that died before committing is marked
+        failed and its temporary files removed. Returns what was done, for the report."""
+        notes: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(runs).where(and_(
+                runs.c.profile == profile, runs.c.temp_files != "[]"))).all()
+            for r in rows:
+                pairs = json.loads(r.temp_files or "[]")
+                if r.status == "running" and holder_alive(r.pid or 0, r.host or "", r.heartbeat):
+                    continue
+                if r.status == "succeeded":
+                    for tmp, final in pairs:
+                        if os.path.exists(tmp):
+                            os.replace(tmp, final)
+                    notes.append(f"run {r.id}: moved its files into place after a crash")
+                else:
+                    for tmp, _final in pairs:
+                        if os.path.exists(tmp):
+                            os.remove(tmp)
+                    notes.append(f"run {r.id}: removed the temporary files of a run that died")
+                conn.execute(update(runs).where(runs.c.id == r.id).values(temp_files="[]"))
+            dead = conn.execute(select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat).where(
+                and_(runs.c.profile == profile, runs.c.status == "running"))).all()
+            for r in dead:
+                if not holder_alive(r.pid or 0, r.host or "", r.heartbeat):
+                    conn.execute(update(runs).where(runs.c.id == r.id).values(
+                        status="failed", finished=now(),
+                        report=json.dumps({"status": "failed", "problems": [{
+                            "severity": "error", "code": "E0620",
+                            "message": "the run died before it finished (crash or kill); "
+                                       "nothing of it was recorded"}]})))
+                    notes.append(f"run {r.id}: marked failed; it died while running")
+        return notes
+
+    # -- locks --
+    @contextmanager
+    def lock(self, profile: str, run_id: int, timeout: float) -> Iterator[None]:
+        """Hold the profile's production lock: PostgreSQL advisory lock on a dedicated session
+        (released by the server if this process dies), or a lock row checked for liveness."""
+        if self.is_postgres:
+            key = zlib.crc32(profile.encode()) - 2**31
+            conn = self.engine.connect()
+            try:
+                deadline = time.monotonic() + timeout
+                while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                    conn.commit()
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(f"another production run of `{profile}` is running; "
+                                          f"waited {timeout:.0f}s")
+                    time.sleep(0.2)
+                conn.commit()
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+                finally:
+                    conn.close()
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(select(locks).where(locks.c.profile == profile)).first()
+                    if row is not None and not holder_alive(row.pid, row.host, row.heartbeat):
+                        conn.execute(delete(locks).where(locks.c.profile == profile))
+                        row = None
+                    if row is None:
+                        conn.execute(insert(locks).values(profile=profile, run_id=run_id,
+                                                          pid=os.getpid(), host=HOST, heartbeat=now()))
+                        break
+            except IntegrityError:
+                pass  # another process inserted first
+            if time.monotonic() > deadline:
+                raise LockTimeout(f"another production run of `{profile}` is running; waited "
+                                  f"{timeout:.0f}s")
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            with self.engine.begin() as conn:
+                conn.execute(delete(locks).where(and_(locks.c.profile == profile,
+                                                      locks.c.pid == os.getpid())))
+
+    # -- deliveries --
+    def delivered_hashes(self, profile: str, source: str) -> dict[str, str]:
+        """Key → hash of every record currently delivered (not deleted) from a source."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(deliveries.c.record_key, deliveries.c.hash).where(and_(
+                deliveries.c.profile == profile, deliveries.c.source == source,
+                deliveries.c.deleted.is_(False))))
+            return {k: h for k, h in rows}
+
+    def payloads(self, profile: str, source: str, keys: list[str]) -> dict[str, tuple[str, dt.date | None]]:
+        out: dict[str, tuple[str, dt.date | None]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                rows = conn.execute(select(deliveries.c.record_key, deliveries.c.payload,
+                                           deliveries.c.window_value).where(and_(
+                    deliveries.c.profile == profile, deliveries.c.source == source,
+                    deliveries.c.record_key.in_(chunk))))
+                for k, p, w in rows:
+                    out[k] = (p, w)
+        return out
+
+    def record_deliveries(self, conn: Connection, profile: str, run_id: int,
+                          items: list[tuple[str, str, str, str, str, dt.date | None]]) -> None:
+        """Upsert (source, key, change, hash, payload, window) and append the log; in ``conn``'s
+        transaction, together with the run's own row."""
+        if not items:
+            return
+        keys_by_source: dict[str, list[str]] = {}
+        for source, key, *_ in items:
+            keys_by_source.setdefault(source, []).append(key)
+        for source, keys in keys_by_source.items():
+            for i in range(0, len(keys), 500):
+                conn.execute(delete(deliveries).where(and_(
+                    deliveries.c.profile == profile, deliveries.c.source == source,
+                    deliveries.c.record_key.in_(keys[i:i + 500]))))
+        rows = [{"profile": profile, "source": s, "record_key": k, "hash": h, "payload": p,
+                 "window_value": w, "run_id": run_id, "deleted": c == "deleted"}
+                for s, k, c, h, p, w in items]
+        log = [{"run_id": run_id, "profile": profile, "source": s, "record_key": k, "change": c,
+                "hash": h} for s, k, c, h, _p, _w in items]
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(deliveries), rows[i:i + 5000])
+            conn.execute(insert(delivery_log), log[i:i + 5000])
+
+    # -- schedules --
+    def claim_due(self) -> RunRow | None:
+        """Take one due scheduled run, safely when several workers share the database."""
+        with self.engine.begin() as conn:
+            q = select(runs.c.id).where(and_(runs.c.status == "scheduled",
+                                             runs.c.scheduled_at <= now())).order_by(
+                runs.c.scheduled_at, runs.c.id).limit(1)
+            if self.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            row = conn.execute(q).first()
+            if row is None:
+                return None
+            claimed = conn.execute(update(runs).where(and_(
+                runs.c.id == row.id, runs.c.status == "scheduled")).values(
+                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now()))
+            if claimed.rowcount != 1:
+                return None
+        return self.get_run(row.id)

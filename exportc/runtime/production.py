@@ -1,0 +1,246 @@
+"""Production and test runs against the delivery history.
+
+Each record of a source is new, changed, unchanged or deleted, by a content hash of its values
+against what was delivered before. ``history mutations`` delivers only new, changed and deleted
+records; ``history full`` delivers everything and records it; ``history none`` records nothing.
+Deletion is scoped: only a record delivered before, that falls inside this run's window and
+selection (a block's ``where``) and is gone from the source, counts as deleted.
+
+A production run is atomic: its files are written under temporary names and made durable, the
+run and its deliveries are committed in one transaction, and only then are the files moved into
+place; a run that dies before the commit leaves nothing recorded and its temporary files are
+removed by the next run, a run that dies after it has its files moved into place by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.execute import ChangeTracker, RunOptions, execute
+from exportc.runtime.faults import crashpoint
+from exportc.runtime.history import HistoryStore
+from exportc.runtime.report import Problem, Report
+from exportc.runtime.sources import Coercer, SourceError
+
+HEARTBEAT_SECONDS = 10.0
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def canonical(record: dict[str, Any]) -> str:
+    """The record's values as canonical JSON (sorted keys, decimals and dates as text)."""
+    return json.dumps(_plain(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class HistoryTracker(ChangeTracker):
+    """Classifies records against the history; collects what a production run will record."""
+
+    def __init__(self, store: HistoryStore, artefact: Artefact, opts: RunOptions) -> None:
+        self.store = store
+        self.a = artefact
+        self.opts = opts
+        self.profile = artefact.name
+        self.none = artefact.history == "none"
+        sources = {b.source for b in artefact.blocks if b.source}
+        self.hashes = {s: ({} if self.none else store.delivered_hashes(self.profile, s)) for s in sources}
+        self.seen: dict[str, set[str]] = {s: set() for s in sources}
+        self.current: dict[tuple[str, str], tuple[str, str]] = {}  # (source, key) -> (hash, json)
+        self.pending: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
+        self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.wheres: dict[int, Callable[..., Any]] = {}
+
+    def bind_wheres(self, fns: dict[str, Callable[..., Any]]) -> None:
+        self.wheres = {b.index: fns[f"where_{b.index}"] for b in self.a.blocks
+                       if f"where_{b.index}" in fns}
+
+    def _previous(self, source: str, key: str) -> dict[str, Any] | None:
+        cached = self.previous_cache.get((source, key))
+        if cached is None:
+            found = self.store.payloads(self.profile, source, [key]).get(key)
+            if found is None:
+                return None
+            cached = self._coerce(source, found[0])
+            self.previous_cache[(source, key)] = cached
+        return cached
+
+    def _coerce(self, source: str, payload: str) -> dict[str, Any]:
+        return Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
+
+    def seen_key(self, block: BlockSpec, key: str) -> None:
+        if block.source:
+            self.seen[block.source].add(key)
+
+    def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
+                 ) -> tuple[str, dict[str, Any] | None]:
+        source = block.source or ""
+        cur = self.current.get((source, key))
+        if cur is None:
+            text = canonical(record)
+            cur = (hashlib.sha256(text.encode()).hexdigest(), text)
+            self.current[(source, key)] = cur
+        old = self.hashes.get(source, {}).get(key)
+        if old is None:
+            return "new", None
+        change = "unchanged" if old == cur[0] else "changed"
+        needs_previous = block.uses_previous or change == "changed"
+        return change, (self._previous(source, key) if needs_previous else None)
+
+    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
+                  xml: str) -> None:
+        source = block.source or ""
+        if self.none or (source, key) in self.pending or change == "deleted":
+            return
+        h, text = self.current[(source, key)]
+        shape = self.a.sources[source]
+        window = record.get(shape.window) if shape.window else None
+        if isinstance(window, dt.datetime):
+            window = window.date()
+        self.pending[(source, key)] = (source, key, change, h, text, window)
+
+    def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
+        source = block.source or ""
+        if self.none or not source:
+            return iter(())
+        if source not in self.deleted_cache:
+            self.deleted_cache[source] = self._find_deleted(source)
+        return iter(self.deleted_cache[source])
+
+    def _find_deleted(self, source: str) -> list[tuple[str, dict[str, Any]]]:
+        gone = sorted(k for k in self.hashes[source] if k not in self.seen[source])
+        if not gone:
+            return []
+        payloads = self.store.payloads(self.profile, source, gone)
+        blocks = [b for b in self.a.blocks if b.source == source]
+        out = []
+        for key in gone:
+            payload_text, window = payloads[key]
+            if window is not None and ((self.opts.date_from and window < self.opts.date_from) or
+                                       (self.opts.date_to and window > self.opts.date_to)):
+                continue  # outside this run's window: not ours to call deleted
+            record = self._coerce(source, payload_text)
+            if not any(self._selects(b, record) for b in blocks):
+                continue  # outside this run's selection
+            self.pending[(source, key)] = (source, key, "deleted", self.hashes[source][key],
+                                           payload_text, window)
+            out.append((key, record))
+        return out
+
+    def _selects(self, block: BlockSpec, record: dict[str, Any]) -> bool:
+        where = self.wheres.get(block.index)
+        if where is None:
+            return True
+        try:
+            return bool(where(record, "deleted", record))
+        except Exception:
+            return False
+
+    def items(self) -> list[tuple[str, str, str, str, str, dt.date | None]]:
+        return list(self.pending.values())
+
+
+class _Heartbeat:
+    """Keeps the run's and lock's heartbeat fresh while a long run works."""
+
+    def __init__(self, store: HistoryStore, run_id: int, profile: str) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, args=(store, run_id, profile), daemon=True)
+
+    def _beat(self, store: HistoryStore, run_id: int, profile: str) -> None:
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception):  # a missed beat only makes the lock look older
+                store.heartbeat(run_id, profile)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
+                     request: dict[str, Any], run_id: int | None = None,
+                     lock_timeout: float = 60.0) -> Report:
+    """A test or production run, listed in the runs overview; production runs record."""
+    production = opts.mode == "production"
+    notes = store.recover(artefact.name)
+    window = (opts.date_from, opts.date_to)
+    if run_id is None:
+        run_id = store.create_run(artefact.name, "P" if production else "T", "running", request,
+                                  window, str(opts.out_dir))
+    else:
+        store.start_run(run_id)
+    crashpoint("after-run-row")
+    try:
+        if production:
+            with store.lock(artefact.name, run_id, lock_timeout), _Heartbeat(store, run_id, artefact.name):
+                crashpoint("after-lock")
+                report = _run(artefact, opts, store, run_id, record=True)
+        else:
+            report = _run(artefact, opts, store, run_id, record=False)
+    except BaseException as exc:
+        report = Report(artefact.name, opts.mode, status="failed", started=dt.datetime.now().isoformat(
+            timespec="seconds"), run_id=run_id)
+        message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+        report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
+        store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
+        raise
+    for note in notes:
+        report.problems.insert(0, Problem("note", "N0620", note))
+    return report
+
+
+def _counts(report: Report) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in report.blocks.values():
+        for k, v in c.by_change.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
+    tracker = HistoryTracker(store, artefact, opts)
+
+    def prepare(pairs: list[tuple[str, str]]) -> None:
+        if record:
+            store.set_temp_files(run_id, pairs)  # from here a crash is cleaned up by recovery
+            crashpoint("after-temp-files")
+
+    def commit(report: Report, files: list[str]) -> None:
+        report.run_id = run_id
+        values = store.finish_values(report.status, report.to_json(), files, len(report.errors),
+                                     len(report.warnings), _counts(report))
+        with store.engine.begin() as conn:
+            if record and report.status == "succeeded":
+                store.record_deliveries(conn, artefact.name, run_id, tracker.items())
+            store.finish_run(run_id, values, conn)
+        crashpoint("after-commit")
+
+    def moved() -> None:
+        if record:
+            store.set_temp_files(run_id, [])
+
+    try:
+        return execute(artefact, opts, tracker, hooks=(prepare, commit, moved), run_id=run_id)
+    except SourceError as exc:  # pragma: no cover - reported inside execute
+        raise RuntimeError(str(exc)) from exc
