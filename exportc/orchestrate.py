@@ -7,6 +7,7 @@ database's overview; production runs also record what they delivered.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -36,12 +37,26 @@ def resolve_profile(name: str) -> Path:
         return found
 
 
+_STORES: dict[str, HistoryStore] = {}
+
+
 def open_history(db: str | None) -> HistoryStore:
-    """The history store: ``--db`` (a SQLite path or a SQLAlchemy URL) or exportc.toml's."""
+    """The history store: ``--db`` (a SQLite path or a SQLAlchemy URL) or exportc.toml's.
+    One store (and connection pool) per database per process, closed at exit."""
     url = load_config().history_url
     if db:
         url = db if "://" in db else f"sqlite:///{Path(db).resolve()}"
-    return HistoryStore(url)
+    if url not in _STORES:
+        if not _STORES:
+            atexit.register(close_histories)
+        _STORES[url] = HistoryStore(url)
+    return _STORES[url]
+
+
+def close_histories() -> None:
+    """Dispose every open history store's connection pool."""
+    while _STORES:
+        _STORES.popitem()[1].dispose()
 
 
 @dataclass

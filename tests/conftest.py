@@ -27,6 +27,14 @@ def _project_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
+@pytest.fixture(autouse=True)
+def _close_histories() -> object:
+    """Each test's history connections are closed when it ends (no leaked connections)."""
+    yield
+    from exportc.orchestrate import close_histories
+    close_histories()
+
+
 def rel(path: Path | str) -> str:
     """A path relative to the project root, so snapshots do not depend on the checkout."""
     return os.path.relpath(path, ROOT)

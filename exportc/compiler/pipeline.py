@@ -9,6 +9,7 @@ one found errors. Nothing here runs a profile: the artefact goes to ``exportc.ru
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
         return module
     base_path = find_base(header.extends, header.extends_is_path, str(path), config.profiles)
     if base_path is None:
-        where = ", ".join(str(f) for f in config.profiles) or "(none)"
+        where = ", ".join(os.path.relpath(f) for f in config.profiles) or "(none)"
         result.diagnostics.append(error(
             "E0407", f"cannot find the base profile `{header.extends}`", header.span,
             "give a path (`extends \"../base.map\"`) or a profile name found in the profile "

@@ -259,6 +259,8 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         raise UsageError(f"cannot use {opts.out_dir} as output folder: {exc.strerror}") from None
     out_path = opts.out_dir / (output_name or f"{artefact.name}.xml")
     output = _Output(out_path, artefact)
+    if hooks:
+        hooks[0]([(str(output.tmp), str(out_path))])  # recovery can clean up after a crash now
     ok = True
     try:
         if "global_checks" in fns:
@@ -289,7 +291,6 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         report.finished = dt.datetime.now().isoformat(timespec="seconds")
         try:
             if hooks:
-                hooks[0]([(str(output.tmp), str(out_path))])
                 hooks[1](report, report.files)  # the commit point of a production run
         except BaseException:
             output.discard()

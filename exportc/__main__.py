@@ -1,0 +1,5 @@
+"""``python -m exportc`` runs the command line."""
+
+from exportc.cli import main
+
+main()

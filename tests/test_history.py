@@ -1,0 +1,317 @@
+"""Production runs against the delivery history, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXACT_PROFILE, EXACT_XSD, EXAMPLES, ROOT
+from helpers import artefact, assert_valid
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+from sqlalchemy import text
+
+from exportc.orchestrate import open_history, run_profile, work
+from exportc.runtime.execute import RunOptions
+from exportc.runtime.history import HistoryError, HistoryStore, LockTimeout, locks, meta, now
+from exportc.runtime.production import run_with_history
+
+XML = "exact_online.invoices.xml"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _reset(url: str) -> None:
+    store = HistoryStore(url)
+    with store.engine.begin() as conn:
+        meta.drop_all(conn)
+    store.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    url = os.environ.get("EXPORTC_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("EXPORTC_REQUIRE_POSTGRES"):
+            pytest.fail("EXPORTC_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
+    _reset(url)
+    return url
+
+
+# ---- a small world of customers and invoices, written as JSON Lines ------------------------------
+
+CUSTOMERS = [json.loads(x) for x in (EXAMPLES / "customers.jsonl").read_text("utf-8").splitlines()]
+
+
+def invoice(number: str, amount: str, day: int = 5, cust: int = 42) -> dict[str, Any]:
+    sub = (Decimal(amount) / Decimal("1.21")).quantize(Decimal("0.01"))
+    return {"Factuurnummer": number, "Factuurdatum": f"2026-11-{day:02d}", "Omschrijving": f"Factuur {number}",
+            "Kenmerk": None, "cust_id": cust, "Factuurbedrag": amount,
+            "Regels": [{"Regelnummer": 1, "Regelomschrijving": "Verblijf", "Regel_sub": str(sub),
+                        "BTW_bedrag": str(Decimal(amount) - sub), "BTW_code": 21,
+                        "Grootboekrekening": "8010", "Datum_vanaf": None, "Datum_tot": None}]}
+
+
+def write_world(folder: Path, invoices: list[dict[str, Any]], customers: list[dict[str, Any]] | None = None
+                ) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("customers", customers or CUSTOMERS), ("invoices", invoices)):
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return {"customers": str(folder / "customers.jsonl"), "invoices": str(folder / "invoices.jsonl")}
+
+
+def produce(db: str, sources: dict[str, str], out: Path, mode: str = "production", **kw: Any) -> Any:
+    opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=out, mode=mode, **kw)
+    result = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db)
+    assert result.report is not None, result.compiled.diagnostics
+    return result.report
+
+
+def delivered(out: Path) -> dict[str, list[tuple[str, Decimal]]]:
+    """What a run's file delivered: invoices (key, signed amount) and accounts (code)."""
+    path = out / XML
+    if not path.exists():
+        return {"invoices": [], "reversals": [], "accounts": []}
+    doc = etree.parse(str(path))
+    got: dict[str, list[tuple[str, Decimal]]] = {"invoices": [], "reversals": [], "accounts": []}
+    for inv in doc.iter("Invoice"):
+        amount = Decimal(inv.findtext("ForeignAmount/Value"))  # type: ignore[arg-type]
+        if inv.get("ordernumber"):
+            got["invoices"].append((inv.get("ordernumber"), amount))  # type: ignore[arg-type]
+        else:
+            got["reversals"].append((inv.findtext("YourRef"), amount))  # type: ignore[arg-type]
+    for acc in doc.iter("Account"):
+        if acc.getparent().tag == "Accounts":  # type: ignore[union-attr]
+            got["accounts"].append((acc.get("code"), Decimal(0)))  # type: ignore[arg-type]
+    return got
+
+
+BASE = [invoice("A1", "121.00"), invoice("A2", "242.00"), invoice("A3", "60.50"), invoice("A4", "12.10")]
+
+
+def mutated_world() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    invoices = [invoice("A1", "133.10"), invoice("A2", "242.00"), invoice("A4", "12.10"), invoice("A5", "24.20")]
+    customers = [dict(c) for c in CUSTOMERS]
+    customers[1]["Telefoon"] = "+31 10 555 0000"
+    return invoices, customers
+
+
+def test_production_delivers_exactly_the_mutations(db: str, tmp_path: Path) -> None:
+    base = write_world(tmp_path / "v1", BASE)
+    r1 = produce(db, base, tmp_path / "r1")
+    assert r1.status == "succeeded"
+    first = delivered(tmp_path / "r1")
+    assert sorted(k for k, _ in first["invoices"]) == ["A1", "A2", "A3", "A4"]
+    assert len(first["accounts"]) == 4
+
+    invoices, customers = mutated_world()
+    changed = write_world(tmp_path / "v2", invoices, customers)
+    test = produce(db, changed, tmp_path / "t2", mode="test")
+    assert test.status == "succeeded"
+    test_again = produce(db, changed, tmp_path / "t2b", mode="test")  # a test run changed nothing
+    assert (tmp_path / "t2" / XML).read_bytes() == (tmp_path / "t2b" / XML).read_bytes()
+
+    r2 = produce(db, changed, tmp_path / "r2")
+    assert r2.status == "succeeded" and test_again.status == "succeeded"
+    got = delivered(tmp_path / "r2")
+    assert sorted(got["invoices"]) == [("A1", Decimal("133.10")), ("A5", Decimal("24.20"))]
+    assert sorted(got["reversals"]) == [("A1", Decimal("-121.00")), ("A3", Decimal("-60.50"))]
+    assert [c for c, _ in got["accounts"]] == ["00000007"]
+    assert (tmp_path / "t2" / XML).read_bytes() == (tmp_path / "r2" / XML).read_bytes()
+    assert_valid(tmp_path / "r2" / XML, EXACT_XSD)
+
+    r3 = produce(db, changed, tmp_path / "r3")  # nothing changed since: nothing delivered
+    assert r3.status == "succeeded"
+    assert delivered(tmp_path / "r3") == {"invoices": [], "reversals": [], "accounts": []}
+
+    store = open_history(db)
+    rows = store.list_runs("exact_online.invoices")
+    assert [(r.mode, r.status) for r in rows] == [("P", "succeeded"), ("T", "succeeded"), ("T", "succeeded"),
+                                                   ("P", "succeeded"), ("P", "succeeded")]
+
+
+def test_deletion_is_scoped_to_the_window(db: str, tmp_path: Path) -> None:
+    early = [invoice("W1", "121.00", day=2), invoice("W2", "121.00", day=20)]
+    produce(db, write_world(tmp_path / "v1", early), tmp_path / "r1")
+    # W1 is gone from the source, but this run's window only covers the 15th onwards.
+    later = write_world(tmp_path / "v2", [invoice("W2", "121.00", day=20)])
+    produce(db, later, tmp_path / "r2", date_from=dt.date(2026, 11, 15), date_to=dt.date(2026, 11, 30))
+    assert delivered(tmp_path / "r2")["reversals"] == []
+    # Over the whole month it is deleted.
+    produce(db, later, tmp_path / "r3", date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30))
+    assert delivered(tmp_path / "r3")["reversals"] == [("W1", Decimal("-121.00"))]
+
+
+def test_a_failed_production_run_records_nothing(db: str, tmp_path: Path) -> None:
+    produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "r1")
+    bad = [invoice("A1", "133.10"), {**invoice("A9", "10.00"), "Factuurbedrag": "ten"}]
+    r2 = produce(db, write_world(tmp_path / "v2", bad), tmp_path / "r2")
+    assert r2.status == "failed"
+    assert not (tmp_path / "r2" / XML).exists()
+    produce(db, write_world(tmp_path / "v3", [invoice("A1", "133.10"), *BASE[1:]]), tmp_path / "r3")
+    assert delivered(tmp_path / "r3")["invoices"] == [("A1", Decimal("133.10"))]
+
+
+# ---- crashes -------------------------------------------------------------------------------
+
+CRASH_POINTS = ["after-run-row", "after-lock", "mid-emit", "after-close", "after-temp-files",
+                "after-commit", "after-rename"]
+
+
+def _cli(db: str, sources: dict[str, str], out: Path, *extra: str, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "exportc", "run", str(EXACT_PROFILE.relative_to(ROOT)),
+            "--param", "invoice_export=true", "--out", str(out), "--db", db, *extra]
+    for k, v in sources.items():
+        args += ["--source", f"{k}={v}"]
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=120)
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_sigkill_at_any_point_leaves_history_consistent(db: str, tmp_path: Path, point: str) -> None:
+    produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "r1")
+    invoices, customers = mutated_world()
+    changed = write_world(tmp_path / "v2", invoices, customers)
+    produce(db, changed, tmp_path / "expected", mode="test")  # what the killed run would deliver
+    expected = delivered(tmp_path / "expected")
+
+    killed = _cli(db, changed, tmp_path / "killed", "--production", env={"EXPORTC_CRASH_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    committed = point in ("after-commit", "after-rename")
+    # Never a file of an unrecorded run in place.
+    assert (tmp_path / "killed" / XML).exists() == (point == "after-rename")
+
+    after = produce(db, changed, tmp_path / "next")
+    assert after.status == "succeeded"
+    if committed:
+        # The killed run is recorded: the next start moved its files into place and the next
+        # run delivers nothing more.
+        assert delivered(tmp_path / "killed") == expected
+        assert delivered(tmp_path / "next") == {"invoices": [], "reversals": [], "accounts": []}
+    else:
+        assert delivered(tmp_path / "next") == expected
+        assert not list((tmp_path / "killed").glob(".*.tmp")) if (tmp_path / "killed").exists() else True
+    rows = open_history(db).list_runs()
+    assert all(r.status != "running" for r in rows)
+    assert sum(r.status == "succeeded" and r.mode == "P" for r in rows) == (3 if committed else 2)
+
+
+# ---- concurrency ---------------------------------------------------------------------------
+
+def test_two_production_runs_at_once_deliver_each_mutation_once(db: str, tmp_path: Path) -> None:
+    produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "r1")
+    invoices, customers = mutated_world()
+    changed = write_world(tmp_path / "v2", invoices, customers)
+    procs = []
+    for n in range(2):
+        args = [sys.executable, "-m", "exportc", "run", str(EXACT_PROFILE.relative_to(ROOT)), "--production",
+                "--param", "invoice_export=true", "--out", str(tmp_path / f"c{n}"), "--db", db,
+                *[arg for k, v in changed.items() for arg in ("--source", f"{k}={v}")]]
+        procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    both = [delivered(tmp_path / f"c{n}") for n in range(2)]
+    invoices_out = sorted(x for d in both for x in d["invoices"])
+    reversals = sorted(x for d in both for x in d["reversals"])
+    assert invoices_out == [("A1", Decimal("133.10")), ("A5", Decimal("24.20"))]
+    assert reversals == [("A1", Decimal("-121.00")), ("A3", Decimal("-60.50"))]
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = open_history(url)
+    with store.engine.begin() as conn:
+        conn.execute(locks.insert().values(profile="exact_online.invoices", run_id=99, pid=2**22 + 12345,
+                                           host=os.uname().nodename, heartbeat=now()))
+    report = produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r")
+    assert report.status == "succeeded"
+
+
+def test_a_live_lock_times_out_with_a_clear_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = open_history(url)
+    with store.lock("exact_online.invoices", 1, timeout=1), pytest.raises(LockTimeout, match="another production run"):
+        run_with_history(artefact(EXACT_PROFILE), RunOptions(
+            sources=write_world(tmp_path / "v", BASE), params={"invoice_export": "1"}, out_dir=tmp_path / "o",
+            mode="production"), store, {}, lock_timeout=0.5)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = HistoryStore(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO exportc_schema (version, applied) VALUES (99, CURRENT_TIMESTAMP)"))
+    store.dispose()
+    with pytest.raises(HistoryError, match="schema version 99"):
+        HistoryStore(url)
+
+
+# ---- schedules -----------------------------------------------------------------------------
+
+def test_scheduled_runs_run_when_due(db: str, tmp_path: Path) -> None:
+    sources = write_world(tmp_path / "v", BASE)
+    opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "due", mode="production")
+    profile = str(EXACT_PROFILE.relative_to(ROOT))
+    due = run_profile(profile, opts, db=db, at=now() - dt.timedelta(minutes=1)).scheduled
+    later = run_profile(profile, RunOptions(sources=sources, params={"invoice_export": "true"},
+                                            out_dir=tmp_path / "later"), db=db,
+                        at=now() + dt.timedelta(days=1)).scheduled
+    store = open_history(db)
+    assert work(store, once=True) == 1
+    rows = {r.id: r for r in store.list_runs()}
+    assert rows[due].status == "succeeded" and rows[later].status == "scheduled"  # type: ignore[index]
+    assert (tmp_path / "due" / XML).exists()
+    assert work(store, once=True) == 0
+
+
+# ---- the invariant -------------------------------------------------------------------------
+
+_step = st.lists(st.tuples(st.sampled_from(["K1", "K2", "K3", "K4"]),
+                           st.sampled_from(["set", "delete", "keep"]),
+                           st.sampled_from(["12.10", "24.20", "121.00", "-60.50"])), max_size=4)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(_step, min_size=1, max_size=4))
+def test_signed_total_per_record_equals_the_source(tmp_path_factory: pytest.TempPathFactory,
+                                                   steps: list[list[tuple[str, str, str]]]) -> None:
+    """For any sequence of source changes and production runs, the signed total delivered per
+    invoice equals its current amount (zero once deleted), and nothing is delivered twice."""
+    tmp = tmp_path_factory.mktemp("inv")
+    url = f"sqlite:///{tmp / 'h.db'}"
+    world: dict[str, str] = {}
+    totals: dict[str, Decimal] = {}
+    last_delivered: dict[str, str | None] = {}
+    for n, step in enumerate(steps):
+        for key, action, amount in step:
+            if action == "set":
+                world[key] = amount
+            elif action == "delete":
+                world.pop(key, None)
+        sources = write_world(tmp / f"v{n}", [invoice(k, a) for k, a in sorted(world.items())])
+        report = produce(url, sources, tmp / f"r{n}")
+        assert report.status == "succeeded", report.summary()
+        got = delivered(tmp / f"r{n}")
+        for key, amount in got["invoices"] + got["reversals"]:
+            totals[key] = totals.get(key, Decimal(0)) + amount
+        for key, amount in got["invoices"]:
+            assert last_delivered.get(key) != str(amount), f"{key} {amount} delivered twice"
+            last_delivered[key] = str(amount)
+        for key, _ in got["reversals"]:
+            last_delivered[key] = None
+        for key in {*world, *totals}:
+            assert totals.get(key, Decimal(0)) == Decimal(world.get(key, "0")), (key, steps)
