@@ -1,5 +1,7 @@
 """Run a compiled profile: read sources, emit records, validate, write files and a report.
 
+``RunOptions``, ``ChangeTracker`` and ``UsageError`` live in ``context`` and are re-exported here.
+
 The XML is written to a temporary file beside its destination and moved into place only when
 the whole run succeeded (and validated): a failed run never leaves a half-written file. Each
 top-level record is rendered into its own buffer first, so a record that fails half-way (an
@@ -11,63 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import sys
 import time
-import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
-from typing import Any
+from typing import IO, Any
 
-from exportc.artefact import Artefact, BlockSpec, TypeSpec
+from exportc.artefact import Artefact, TypeSpec
 from exportc.runtime.api import RecordError, Table
+from exportc.runtime.blocks import BlockSet
+from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
 from exportc.runtime.faults import crashpoint
-from exportc.runtime.records import Record, RecordReader
-from exportc.runtime.report import BlockCounts, Problem, Report
-from exportc.runtime.sources import Binding, SourceError, converter, record_key
+from exportc.runtime.report import Problem, Report
+from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.validate import validate_file
 from exportc.values import format_value, parse_scalar
-
-
-class UsageError(Exception):
-    """A bad parameter, a missing source binding: the user must change the command."""
-
-
-@dataclass
-class RunOptions:
-    sources: dict[str, str]
-    params: dict[str, str] = field(default_factory=dict)
-    queries: dict[str, str] = field(default_factory=dict)
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    booking_date: dt.date | None = None
-    description: str | None = None
-    out_dir: Path = Path("out")
-    validate: bool = True
-    skip_invalid: bool = False
-    mode: str = "test"
-    progress: Callable[[str, int], None] | None = None
-
-
-# Hook for production runs: given a block and a record, say how it changed and what was
-# delivered before; record what is delivered. Test runs without history use ``NoHistory``.
-class ChangeTracker:
-    def seen_key(self, block: BlockSpec, key: str) -> None:
-        """Every key present in the source, selected or not (for deletion detection)."""
-
-    def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
-                 ) -> tuple[str, dict[str, Any] | None]:
-        return "new", None
-
-    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
-                  xml: str) -> None:
-        """Called for each record written."""
-
-    def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Records delivered before that are gone now (key, previous values)."""
-        return iter(())
-
 
 # ---- params and tables ------------------------------------------------------------------------
 
@@ -119,10 +79,6 @@ def load_tables(artefact: Artefact) -> dict[str, Table]:
 _CODE_CACHE: dict[str, CodeType] = {}
 
 
-def code_filename(artefact: Artefact) -> str:
-    return f"<exportc {artefact.name}>"
-
-
 def load_bind(artefact: Artefact) -> Callable[..., dict[str, Callable[..., Any]]]:
     """Compile the generated module (cached per source) and return its ``bind``."""
     key = artefact.python
@@ -134,17 +90,7 @@ def load_bind(artefact: Artefact) -> Callable[..., dict[str, Callable[..., Any]]
     return namespace["bind"]  # type: ignore[no-any-return]
 
 
-def _origin(artefact: Artefact, tb: Any) -> tuple[str, int] | None:
-    """The profile line of the innermost generated-code frame in a traceback."""
-    found = None
-    name = code_filename(artefact)
-    for frame, lineno in traceback.walk_tb(tb):
-        if frame.f_code.co_filename == name:
-            found = artefact.source_line(lineno)
-    return found
-
-
-# ---- writing ----------------------------------------------------------------------------------
+# ---- writing# ---- writing ----------------------------------------------------------------------------------
 
 def _root_open(artefact: Artefact) -> str:
     attrs = []
@@ -177,6 +123,10 @@ class _Output:
             self.fh.write("\n" + "  " * (depth + 1) + f"<{wanted[depth]}>")
         self.open = wanted
 
+    def open_containers(self, wanted: tuple[str, ...]) -> IO[str]:
+        self.containers(wanted)
+        return self.fh
+
     def close(self) -> None:
         self.containers(())
         self.fh.write(f"\n</{self.root}>\n")
@@ -191,29 +141,6 @@ class _Output:
 
 
 # ---- the run ----------------------------------------------------------------------------------
-
-@dataclass
-class _Ctx:
-    report: Report
-    block: str = ""
-    key: str | None = None
-    bad_rows: set[tuple[str, int]] = field(default_factory=set)
-
-    def warn(self, message: str, file: str, line: int) -> None:
-        self.report.problems.append(Problem("warning", "W0601", message, self.block, self.key,
-                                            file, line))
-
-
-def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
-    if shape_window is None or (opts.date_from is None and opts.date_to is None):
-        return True
-    v = record.get(shape_window)
-    if v is None:
-        return False
-    if isinstance(v, dt.datetime):
-        v = v.date()
-    return not ((opts.date_from and v < opts.date_from) or (opts.date_to and v > opts.date_to))
-
 
 Hooks = tuple[Callable[[list[tuple[str, str]]], None], Callable[[Report, list[str]], None],
               Callable[[], None]]
@@ -247,7 +174,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     run_ctx = {"from": opts.date_from, "to": opts.date_to, "booking_date": opts.booking_date,
                "description": opts.description, "mode": opts.mode,
                "started": dt.datetime.now().replace(microsecond=0), "profile": artefact.name}
-    ctx = _Ctx(report)
+    ctx = RunContext(report)
     fns = load_bind(artefact)(params, tables, run_ctx, ctx.warn)
     bind = getattr(tracker, "bind_wheres", None)
     if bind is not None:
@@ -259,16 +186,19 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         raise UsageError(f"cannot use {opts.out_dir} as output folder: {exc.strerror}") from None
     out_path = opts.out_dir / (output_name or f"{artefact.name}.xml")
     output = _Output(out_path, artefact)
-    if hooks:
-        hooks[0]([(str(output.tmp), str(out_path))])  # recovery can clean up after a crash now
+    blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
+                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
+    if hooks:  # from here on, recovery can clean up after a crash
+        hooks[0]([(str(output.tmp), str(out_path)), (str(blocks.spool_dir), "")])
     ok = True
     try:
         if "global_checks" in fns:
             ok = _call_global(artefact, fns["global_checks"], report)
         t0 = time.perf_counter()
         if ok:
-            for block in artefact.blocks:
-                ok &= _run_block(artefact, block, fns, bindings, opts, tracker, output, ctx)
+            ok = blocks.run()
+            blocks.join_into(output.open_containers)
+        blocks.discard()
         output.close()
         report.timings["emit"] = round(time.perf_counter() - t0, 4)
         if ok and opts.validate:
@@ -281,6 +211,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
                                                f"against {Path(artefact.schema_path).name}: "
                                                f"{report.validation['error']}"))
     except BaseException:
+        blocks.discard()
         output.discard()
         raise
     crashpoint("after-close")
@@ -353,202 +284,13 @@ def _call_global(artefact: Artefact, fn: Callable[[], None], report: Report) -> 
         fn()
         return True
     except RecordError as exc:
-        origin = _origin(artefact, exc.__traceback__)
+        where = origin(artefact, exc.__traceback__)
         report.problems.append(Problem("error", exc.code, exc.message, None, None,
-                                       origin[0] if origin else None, origin[1] if origin else None))
+                                       where[0] if where else None, where[1] if where else None))
         return False
 
 
-def _block_name(block: BlockSpec) -> str:
-    return "/".join([*block.containers, block.element])
 
 
-def _run_block(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
-               bindings: dict[str, Binding], opts: RunOptions, tracker: ChangeTracker,
-               output: _Output, ctx: _Ctx) -> bool:
-    name = _block_name(block)
-    counts = ctx.report.blocks.setdefault(name, BlockCounts())
-    ctx.block, ctx.key = name, None
-    emit = fns[f"block_{block.index}"]
-    where = fns.get(f"where_{block.index}")
-    report = ctx.report
-    if block.source is None:
-        return _emit_one(artefact, block, emit, None, None, "new", None, output, ctx, counts,
-                         opts, tracker)
-    shape = artefact.sources[block.source]
-    flags = _set_checks(artefact, block, fns, bindings, opts) if block.set_checks else {}
-    ok = True
-    try:
-        reader = RecordReader(block.source, shape, bindings, artefact.sources)
-        for n, rec in enumerate(_records(reader), start=1):
-            if opts.progress and n % 5000 == 0:
-                opts.progress(name, n)
-            if rec.value is None:
-                if (rec.file, rec.number) in ctx.bad_rows:
-                    continue  # reported by an earlier block reading the same source
-                ctx.bad_rows.add((rec.file, rec.number))
-                counts.records += 1
-                err = rec.error
-                assert err is not None
-                report.problems.append(Problem(
-                    "error", err.code, f"field `{err.field}` {err.message}" if err.field else err.message,
-                    name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
-                ok &= _failed(counts, opts)
-                continue
-            record = rec.value
-            key = record_key(shape, record)
-            tracker.seen_key(block, key)
-            if not _in_window(shape.window, record, opts):
-                continue
-            ctx.key = key
-            change, previous = tracker.classify(block, key, record)
-            try:
-                if where is not None and not where(record, change, previous):
-                    continue
-            except RecordError as exc:
-                counts.records += 1
-                _record_problem(artefact, exc, ctx, f"{rec.file}, row {rec.number}")
-                ok &= _failed(counts, opts)
-                continue
-            counts.records += 1
-            if change == "unchanged" and artefact.history == "mutations":
-                counts.by_change["unchanged"] = counts.by_change.get("unchanged", 0) + 1
-                continue  # delivered before, as it is now
-            if block.uses_previous and previous is None:
-                continue  # a correction block: only for records delivered before
-            flagged = flags.get(key, [])
-            errors = [f for f in flagged if f.severity == "error"]
-            for f in flagged:
-                report.problems.append(Problem(f.severity, f.code, f.message, name, key, f.file,
-                                               f.line))
-            if errors:
-                ok &= _failed(counts, opts)
-                continue
-            ok &= _emit_one(artefact, block, emit, record, key, change, previous, output, ctx,
-                            counts, opts, tracker, f"{rec.file}, row {rec.number}")
-        for key, previous in tracker.deleted(block):
-            if not (block.uses_change or block.uses_previous):
-                continue  # recorded as deleted; this block writes nothing for it
-            ctx.key = key
-            try:
-                if where is not None and not where(previous, "deleted", previous):
-                    continue
-            except RecordError as exc:
-                _record_problem(artefact, exc, ctx, "history")
-                ok &= _failed(counts, opts)
-                continue
-            counts.records += 1
-            ok &= _emit_one(artefact, block, emit, previous, key, "deleted", previous, output,
-                            ctx, counts, opts, tracker)
-    except SourceError as exc:
-        report.problems.append(Problem("error", exc.code, exc.message, name, None, None, None,
-                                       exc.file + (f", row {exc.row}" if exc.row else "")))
-        return False
-    return ok
-
-
-def _records(reader: RecordReader) -> Iterator[Record]:
-    yield from reader
-
-
-def _failed(counts: BlockCounts, opts: RunOptions) -> bool:
-    if opts.skip_invalid:
-        counts.skipped += 1
-        return True
-    counts.failed += 1
-    return False
-
-
-def _record_problem(artefact: Artefact, exc: RecordError, ctx: _Ctx, source: str | None) -> None:
-    origin = _origin(artefact, exc.__traceback__)
-    ctx.report.problems.append(Problem(
-        "error", exc.code, exc.message, ctx.block, ctx.key,
-        origin[0] if origin else None, origin[1] if origin else None, source))
-
-
-def _emit_one(artefact: Artefact, block: BlockSpec, emit: Callable[..., None],
-              record: dict[str, Any] | None, key: str | None, change: str,
-              previous: dict[str, Any] | None, output: _Output, ctx: _Ctx, counts: BlockCounts,
-              opts: RunOptions, tracker: ChangeTracker, source: str | None = None) -> bool:
-    buf: list[str] = []
-    try:
-        emit(record, change, previous, buf.append)
-    except RecordError as exc:
-        _record_problem(artefact, exc, ctx, source)
-        return _failed(counts, opts)
-    except Exception as exc:
-        # a bug in exportc, not the user's data: say so, with the profile line
-        origin = _origin(artefact, exc.__traceback__)
-        ctx.report.problems.append(Problem(
-            "error", "E0699", f"internal error while writing this record ({type(exc).__name__}: "
-            f"{exc}); please report it", ctx.block, key, origin[0] if origin else None,
-            origin[1] if origin else None, source))
-        if not any(p.code == "E0699" for p in ctx.report.problems[:-1]):
-            print(traceback.format_exc(), file=sys.stderr)  # once per run, for the bug report
-        return _failed(counts, opts)
-    if not buf:
-        return True
-    output.containers(block.containers)
-    xml = "".join(buf)
-    output.fh.write(xml)
-    counts.written += 1
-    if counts.written == 2:
-        crashpoint("mid-emit")
-    counts.by_change[change] = counts.by_change.get(change, 0) + 1
-    if record is not None and key is not None:
-        tracker.delivered(block, key, record, change, xml)
-    return True
-
-
-@dataclass
-class _Flag:
-    severity: str
-    code: str
-    message: str
-    file: str
-    line: int
-
-
-def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
-                bindings: dict[str, Binding], opts: RunOptions) -> dict[str, list[_Flag]]:
-    """A pre-pass over the block's records for set-level checks; flags per record key."""
-    assert block.source is not None
-    shape = artefact.sources[block.source]
-    where = fns.get(f"where_{block.index}")
-    rows: list[list[tuple[str, tuple[Any, ...], tuple[Any, ...]]]] = [[] for _ in block.set_checks]
-    for rec in RecordReader(block.source, shape, bindings, artefact.sources):
-        if rec.value is None or not _in_window(shape.window, rec.value, opts):
-            continue
-        try:
-            if where is not None and not where(rec.value):
-                continue
-            key = record_key(shape, rec.value)
-            for n in range(len(block.set_checks)):
-                per, values = fns[f"set_{block.index}_{n}"](rec.value)
-                rows[n].append((key, per, values))
-        except RecordError:
-            continue  # reported when the record itself is emitted
-    flags: dict[str, list[_Flag]] = {}
-    for spec, entries in zip(block.set_checks, rows, strict=True):
-        groups: dict[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]]] = {}
-        for key, per, values in entries:
-            group = per + (values if spec.fn == "unique" else ())
-            groups.setdefault(group, []).append((key, values))
-        for members in groups.values():
-            clashes: list[tuple[str, str]] = []
-            if spec.fn == "unique" and len(members) > 1:
-                keys = [k for k, _ in members]
-                clashes = [(k, ", ".join(o for o in keys if o != k)) for k in keys]
-            elif spec.fn == "no_overlap":
-                ordered = sorted((v for v in members if None not in v[1]), key=lambda m: m[1][0])
-                for i, (k, (_start, end)) in enumerate(ordered):
-                    for k2, (s2, _e2) in ordered[i + 1:]:
-                        if s2 >= end:
-                            break
-                        clashes += [(k, k2), (k2, k)]
-            for k, other in clashes:
-                flags.setdefault(k, []).append(_Flag(spec.severity, "E0608" if spec.severity ==
-                                                     "error" else "W0608",
-                                                     f"{spec.message} (with {other})", spec.file,
-                                                     spec.line))
-    return flags
+__all__ = ["ChangeTracker", "RunOptions", "UsageError", "bind_params", "execute", "load_bind",
+           "load_tables"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import time
 import zlib
@@ -303,12 +304,16 @@ class HistoryStore:
                     continue
                 if r.status == "succeeded":
                     for tmp, final in pairs:
-                        if os.path.exists(tmp):
+                        if final and os.path.exists(tmp):
                             os.replace(tmp, final)
+                        elif os.path.isdir(tmp):
+                            shutil.rmtree(tmp, ignore_errors=True)
                     notes.append(f"run {r.id}: moved its files into place after a crash")
                 else:
                     for tmp, _final in pairs:
-                        if os.path.exists(tmp):
+                        if os.path.isdir(tmp):
+                            shutil.rmtree(tmp, ignore_errors=True)
+                        elif os.path.exists(tmp):
                             os.remove(tmp)
                     notes.append(f"run {r.id}: removed the temporary files of a run that died")
                 conn.execute(update(runs).where(runs.c.id == r.id).values(temp_files="[]"))

@@ -33,21 +33,18 @@ from exportc.runtime.sources import Coercer, SourceError
 HEARTBEAT_SECONDS = 10.0
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+def _json_default(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date):  # and datetime
         return value.isoformat()
-    return value
+    raise TypeError(f"cannot record {type(value).__name__}")
 
 
 def canonical(record: dict[str, Any]) -> str:
     """The record's values as canonical JSON (sorted keys, decimals and dates as text)."""
-    return json.dumps(_plain(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
 
 
 class HistoryTracker(ChangeTracker):
@@ -62,7 +59,7 @@ class HistoryTracker(ChangeTracker):
         sources = {b.source for b in artefact.blocks if b.source}
         self.hashes = {s: ({} if self.none else store.delivered_hashes(self.profile, s)) for s in sources}
         self.seen: dict[str, set[str]] = {s: set() for s in sources}
-        self.current: dict[tuple[str, str], tuple[str, str]] = {}  # (source, key) -> (hash, json)
+        self.current: dict[tuple[str, str], str] = {}  # (source, key) -> hash of its values
         self.pending: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -94,14 +91,14 @@ class HistoryTracker(ChangeTracker):
         source = block.source or ""
         cur = self.current.get((source, key))
         if cur is None:
-            text = canonical(record)
-            cur = (hashlib.sha256(text.encode()).hexdigest(), text)
+            cur = hashlib.sha256(canonical(record).encode()).hexdigest()
             self.current[(source, key)] = cur
         old = self.hashes.get(source, {}).get(key)
         if old is None:
             return "new", None
-        change = "unchanged" if old == cur[0] else "changed"
-        needs_previous = block.uses_previous or change == "changed"
+        change = "unchanged" if old == cur else "changed"
+        # An unchanged record is skipped under `history mutations`: no need to fetch its past.
+        needs_previous = change == "changed" or (block.uses_previous and self.a.history == "full")
         return change, (self._previous(source, key) if needs_previous else None)
 
     def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
@@ -109,7 +106,7 @@ class HistoryTracker(ChangeTracker):
         source = block.source or ""
         if self.none or (source, key) in self.pending or change == "deleted":
             return
-        h, text = self.current[(source, key)]
+        h, text = self.current[(source, key)], canonical(record)
         shape = self.a.sources[source]
         window = record.get(shape.window) if shape.window else None
         if isinstance(window, dt.datetime):

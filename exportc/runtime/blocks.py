@@ -1,0 +1,286 @@
+"""Running the top-level blocks: one pass over each source feeds every block that reads it.
+
+Each block writes its records into its own spool file, so a source is parsed once however many
+blocks read it; at the end the spools are joined in schema order into the document. Each record
+is rendered into its own buffer first, so a record that fails half-way is left out whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.api import RecordError
+from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, origin
+from exportc.runtime.faults import crashpoint
+from exportc.runtime.records import Record, RecordReader
+from exportc.runtime.report import BlockCounts, Problem
+from exportc.runtime.sources import Binding, SourceError, record_key
+
+
+def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
+    if shape_window is None or (opts.date_from is None and opts.date_to is None):
+        return True
+    v = record.get(shape_window)
+    if v is None:
+        return False
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    return not ((opts.date_from and v < opts.date_from) or (opts.date_to and v > opts.date_to))
+
+
+def block_name(block: BlockSpec) -> str:
+    return "/".join([*block.containers, block.element])
+
+
+class BlockRun:
+    """One top-level block during a run: its counts, its spool, its per-record logic."""
+
+    def __init__(self, artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
+                 opts: RunOptions, tracker: ChangeTracker, ctx: RunContext, spool: Path) -> None:
+        self.a, self.block, self.opts, self.tracker, self.ctx = artefact, block, opts, tracker, ctx
+        self.name = block_name(block)
+        self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
+        self.emit = fns[f"block_{block.index}"]
+        self.where = fns.get(f"where_{block.index}")
+        self.spool_path = spool
+        self.spool: IO[str] = open(spool, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        self.flags: dict[str, list[_Flag]] = {}
+        self.ok = True
+
+    def _fail(self) -> None:
+        if self.opts.skip_invalid:
+            self.counts.skipped += 1
+        else:
+            self.counts.failed += 1
+            self.ok = False
+
+    def _problem(self, exc: RecordError, key: str | None, source: str | None) -> None:
+        where = origin(self.a, exc.__traceback__)
+        self.ctx.report.problems.append(Problem(
+            "error", exc.code, exc.message, self.name, key, where[0] if where else None,
+            where[1] if where else None, source))
+
+    def bad_row(self, rec: Record) -> None:
+        err = rec.error
+        assert err is not None
+        self.counts.records += 1
+        self.ctx.report.problems.append(Problem(
+            "error", err.code, f"field `{err.field}` {err.message}" if err.field else err.message,
+            self.name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
+        self._fail()
+
+    def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> None:
+        """A selected record of the block's source (or None for a block without ``for``)."""
+        change, previous = ("new", None)
+        if record is not None and key is not None:
+            change, previous = self.tracker.classify(self.block, key, record)
+        self.ctx.block, self.ctx.key = self.name, key
+        try:
+            if self.where is not None and not self.where(record, change, previous):
+                return
+        except RecordError as exc:
+            self.counts.records += 1
+            self._problem(exc, key, source)
+            self._fail()
+            return
+        self.counts.records += 1
+        if change == "unchanged" and self.a.history == "mutations":
+            self.counts.by_change["unchanged"] = self.counts.by_change.get("unchanged", 0) + 1
+            return  # delivered before, as it is now
+        if self.block.uses_previous and previous is None:
+            return  # a correction block: only for records delivered before
+        if key is not None and key in self.flags:
+            flagged = self.flags[key]
+            for f in flagged:
+                self.ctx.report.problems.append(Problem(f.severity, f.code, f.message, self.name,
+                                                        key, f.file, f.line))
+            if any(f.severity == "error" for f in flagged):
+                self._fail()
+                return
+        self._write(record, key, change, previous, source)
+
+    def offer_deleted(self) -> None:
+        """Records delivered before, in this run's scope, gone from the source."""
+        for key, previous in self.tracker.deleted(self.block):
+            if not (self.block.uses_change or self.block.uses_previous):
+                continue  # recorded as deleted; this block writes nothing for it
+            self.ctx.block, self.ctx.key = self.name, key
+            try:
+                if self.where is not None and not self.where(previous, "deleted", previous):
+                    continue
+            except RecordError as exc:
+                self._problem(exc, key, "history")
+                self._fail()
+                continue
+            self.counts.records += 1
+            self._write(previous, key, "deleted", previous, None)
+
+    def _write(self, record: dict[str, Any] | None, key: str | None, change: str,
+               previous: dict[str, Any] | None, source: str | None) -> None:
+        buf: list[str] = []
+        try:
+            self.emit(record, change, previous, buf.append)
+        except RecordError as exc:
+            self._problem(exc, key, source)
+            self._fail()
+            return
+        except Exception as exc:
+            # a bug in exportc, not the user's data: say so, with the profile line
+            where = origin(self.a, exc.__traceback__)
+            problems = self.ctx.report.problems
+            if not any(p.code == "E0699" for p in problems):
+                print(traceback.format_exc(), file=sys.stderr)  # once per run, for the bug report
+            problems.append(Problem(
+                "error", "E0699", f"internal error while writing this record ({type(exc).__name__}: "
+                f"{exc}); please report it", self.name, key, where[0] if where else None,
+                where[1] if where else None, source))
+            self._fail()
+            return
+        if not buf:
+            return
+        xml = "".join(buf)
+        self.spool.write(xml)
+        self.counts.written += 1
+        if self.counts.written == 2:
+            crashpoint("mid-emit")
+        self.counts.by_change[change] = self.counts.by_change.get(change, 0) + 1
+        if record is not None and key is not None:
+            self.tracker.delivered(self.block, key, record, change, xml)
+
+    def close(self) -> None:
+        if not self.spool.closed:
+            self.spool.close()
+
+
+@dataclass
+class BlockSet:
+    """Every block of a run, fed source by source; joined into the output in schema order."""
+
+    artefact: Artefact
+    fns: dict[str, Callable[..., Any]]
+    bindings: dict[str, Binding]
+    opts: RunOptions
+    tracker: ChangeTracker
+    ctx: RunContext
+    spool_dir: Path
+    runs: list[BlockRun] = field(default_factory=list)
+
+    def run(self) -> bool:
+        """Feed every block; False when a record failed (without --skip-invalid)."""
+        self.spool_dir.mkdir(exist_ok=True)
+        self.runs = [BlockRun(self.artefact, b, self.fns, self.opts, self.tracker, self.ctx,
+                              self.spool_dir / f"block-{b.index}.xml") for b in self.artefact.blocks]
+        ok = True
+        for br in self.runs:
+            if br.block.source is None:
+                br.offer(None, None, None)
+            elif br.block.set_checks:
+                br.flags = _set_checks(self.artefact, br.block, self.fns, self.bindings, self.opts)
+        for source in dict.fromkeys(b.source for b in self.artefact.blocks if b.source):
+            ok &= self._feed(source, [br for br in self.runs if br.block.source == source])
+        for br in self.runs:
+            br.close()
+        return ok and all(br.ok for br in self.runs)
+
+    def _feed(self, source: str, runs: list[BlockRun]) -> bool:
+        shape = self.artefact.sources[source]
+        first = runs[0]
+        try:
+            reader = RecordReader(source, shape, self.bindings, self.artefact.sources)
+            for n, rec in enumerate(reader, start=1):
+                if self.opts.progress and n % 5000 == 0:
+                    self.opts.progress(source, n)
+                if rec.value is None:
+                    first.bad_row(rec)  # reported once, by the first block reading the source
+                    continue
+                record = rec.value
+                key = record_key(shape, record)
+                self.tracker.seen_key(first.block, key)
+                if not _in_window(shape.window, record, self.opts):
+                    continue
+                where = f"{rec.file}, row {rec.number}"
+                for br in runs:
+                    br.offer(record, key, where)
+            for br in runs:
+                br.offer_deleted()
+        except SourceError as exc:
+            self.ctx.report.problems.append(Problem(
+                "error", exc.code, exc.message, first.name, None, None, None,
+                exc.file + (f", row {exc.row}" if exc.row else "")))
+            return False
+        return True
+
+    def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
+        """Copy the spools in block (schema) order; ``write(containers)`` opens the containers."""
+        for br in self.runs:
+            if br.counts.written:
+                out = write(br.block.containers)
+                with open(br.spool_path, encoding="utf-8") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+
+    def discard(self) -> None:
+        for br in self.runs:
+            br.close()
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+
+@dataclass
+class _Flag:
+    severity: str
+    code: str
+    message: str
+    file: str
+    line: int
+
+
+def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
+                bindings: dict[str, Binding], opts: RunOptions) -> dict[str, list[_Flag]]:
+    """A pre-pass over the block's records for set-level checks; flags per record key."""
+    assert block.source is not None
+    shape = artefact.sources[block.source]
+    where = fns.get(f"where_{block.index}")
+    rows: list[list[tuple[str, tuple[Any, ...], tuple[Any, ...]]]] = [[] for _ in block.set_checks]
+    for rec in RecordReader(block.source, shape, bindings, artefact.sources):
+        if rec.value is None or not _in_window(shape.window, rec.value, opts):
+            continue
+        try:
+            if where is not None and not where(rec.value):
+                continue
+            key = record_key(shape, rec.value)
+            for n in range(len(block.set_checks)):
+                per, values = fns[f"set_{block.index}_{n}"](rec.value)
+                rows[n].append((key, per, values))
+        except RecordError:
+            continue  # reported when the record itself is emitted
+    flags: dict[str, list[_Flag]] = {}
+    for spec, entries in zip(block.set_checks, rows, strict=True):
+        groups: dict[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]]] = {}
+        for key, per, values in entries:
+            group = per + (values if spec.fn == "unique" else ())
+            groups.setdefault(group, []).append((key, values))
+        for members in groups.values():
+            clashes: list[tuple[str, str]] = []
+            if spec.fn == "unique" and len(members) > 1:
+                keys = [k for k, _ in members]
+                clashes = [(k, ", ".join(o for o in keys if o != k)) for k in keys]
+            elif spec.fn == "no_overlap":
+                ordered = sorted((v for v in members if None not in v[1]), key=lambda m: m[1][0])
+                for i, (k, (_start, end)) in enumerate(ordered):
+                    for k2, (s2, _e2) in ordered[i + 1:]:
+                        if s2 >= end:
+                            break
+                        clashes += [(k, k2), (k2, k)]
+            for k, other in clashes:
+                flags.setdefault(k, []).append(_Flag(spec.severity, "E0608" if spec.severity ==
+                                                     "error" else "W0608",
+                                                     f"{spec.message} (with {other})", spec.file,
+                                                     spec.line))
+    return flags

@@ -1,0 +1,81 @@
+"""What a run carries: its options, the change-tracking interface, and the per-run context that
+collects problems. Shared by ``execute`` (the run) and ``blocks`` (the per-record work)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.report import Problem, Report
+
+
+class UsageError(Exception):
+    """A bad parameter, a missing source binding: the user must change the command."""
+
+
+@dataclass
+class RunOptions:
+    sources: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    queries: dict[str, str] = field(default_factory=dict)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    booking_date: dt.date | None = None
+    description: str | None = None
+    out_dir: Path = Path("out")
+    validate: bool = True
+    skip_invalid: bool = False
+    mode: str = "test"
+    progress: Callable[[str, int], None] | None = None
+
+
+# Hook for production runs: given a block and a record, say how it changed and what was
+# delivered before; record what is delivered. Test runs without history use ``NoHistory``.
+class ChangeTracker:
+    def seen_key(self, block: BlockSpec, key: str) -> None:
+        """Every key present in the source, selected or not (for deletion detection)."""
+
+    def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
+                 ) -> tuple[str, dict[str, Any] | None]:
+        return "new", None
+
+    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
+                  xml: str) -> None:
+        """Called for each record written."""
+
+    def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Records delivered before that are gone now (key, previous values)."""
+        return iter(())
+
+
+def code_filename(artefact: Artefact) -> str:
+    return f"<exportc {artefact.name}>"
+
+
+def origin(artefact: Artefact, tb: Any) -> tuple[str, int] | None:
+    """The profile line of the innermost generated-code frame in a traceback."""
+    found = None
+    name = code_filename(artefact)
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == name:
+            found = artefact.source_line(lineno)
+    return found
+
+
+@dataclass
+class RunContext:
+    report: Report
+    block: str = ""
+    key: str | None = None
+    bad_rows: set[tuple[str, int]] = field(default_factory=set)
+
+    def warn(self, message: str, file: str, line: int) -> None:
+        self.report.problems.append(Problem("warning", "W0601", message, self.block, self.key,
+                                            file, line))
+
+
