@@ -315,3 +315,61 @@ def test_signed_total_per_record_equals_the_source(tmp_path_factory: pytest.Temp
             last_delivered[key] = None
         for key in {*world, *totals}:
             assert totals.get(key, Decimal(0)) == Decimal(world.get(key, "0")), (key, steps)
+
+
+# ---- the overview commands ------------------------------------------------------------------
+
+def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from exportc.cli import app
+    runner = CliRunner()
+    sources = write_world(tmp_path / "v", BASE)
+    base = ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--param", "invoice_export=true",
+            *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]]
+    assert runner.invoke(app, [*base, "--out", str(tmp_path / "t")]).exit_code == 0
+    assert runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "p")]).exit_code == 0
+    bad = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "x"), "--param", "code_nr=x"])
+    assert bad.exit_code == 2
+    past = (now() - dt.timedelta(minutes=5)).isoformat()
+    sched = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "s"), "--at", past])
+    assert sched.exit_code == 0 and "scheduled run" in sched.output
+
+    listing = runner.invoke(app, ["runs", "--db", db])
+    assert listing.exit_code == 0
+    lines = listing.output.splitlines()[1:]
+    assert [line.split()[1:3] for line in lines] == [["T", "succeeded"], ["P", "succeeded"], ["P", "scheduled"]]
+    data = json.loads(runner.invoke(app, ["runs", "exact_online.invoices", "--db", db, "--format", "json"]).output)
+    assert [r["mode"] for r in data] == ["T", "P", "P"]
+    assert data[1]["counts"]["new"] > 0
+
+    shown = runner.invoke(app, ["show", str(data[1]["id"]), "--db", db])
+    assert "production run of exact_online.invoices: succeeded" in shown.output
+    listed = runner.invoke(app, ["files", str(data[1]["id"]), "--db", db]).output.split()
+    assert listed[0].endswith(XML) and Path(listed[0]).exists()
+    assert runner.invoke(app, ["show", "999", "--db", db]).exit_code == 2
+
+    worked = runner.invoke(app, ["worker", "--once", "--db", db])
+    assert worked.exit_code == 0 and "1 scheduled run(s) done" in worked.output
+    assert (tmp_path / "s" / XML).exists()
+    # Nothing changed since the production run: the scheduled one delivered nothing new.
+    assert delivered(tmp_path / "s") == {"invoices": [], "reversals": [], "accounts": []}
+
+
+def test_sql_source_on_the_history_database(db: str, tmp_path: Path) -> None:
+    """Sources can be read from SQL (SQLite and PostgreSQL) through SQLAlchemy."""
+    store = open_history(db)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS src_customers"))
+        conn.execute(text("CREATE TABLE src_customers (cust_id INTEGER, \"Bedrijfsnaam\" TEXT, "
+                          "\"Telefoon\" TEXT, \"IBAN\" TEXT)"))
+        conn.execute(text("INSERT INTO src_customers VALUES (42, 'Bakkerij & Zn.', NULL, NULL), "
+                          "(7, 'Ærø ApS', '+45 1', 'DK5000400440116243')"))
+    sources = write_world(tmp_path / "v", BASE)
+    opts = RunOptions(sources={**sources, "customers": db}, params={"invoice_export": "true"},
+                      queries={"customers": 'SELECT * FROM src_customers ORDER BY cust_id'},
+                      out_dir=tmp_path / "o")
+    report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db).report
+    assert report is not None and report.status == "succeeded", report and report.summary()
+    xml = (tmp_path / "o" / XML).read_text("utf-8")
+    assert '<Name>Bakkerij &amp; Zn.</Name>' in xml and '<Name>Ærø ApS</Name>' in xml
