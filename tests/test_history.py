@@ -373,3 +373,10 @@ def test_sql_source_on_the_history_database(db: str, tmp_path: Path) -> None:
     assert report is not None and report.status == "succeeded", report and report.summary()
     xml = (tmp_path / "o" / XML).read_text("utf-8")
     assert '<Name>Bakkerij &amp; Zn.</Name>' in xml and '<Name>Ærø ApS</Name>' in xml
+
+
+def test_duplicate_keys_in_a_source_are_a_record_error(db: str, tmp_path: Path) -> None:
+    report = produce(db, write_world(tmp_path / "v", [*BASE, invoice("A2", "1.21")]), tmp_path / "r")
+    assert report.status == "failed"
+    assert [p.code for p in report.errors] == ["E0609"]
+    assert report.errors[0].record == "Factuurnummer=A2"

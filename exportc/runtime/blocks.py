@@ -77,6 +77,13 @@ class BlockRun:
             self.name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
         self._fail()
 
+    def duplicate(self, key: str, source: str) -> None:
+        self.counts.records += 1
+        self.ctx.report.problems.append(Problem(
+            "error", "E0609", "this key appears more than once in the source; the later record "
+            "was left out", self.name, key, None, None, source))
+        self._fail()
+
     def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> None:
         """A selected record of the block's source (or None for a block without ``for``)."""
         change, previous = ("new", None)
@@ -203,7 +210,9 @@ class BlockSet:
                     continue
                 record = rec.value
                 key = record_key(shape, record)
-                self.tracker.seen_key(first.block, key)
+                if not self.tracker.seen_key(first.block, key):
+                    first.duplicate(key, f"{rec.file}, row {rec.number}")
+                    continue
                 if not _in_window(shape.window, record, self.opts):
                     continue
                 where = f"{rec.file}, row {rec.number}"

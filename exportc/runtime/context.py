@@ -37,8 +37,10 @@ class RunOptions:
 # Hook for production runs: given a block and a record, say how it changed and what was
 # delivered before; record what is delivered. Test runs without history use ``NoHistory``.
 class ChangeTracker:
-    def seen_key(self, block: BlockSpec, key: str) -> None:
-        """Every key present in the source, selected or not (for deletion detection)."""
+    def seen_key(self, block: BlockSpec, key: str) -> bool:
+        """Every key present in the source, selected or not (for deletion detection);
+        False when the key was seen before in this run (a duplicate record)."""
+        return True
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[str, dict[str, Any] | None]:

@@ -14,7 +14,7 @@ import shutil
 import socket
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -403,11 +403,20 @@ class HistoryStore:
         return out
 
     def record_deliveries(self, conn: Connection, profile: str, run_id: int,
-                          items: list[tuple[str, str, str, str, str, dt.date | None]]) -> None:
-        """Upsert (source, key, change, hash, payload, window) and append the log; in ``conn``'s
-        transaction, together with the run's own row."""
-        if not items:
-            return
+                          items: Iterable[tuple[str, str, str, str, str, dt.date | None]]) -> None:
+        """Upsert (source, key, change, hash, payload, window) and append the log, in batches,
+        in ``conn``'s transaction together with the run's own row."""
+        batch: list[tuple[str, str, str, str, str, dt.date | None]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == 2000:
+                self._record_batch(conn, profile, run_id, batch)
+                batch = []
+        if batch:
+            self._record_batch(conn, profile, run_id, batch)
+
+    def _record_batch(self, conn: Connection, profile: str, run_id: int,
+                      items: list[tuple[str, str, str, str, str, dt.date | None]]) -> None:
         keys_by_source: dict[str, list[str]] = {}
         for source, key, *_ in items:
             keys_by_source.setdefault(source, []).append(key)
@@ -416,14 +425,12 @@ class HistoryStore:
                 conn.execute(delete(deliveries).where(and_(
                     deliveries.c.profile == profile, deliveries.c.source == source,
                     deliveries.c.record_key.in_(keys[i:i + 500]))))
-        rows = [{"profile": profile, "source": s, "record_key": k, "hash": h, "payload": p,
-                 "window_value": w, "run_id": run_id, "deleted": c == "deleted"}
-                for s, k, c, h, p, w in items]
-        log = [{"run_id": run_id, "profile": profile, "source": s, "record_key": k, "change": c,
-                "hash": h} for s, k, c, h, _p, _w in items]
-        for i in range(0, len(rows), 5000):
-            conn.execute(insert(deliveries), rows[i:i + 5000])
-            conn.execute(insert(delivery_log), log[i:i + 5000])
+        conn.execute(insert(deliveries), [
+            {"profile": profile, "source": s, "record_key": k, "hash": h, "payload": p,
+             "window_value": w, "run_id": run_id, "deleted": c == "deleted"} for s, k, c, h, p, w in items])
+        conn.execute(insert(delivery_log), [
+            {"run_id": run_id, "profile": profile, "source": s, "record_key": k, "change": c, "hash": h}
+            for s, k, c, h, _p, _w in items])
 
     # -- schedules --
     def claim_due(self) -> RunRow | None:

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -28,7 +29,7 @@ from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryStore
 from exportc.runtime.report import Problem, Report
-from exportc.runtime.sources import Coercer, SourceError
+from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
 
@@ -59,8 +60,12 @@ class HistoryTracker(ChangeTracker):
         sources = {b.source for b in artefact.blocks if b.source}
         self.hashes = {s: ({} if self.none else store.delivered_hashes(self.profile, s)) for s in sources}
         self.seen: dict[str, set[str]] = {s: set() for s in sources}
-        self.current: dict[tuple[str, str], str] = {}  # (source, key) -> hash of its values
-        self.pending: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
+        self._current: tuple[str, str, str] = ("", "", "")  # (source, key, hash) of the last record
+        self._last_delivered: tuple[str, str] = ("", "")
+        # What to record, spooled to an unnamed temp file so memory stays flat however many
+        # records a run delivers; read back in batches inside the commit transaction.
+        self.pending = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.pending_count = 0
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self.wheres: dict[int, Callable[..., Any]] = {}
@@ -82,17 +87,26 @@ class HistoryTracker(ChangeTracker):
     def _coerce(self, source: str, payload: str) -> dict[str, Any]:
         return Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
 
-    def seen_key(self, block: BlockSpec, key: str) -> None:
-        if block.source:
-            self.seen[block.source].add(key)
+    def seen_key(self, block: BlockSpec, key: str) -> bool:
+        seen = self.seen[block.source or ""]
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def _spool(self, item: tuple[str, str, str, str, str, dt.date | None]) -> None:
+        s, k, c, h, p, w = item
+        self.pending.write(json.dumps([s, k, c, h, p, w.isoformat() if w else None]) + "\n")
+        self.pending_count += 1
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[str, dict[str, Any] | None]:
         source = block.source or ""
-        cur = self.current.get((source, key))
-        if cur is None:
+        if self._current[:2] == (source, key):
+            cur = self._current[2]
+        else:
             cur = hashlib.sha256(canonical(record).encode()).hexdigest()
-            self.current[(source, key)] = cur
+            self._current = (source, key, cur)
         old = self.hashes.get(source, {}).get(key)
         if old is None:
             return "new", None
@@ -104,14 +118,16 @@ class HistoryTracker(ChangeTracker):
     def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
                   xml: str) -> None:
         source = block.source or ""
-        if self.none or (source, key) in self.pending or change == "deleted":
-            return
-        h, text = self.current[(source, key)], canonical(record)
+        if self.none or self._last_delivered == (source, key) or change == "deleted":
+            return  # deletions are spooled when found; a record is recorded once
+        self._last_delivered = (source, key)
+        text = canonical(record)
+        h = self._current[2] if self._current[:2] == (source, key) else hashlib.sha256(text.encode()).hexdigest()
         shape = self.a.sources[source]
         window = record.get(shape.window) if shape.window else None
         if isinstance(window, dt.datetime):
             window = window.date()
-        self.pending[(source, key)] = (source, key, change, h, text, window)
+        self._spool((source, key, change, h, text, window))
 
     def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         source = block.source or ""
@@ -136,8 +152,7 @@ class HistoryTracker(ChangeTracker):
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
                 continue  # outside this run's selection
-            self.pending[(source, key)] = (source, key, "deleted", self.hashes[source][key],
-                                           payload_text, window)
+            self._spool((source, key, "deleted", self.hashes[source][key], payload_text, window))
             out.append((key, record))
         return out
 
@@ -150,8 +165,16 @@ class HistoryTracker(ChangeTracker):
         except Exception:
             return False
 
-    def items(self) -> list[tuple[str, str, str, str, str, dt.date | None]]:
-        return list(self.pending.values())
+    def items(self) -> Iterator[tuple[str, str, str, str, str, dt.date | None]]:
+        """The spooled deliveries, in the order they were made."""
+        self.pending.flush()
+        self.pending.seek(0)
+        for line in self.pending:
+            s, k, c, h, p, w = json.loads(line)
+            yield s, k, c, h, p, dt.date.fromisoformat(w) if w else None
+
+    def close(self) -> None:
+        self.pending.close()
 
 
 class _Heartbeat:
@@ -239,5 +262,5 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
 
     try:
         return execute(artefact, opts, tracker, hooks=(prepare, commit, moved), run_id=run_id)
-    except SourceError as exc:  # pragma: no cover - reported inside execute
-        raise RuntimeError(str(exc)) from exc
+    finally:
+        tracker.close()
