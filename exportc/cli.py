@@ -19,6 +19,7 @@ import typer
 from exportc import codes
 
 if TYPE_CHECKING:
+    from exportc.compiler.pipeline import CompileResult
     from exportc.runtime.history import HistoryStore, RunRow
 
 from exportc.diagnostics import (
@@ -135,6 +136,23 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise _usage_error(f"{option} expects a date YYYY-MM-DD, got `{value}`") from None
 
 
+def _compiled(profile: str) -> tuple[Path, CompileResult]:
+    """Compile a profile named by path or name; diagnostics end the command (exit 1)."""
+    from exportc.compiler.pipeline import compile_file
+    from exportc.orchestrate import resolve_profile
+    from exportc.runtime.execute import UsageError
+
+    try:
+        path = resolve_profile(profile)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    result = compile_file(path)
+    if result.module is None or result.errors():
+        _emit(result.diagnostics, result.sources, Format.text)
+        raise typer.Exit(1)
+    return path, result
+
+
 class Emit(StrEnum):
     ast = "ast"
     ir = "ir"
@@ -150,18 +168,7 @@ def compile_cmd(
     """Show a stage of the compiler: the AST, the checked IR, or the generated Python."""
     import pprint
 
-    from exportc.compiler.pipeline import compile_file
-    from exportc.orchestrate import resolve_profile
-    from exportc.runtime.execute import UsageError
-
-    try:
-        path = resolve_profile(profile)
-    except UsageError as exc:
-        raise _usage_error(str(exc)) from None
-    result = compile_file(path)
-    if result.errors():
-        _emit(result.diagnostics, result.sources, Format.text)
-        raise typer.Exit(1)
+    result = _compiled(profile)[1]
     if emit is Emit.ast:
         typer.echo(pprint.pformat(result.module, width=100))
     elif emit is Emit.ir:
@@ -355,18 +362,9 @@ def doc(
 ) -> None:
     """Markdown documentation of a profile: params, tables and the field mapping."""
     from exportc.compiler.document import document
-    from exportc.compiler.pipeline import compile_file
-    from exportc.orchestrate import resolve_profile
-    from exportc.runtime.execute import UsageError
 
-    try:
-        path = resolve_profile(profile)
-    except UsageError as exc:
-        raise _usage_error(str(exc)) from None
-    result = compile_file(path)
-    if result.module is None or result.errors():
-        _emit(result.diagnostics, result.sources, Format.text)
-        raise typer.Exit(1)
+    path, result = _compiled(profile)
+    assert result.module is not None
     text = document(result.module, str(path))
     if out is None:
         typer.echo(text, nl=False)
