@@ -62,7 +62,7 @@ def test_run_writes_xml_and_report(tmp_path: Path) -> None:
         "run", "profiles/exact-online/exact-online.map",
         "--source", f"customers={EXAMPLES / 'customers.jsonl'}",
         "--source", f"invoices={EXAMPLES / 'invoices.jsonl'}",
-        "--param", "invoice_export=true", "--out", str(tmp_path)])
+        "--param", "invoice_export=true", "--out", str(tmp_path), "--db", str(tmp_path / "h.db")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "exact_online.invoices.xml").exists()
     report = json.loads((tmp_path / "report.json").read_text("utf-8"))
@@ -71,7 +71,7 @@ def test_run_writes_xml_and_report(tmp_path: Path) -> None:
 
 
 def test_run_usage_errors_exit_2(tmp_path: Path) -> None:
-    base = ["run", "profiles/exact-online/exact-online.map", "--out", str(tmp_path)]
+    base = ["run", "profiles/exact-online/exact-online.map", "--out", str(tmp_path), "--db", str(tmp_path / "h.db")]
     srcs = ["--source", f"customers={EXAMPLES / 'customers.jsonl'}",
             "--source", f"invoices={EXAMPLES / 'invoices.jsonl'}"]
     cases = [
@@ -80,7 +80,7 @@ def test_run_usage_errors_exit_2(tmp_path: Path) -> None:
         [*base, *srcs, "--param", "invoice_export"],              # not NAME=VALUE
         [*base, "--param", "invoice_export=1"],                   # unbound source
         [*base, *srcs, "--param", "invoice_export=1", "--from", "23-11-2026"],
-        ["run", "nonexistent_profile", "--out", str(tmp_path)],
+        ["run", "nonexistent_profile", "--out", str(tmp_path), "--db", str(tmp_path / "h.db")],
     ]
     for args in cases:
         result = runner.invoke(app, args)
