@@ -380,3 +380,22 @@ def test_duplicate_keys_in_a_source_are_a_record_error(db: str, tmp_path: Path) 
     assert report.status == "failed"
     assert [p.code for p in report.errors] == ["E0609"]
     assert report.errors[0].record == "Factuurnummer=A2"
+
+
+def test_several_workers_run_each_scheduled_run_once(db: str, tmp_path: Path) -> None:
+    sources = write_world(tmp_path / "v", BASE)
+    profile = str(EXACT_PROFILE.relative_to(ROOT))
+    ids = [run_profile(profile, RunOptions(sources=sources, params={"invoice_export": "true"},
+                                           out_dir=tmp_path / f"s{n}"), db=db,
+                       at=now() - dt.timedelta(seconds=1)).scheduled for n in range(4)]
+    workers = [subprocess.Popen([sys.executable, "-m", "exportc", "worker", "--once", "--db", db], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    done = 0
+    for w in workers:
+        out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err
+        done += int(out.strip().splitlines()[-1].split()[0])
+    assert done == 4
+    rows = {r.id: r for r in open_history(db).list_runs()}
+    assert all(rows[i].status == "succeeded" for i in ids)  # type: ignore[index]
+    assert all((tmp_path / f"s{n}" / XML).exists() for n in range(4))

@@ -94,3 +94,12 @@ def test_fmt_is_idempotent_and_keeps_meaning(path: Path) -> None:
 def test_fmt_of_shipped_profile_is_canonical() -> None:
     result = parse_file(str(EXACT_PROFILE))
     assert format_module(result.module) == result.source  # type: ignore[arg-type]
+
+
+def test_several_syntax_errors_are_reported_in_one_go() -> None:
+    text = ("profile p\nparm x: int\nparam y int\nAccounts/Account for c {\n  a b\n}\n"
+            "tabel t: int -> text {}\nparam ok: int = 1\n")
+    result = parse_text(text, "multi.map")
+    assert result.module is None
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [  # type: ignore[union-attr]
+        ("E0104", 2), ("E0118", 3), ("E0102", 5), ("E0104", 7)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -375,11 +376,41 @@ def parse_text(text: str, file: str = "<profile>") -> ParseResult:
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
-        return ParseResult(None, [describe_syntax_error(exc, text, file)], text)
+        return ParseResult(None, _syntax_errors(exc, text, file), text)
     builder = _Builder(file)
     module = builder.transform(tree)
     module = ast.Module(module.items, tuple(_comments(text, file)), module.span)
     return ParseResult(module, builder.diagnostics, text)
+
+
+# Where parsing may resume after a syntax error: a line starting in column 1 with a word (a
+# top-level declaration or block, as `exportc fmt` lays them out). What lies between is skipped.
+_RESUME = re.compile(r"[A-Za-z_]")
+MAX_SYNTAX_ERRORS = 10
+
+
+def _syntax_errors(first: UnexpectedInput, text: str, file: str) -> list[Diagnostic]:
+    """The first syntax error, then more: resume at the next top-level item and parse on."""
+    found = [describe_syntax_error(first, text, file)]
+    lines = text.split("\n")
+    line = getattr(first, "line", 0) or 0
+    while len(found) < MAX_SYNTAX_ERRORS and found[-1].code not in ("E0103", "E0105"):
+        resume = next((n for n in range(max(line, 1), len(lines)) if _RESUME.match(lines[n])), None)
+        if resume is None:
+            break
+        rest = "\n" * resume + "\n".join(lines[resume:])  # same line numbers as the file
+        try:
+            _parser().parse(rest)
+            break
+        except UnexpectedInput as exc:
+            diag = describe_syntax_error(exc, rest, file)
+            if diag in found:
+                break
+            found.append(diag)
+            line = max((getattr(exc, "line", 0) or 0), resume + 1)
+    if len(found) == MAX_SYNTAX_ERRORS:
+        found.append(error("E0101", f"stopped after {MAX_SYNTAX_ERRORS} syntax errors", None))
+    return found
 
 
 def _comments(text: str, file: str) -> list[ast.Comment]:
