@@ -10,8 +10,8 @@ arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messag
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
