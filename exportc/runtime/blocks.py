@@ -36,6 +36,13 @@ def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOption
     return not ((opts.date_from and v < opts.date_from) or (opts.date_to and v > opts.date_to))
 
 
+def _field_message(field: str | None, message: str) -> str:
+    if field is None:
+        return message
+    joiner = " " if message.startswith(("is ", "has ", "must ")) else ": "
+    return f"field `{field}`{joiner}{message}"
+
+
 def block_name(block: BlockSpec) -> str:
     return "/".join([*block.containers, block.element])
 
@@ -73,7 +80,7 @@ class BlockRun:
         assert err is not None
         self.counts.records += 1
         self.ctx.report.problems.append(Problem(
-            "error", err.code, f"field `{err.field}` {err.message}" if err.field else err.message,
+            "error", err.code, _field_message(err.field, err.message),
             self.name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
         self._fail()
 
@@ -273,6 +280,8 @@ def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..
     for spec, entries in zip(block.set_checks, rows, strict=True):
         groups: dict[tuple[Any, ...], list[tuple[str, tuple[Any, ...]]]] = {}
         for key, per, values in entries:
+            if spec.fn == "unique" and None in values:
+                continue  # like SQL: a missing value clashes with nothing
             group = per + (values if spec.fn == "unique" else ())
             groups.setdefault(group, []).append((key, values))
         for members in groups.values():
