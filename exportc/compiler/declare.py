@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from exportc.compiler.resolve import did_you_mean, literal_type
 from exportc.compiler.types import SCALARS, Type, assignable, list_of
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
-from exportc.values import parse_scalar
+from exportc.tablefile import TableFileError, read_table_csv
 
 TYPE_NAMES = (*SCALARS, "list")
 
@@ -120,7 +119,7 @@ class Declarations:
                    ) -> dict[object, object] | None:
         """Read and check a CSV table; problems become diagnostics naming file and row."""
         try:
-            return read_table_csv(path, kt, vt)
+            return read_table_csv(path, kt.name, vt.name)
         except TableFileError as exc:
             self.err("E0216", f"table `{t.name}`: {exc}", t.span, exc.hint)
             return None
@@ -184,38 +183,3 @@ class Declarations:
                 walk(sub)
         for s in self.sources.values():
             walk(s)
-
-
-class TableFileError(Exception):
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
-def read_table_csv(path: Path, kt: Type, vt: Type) -> dict[object, object]:
-    """A two-column CSV (header row, then key,value rows) as a typed dict."""
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise TableFileError(f"file not found: {path}",
-                             "table files are found relative to the profile") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TableFileError(f"cannot read {path}: {exc}") from None
-    if not rows:
-        raise TableFileError(f"{path} is empty", "the first row names the two columns")
-    out: dict[object, object] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            raise TableFileError(f"{path}, row {n}: expected 2 columns, found {len(row)}")
-        try:
-            key = parse_scalar(row[0], kt.name)
-            value = parse_scalar(row[1], vt.name)
-        except ValueError as exc:
-            raise TableFileError(f"{path}, row {n}: {exc}") from None
-        if key in out:
-            raise TableFileError(f"{path}, row {n}: key {row[0]!r} appears twice")
-        out[key] = value
-    return out
