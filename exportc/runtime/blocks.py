@@ -96,7 +96,7 @@ class BlockRun:
         change, previous = ("new", None)
         if record is not None and key is not None:
             change, previous = self.tracker.classify(self.block, key, record)
-        self.ctx.block, self.ctx.key = self.name, key
+        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
             if self.where is not None and not self.where(record, change, previous):
                 return
@@ -126,7 +126,7 @@ class BlockRun:
         for key, previous in self.tracker.deleted(self.block):
             if not (self.block.uses_change or self.block.uses_previous):
                 continue  # recorded as deleted; this block writes nothing for it
-            self.ctx.block, self.ctx.key = self.name, key
+            self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, "history"
             try:
                 if self.where is not None and not self.where(previous, "deleted", previous):
                     continue

@@ -74,10 +74,11 @@ class RunContext:
     report: Report
     block: str = ""
     key: str | None = None
+    source: str | None = None  # "file, row n" of the record being written
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
 
     def warn(self, message: str, file: str, line: int) -> None:
         self.report.problems.append(Problem("warning", "W0601", message, self.block, self.key,
-                                            file, line))
+                                            file, line, self.source))
 
 
