@@ -9,7 +9,7 @@ annotations.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -94,14 +94,6 @@ def warning(code: str, message: str, span: Span | None, hint: str | None = None,
             related: Iterable[Related] = ()) -> Diagnostic:
     """Shorthand for a warning diagnostic."""
     return Diagnostic(Severity.WARNING, code, message, span, hint, tuple(related))
-
-
-class DiagnosticError(Exception):
-    """Raised to abandon a stage whose diagnostics are already collected."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        super().__init__("; ".join(d.message for d in diagnostics))
-        self.diagnostics = list(diagnostics)
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exportc.compiler.inherit import find_base
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import CompileResult, compile_file, display_path
 from exportc.config import load_config
 from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryStore, RunRow
@@ -31,10 +31,7 @@ def resolve_profile(name: str) -> Path:
     found = find_base(name, False, ".", load_config().profiles)
     if found is None:
         raise UsageError(f"no profile file or profile named `{name}`")
-    try:
-        return found.relative_to(Path.cwd())
-    except ValueError:
-        return found
+    return display_path(found)
 
 
 _STORES: dict[str, HistoryStore] = {}

@@ -89,7 +89,7 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
                                         f"{' -> '.join(p.name for p in (*chain, path.resolve(), base_path))}",
                                         header.span))
         return None
-    base = _load(_display_path(base_path), config, result, (*chain, path.resolve()))
+    base = _load(display_path(base_path), config, result, (*chain, path.resolve()))
     if base is None:
         return None
     merged = merge(base, module)
@@ -98,7 +98,7 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
     return merged.module
 
 
-def _display_path(path: Path) -> Path:
+def display_path(path: Path) -> Path:
     """Relative to the working directory when below it, so diagnostics read like the user's."""
     try:
         return path.relative_to(Path.cwd())
@@ -183,7 +183,7 @@ def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileRe
     try:
         return load_model(schema_path)
     except SchemaError as exc:
-        shown = str(exc).replace(str(schema_path), str(_display_path(schema_path)))
+        shown = str(exc).replace(str(schema_path), str(display_path(schema_path)))
         result.diagnostics.append(error("E0314", f"cannot read the schema: {shown}", target.span))
         return None
 

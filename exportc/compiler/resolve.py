@@ -36,7 +36,6 @@ RUN_FIELDS: dict[str, Type] = {
     "from": DATE.or_null(), "to": DATE.or_null(), "booking_date": DATE.or_null(),
     "description": TEXT.or_null(), "mode": TEXT, "started": DATETIME, "profile": TEXT,
 }
-CHANGE_KINDS = ("new", "changed", "unchanged", "deleted")
 _ERR = ir.Const(None, ANY)
 
 

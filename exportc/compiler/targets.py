@@ -229,12 +229,10 @@ class TargetPlanner:
         child_type = existing.ctype if existing else self.model.type_of(p)  # type: ignore[arg-type]
         simple = child_type if isinstance(child_type, SimpleType) else child_type.simple
         if simple is None:
-            inner = ", ".join("@" + a for a in child_type.attributes) if isinstance(
-                child_type, ComplexType) else ""
-            kids = [c.name for c in child_type.particles()] if isinstance(child_type, ComplexType) else []
+            assert isinstance(child_type, ComplexType)  # a simple type is its own simple content
+            parts = [*("@" + a for a in child_type.attributes), *(c.name for c in child_type.particles())]
             self.err("E0310", f"`{last}` holds elements, not a value", rule.target_span,
-                     f"target one of its parts: {', '.join([*(('@' + a) for a in child_type.attributes), *kids][:10])}"  # type: ignore[union-attr]
-                     if inner or kids else None)
+                     f"target one of its parts: {', '.join(parts[:10])}" if parts else None)
             return
         if existing is not None:
             if existing.element.text is not None:
@@ -463,6 +461,3 @@ class TargetPlanner:
                          "use coalesce(x, fallback), or wrap the element in a block "
                          "`... when x != null { }`")
 
-
-def expr_type(e: ir.Expr) -> Type:
-    return e.type

@@ -7,7 +7,6 @@ is rendered into its own buffer first, so a record that fails half-way is left o
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import sys
 import traceback
@@ -18,7 +17,7 @@ from typing import IO, Any
 
 from exportc.artefact import Artefact, BlockSpec
 from exportc.runtime.api import RecordError
-from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, origin
+from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, Problem
@@ -26,14 +25,7 @@ from exportc.runtime.sources import Binding, SourceError, record_key
 
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
-    if shape_window is None or (opts.date_from is None and opts.date_to is None):
-        return True
-    v = record.get(shape_window)
-    if v is None:
-        return False
-    if isinstance(v, dt.datetime):
-        v = v.date()
-    return not ((opts.date_from and v < opts.date_from) or (opts.date_to and v > opts.date_to))
+    return shape_window is None or in_window(record.get(shape_window), opts)
 
 
 def _field_message(field: str | None, message: str) -> str:

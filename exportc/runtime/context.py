@@ -55,6 +55,17 @@ class ChangeTracker:
         return iter(())
 
 
+def in_window(value: dt.date | None, opts: RunOptions) -> bool:
+    """Whether a window date falls in the run's --from/--to (always, without a window)."""
+    if opts.date_from is None and opts.date_to is None:
+        return True
+    if value is None:
+        return False
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return not ((opts.date_from and value < opts.date_from) or (opts.date_to and value > opts.date_to))
+
+
 def code_filename(artefact: Artefact) -> str:
     return f"<exportc {artefact.name}>"
 

@@ -161,7 +161,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
                      for k, v in params.items()}
     bindings = {name: Binding(name, loc, opts.queries.get(name)) for name, loc in opts.sources.items()}
     for name in bindings:
-        if not _known_source(artefact, name):
+        if name not in _all_sources(artefact):
             raise UsageError(f"the profile has no source `{name}`; sources: "
                              + ", ".join(_all_sources(artefact)))
     for b in artefact.blocks:
@@ -260,10 +260,6 @@ def write_report(report: Report, out_dir: Path) -> None:
         tmp = out_dir / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(text, "utf-8")
         os.replace(tmp, out_dir / name)
-
-
-def _known_source(artefact: Artefact, name: str) -> bool:
-    return name in _all_sources(artefact)
 
 
 def _all_sources(artefact: Artefact) -> list[str]:

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryStore
@@ -146,8 +147,7 @@ class HistoryTracker(ChangeTracker):
         out = []
         for key in gone:
             payload_text, window = payloads[key]
-            if window is not None and ((self.opts.date_from and window < self.opts.date_from) or
-                                       (self.opts.date_to and window > self.opts.date_to)):
+            if window is not None and not in_window(window, self.opts):
                 continue  # outside this run's window: not ours to call deleted
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
