@@ -99,11 +99,16 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
 
 
 def display_path(path: Path) -> Path:
-    """Relative to the working directory when below it, so diagnostics read like the user's."""
+    """Relative to the working directory when the two share a folder (`../shared/...` rather than
+    an absolute path that differs per machine), so diagnostics read like the user's and stay stable."""
+    cwd = Path.cwd()
     try:
-        return path.relative_to(Path.cwd())
+        return path.relative_to(cwd)
     except ValueError:
-        return path
+        pass
+    if path.is_absolute() and os.path.commonpath([path, cwd]) != path.anchor:
+        return Path(os.path.relpath(path, cwd))
+    return path
 
 
 def find_schema(name: str, profile_file: str, config: Config) -> Path | None:
@@ -175,7 +180,7 @@ def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileRe
             ) -> SchemaModel | None:
     schema_path = find_schema(target.schema, target.span.file or file, config)
     if schema_path is None:
-        searched = [str(Path(file).parent), *(str(f) for f in config.schemas)]
+        searched = [str(Path(file).parent), *(str(display_path(f)) for f in config.schemas)]
         result.diagnostics.append(error(
             "E0313", f"cannot find the schema `{target.schema}`", target.span,
             "searched " + ", ".join(searched) + "; list the folder under `schemas` in exportc.toml"))
