@@ -1,6 +1,6 @@
 """Source readers: CSV, JSON, JSON Lines and SQL, coerced to the declared types.
 
-Rows stream: a CSV or JSON Lines file is never loaded whole. A nested list may come from a flat
+Rows stream: a CSV, JSON or JSON Lines file is never loaded whole. A nested list may come from a flat
 source joined by key (``invoice_lines.csv`` joined to ``invoices.csv``): when both files are
 sorted by the key the join streams; otherwise the child rows are grouped in memory first.
 Every bad value is a ``SourceError`` naming file, row, field and value.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.runtime.jsonarray import JsonArrayError, iter_array
 from exportc.values import parse_scalar
 
 Row = dict[str, Any]
@@ -115,7 +116,7 @@ def _loads(text: str, file: str, number: int) -> Any:
 
 def _read_jsonl(file: str) -> Iterator[Located]:
     try:
-        with open(file, encoding="utf-8") as fh:
+        with open(file, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -131,20 +132,20 @@ def _read_jsonl(file: str) -> Iterator[Located]:
 
 
 def _read_json(file: str) -> Iterator[Located]:
+    """A JSON array of objects, item by item (``jsonarray``): memory stays flat however long it is."""
     try:
-        text = Path(file).read_text("utf-8")
+        with open(file, encoding="utf-8-sig") as fh:
+            for number, obj in enumerate(iter_array(fh), start=1):
+                if not isinstance(obj, dict):
+                    raise SourceError(f"item {number} is not an object", file, number, code="E0501")
+                yield Located(obj, file, number)
+    except JsonArrayError as exc:
+        raise SourceError(f"invalid JSON: {exc}", file, exc.item, code="E0501") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
                           code="E0501") from None
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
-    data = _loads(text, file, 1)
-    if not isinstance(data, list):
-        raise SourceError("a JSON source must be an array of objects", file, code="E0501")
-    for number, obj in enumerate(data, start=1):
-        if not isinstance(obj, dict):
-            raise SourceError(f"item {number} is not an object", file, number, code="E0501")
-        yield Located(obj, file, number)
 
 
 def _read_sql(b: Binding) -> Iterator[Located]:
