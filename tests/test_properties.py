@@ -59,3 +59,20 @@ def test_mutated_profiles_parse_or_diagnose(text: str) -> None:
     again = parse_text(once, "mutated.map")
     assert again.module == result.module
     assert format_module(again.module) == once  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_escaped_text_and_attributes_read_back_unchanged(text: str) -> None:
+    """Whatever the text, an XML parser reads back exactly it, or it is a record error (E0601)."""
+    from lxml import etree
+
+    from exportc.runtime.api import RecordError, esc_attr, esc_text
+    try:
+        doc = f'<a x="{esc_attr(text)}">{esc_text(text)}</a>'
+    except RecordError as err:
+        assert err.code == "E0601"
+        return
+    element = etree.fromstring(doc.encode("utf-8"))
+    assert element.get("x") == text
+    assert (element.text or "") == text
