@@ -180,7 +180,7 @@ def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileRe
             ) -> SchemaModel | None:
     schema_path = find_schema(target.schema, target.span.file or file, config)
     if schema_path is None:
-        searched = [str(Path(file).parent), *(str(display_path(f)) for f in config.schemas)]
+        searched = list(dict.fromkeys([str(Path(file).parent), *(str(display_path(f)) for f in config.schemas)]))
         result.diagnostics.append(error(
             "E0313", f"cannot find the schema `{target.schema}`", target.span,
             "searched " + ", ".join(searched) + "; list the folder under `schemas` in exportc.toml"))
