@@ -146,3 +146,18 @@ def test_wrong_number_of_csv_columns_names_the_row(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n3\n", "utf-8")
     with pytest.raises(SourceError, match="row 3: expected 2 columns, found 1"):
         list(read_raw(Binding("s", str(path))))
+
+
+def test_csv_field_over_the_limit_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("a,b\n1,2\n3,\"" + "x" * 200_000 + "\"\n", "utf-8")
+    with pytest.raises(SourceError, match="row 3: bad CSV: field larger than field limit") as info:
+        list(read_raw(Binding("s", str(path))))
+    assert info.value.code == "E0501"
+
+
+def test_unreadable_file_is_a_source_error(tmp_path: Path) -> None:
+    folder = tmp_path / "s.csv"
+    folder.mkdir()  # exists, but is not a file
+    with pytest.raises(SourceError, match="is a folder, not a file"):
+        list(read_raw(Binding("s", str(folder))))

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -77,33 +78,44 @@ def read_raw(b: Binding) -> Iterator[Located]:
         return _read_sql(b)
     path = Path(b.location)
     if not path.is_file():
-        raise SourceError("file not found", b.location, code="E0501")
+        raise SourceError("is a folder, not a file" if path.is_dir() else "file not found",
+                          b.location, code="E0501")
     return {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl}[kind](b.location)
 
 
-def _read_csv(file: str) -> Iterator[Located]:
+@contextmanager
+def _file_errors(file: str) -> Iterator[None]:
+    """What can go wrong reading any source file, as a SourceError naming the file."""
     try:
-        with open(file, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = next(reader)
-            except StopIteration:
-                return
-            header = [h.strip() for h in header]
-            width = len(header)
+        yield
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
+                          code="E0501") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+
+
+def _read_csv(file: str) -> Iterator[Located]:
+    with _file_errors(file), open(file, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise SourceError(f"bad CSV: {exc}", file, 1, code="E0501") from None
+        header = [h.strip() for h in header]
+        width = len(header)
+        number = 1
+        try:
             for number, cells in enumerate(reader, start=2):
                 if not cells:
                     continue
                 if len(cells) != width:
                     raise SourceError(f"expected {width} columns, found {len(cells)}", file, number)
                 yield Located(dict(zip(header, cells, strict=True)), file, number)
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
-                          code="E0501") from None
-    except csv.Error as exc:
-        raise SourceError(f"bad CSV: {exc}", file, code="E0501") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+        except csv.Error as exc:
+            raise SourceError(f"bad CSV: {exc}", file, number + 1, code="E0501") from None
 
 
 def _loads(text: str, file: str, number: int) -> Any:
@@ -115,37 +127,26 @@ def _loads(text: str, file: str, number: int) -> Any:
 
 
 def _read_jsonl(file: str) -> Iterator[Located]:
-    try:
-        with open(file, encoding="utf-8-sig") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                obj = _loads(line, file, number)
-                if not isinstance(obj, dict):
-                    raise SourceError("each line must be a JSON object", file, number, code="E0501")
-                yield Located(obj, file, number)
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
-                          code="E0501") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+    with _file_errors(file), open(file, encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            obj = _loads(line, file, number)
+            if not isinstance(obj, dict):
+                raise SourceError("each line must be a JSON object", file, number, code="E0501")
+            yield Located(obj, file, number)
 
 
 def _read_json(file: str) -> Iterator[Located]:
     """A JSON array of objects, item by item (``jsonarray``): memory stays flat however long it is."""
-    try:
-        with open(file, encoding="utf-8-sig") as fh:
+    with _file_errors(file), open(file, encoding="utf-8-sig") as fh:
+        try:
             for number, obj in enumerate(iter_array(fh), start=1):
                 if not isinstance(obj, dict):
                     raise SourceError(f"item {number} is not an object", file, number, code="E0501")
                 yield Located(obj, file, number)
-    except JsonArrayError as exc:
-        raise SourceError(f"invalid JSON: {exc}", file, exc.item, code="E0501") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})", file,
-                          code="E0501") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror}", file, code="E0501") from None
+        except JsonArrayError as exc:
+            raise SourceError(f"invalid JSON: {exc}", file, exc.item, code="E0501") from None
 
 
 def _read_sql(b: Binding) -> Iterator[Located]:
