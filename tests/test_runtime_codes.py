@@ -58,3 +58,26 @@ def test_unbound_source_and_bad_table_file_are_usage_errors(tmp_path: Path) -> N
     from exportc.runtime.execute import RunOptions, execute
     with pytest.raises(UsageError, match="expected 2 columns"):
         execute(art, RunOptions(sources={"orders": str(DATA)}, out_dir=tmp_path / "o"))
+
+
+def test_output_the_schema_rejects_fails_the_run_and_writes_nothing(tmp_path: Path) -> None:
+    """The last line of defence (E0610): the schema changed after the profile was compiled, so
+    the compile-time guarantees no longer hold; lxml's validation catches it before any file lands."""
+    schema = tmp_path / "orders.xsd"
+    schema.write_text((CORPUS.parent / "schemas" / "orders.xsd").read_text("utf-8"), "utf-8")
+    profile = tmp_path / "p.map"
+    profile.write_text(PROFILE.read_text("utf-8").replace('"../../schemas/orders.xsd"', '"orders.xsd"'), "utf-8")
+    from helpers import artefact
+
+    from exportc.runtime.execute import RunOptions, execute
+    art = artefact(profile)
+    good = CORPUS / "runtime" / "orders.jsonl"
+    opts = {"sources": {"orders": str(good)}, "skip_invalid": True}
+    assert execute(art, RunOptions(out_dir=tmp_path / "before", **opts)).status == "succeeded"  # type: ignore[arg-type]
+    schema.write_text(schema.read_text("utf-8").replace('<xs:element name="Date"', '<xs:element name="Dated"'), "utf-8")
+    report = execute(art, RunOptions(out_dir=tmp_path / "after", **opts))  # type: ignore[arg-type]
+    assert report.status == "failed"
+    invalid = [p for p in report.errors if p.code == "E0610"]
+    assert invalid and "does not validate against orders.xsd" in invalid[0].message
+    assert "Date" in invalid[0].message
+    assert not list((tmp_path / "after").glob("*.xml"))
