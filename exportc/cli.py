@@ -281,14 +281,17 @@ def runs(
     if not rows:
         typer.echo("no runs")
         return
-    typer.echo(f"{'id':>5} P/T {'status':<10}   {'window':<23} {'started':<19} changes / files")
+    table = [["id", "P/T", "status", "", "profile", "window", "started", "changes", "files"]]
     for r in rows:
-        flag = "!" if r.errors or r.status == "failed" else " "
-        window = f"{r.window_from or '…'} – {r.window_to or '…'}"
+        flag = "!" if r.errors or r.status == "failed" else ""
+        window = f"{r.window_from or '…'} – {r.window_to or '…'}" if r.window_from or r.window_to else "all"
         started = (r.started or r.scheduled_at or r.created).isoformat(sep=" ")
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
-        typer.echo(f"{r.id:>5}  {r.mode}  {r.status:<10} {flag} {window:<23} {started:<19} "
-                   f"{changes}; {len(r.files)} file(s)  {r.profile}")
+        table.append([str(r.id), r.mode, r.status, flag, r.profile, window, started, changes, str(len(r.files))])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [row[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True))]
+        typer.echo("  ".join(cells).rstrip())
 
 
 def _run_row(run_id: int, db: str | None) -> tuple[HistoryStore, RunRow]:
@@ -330,7 +333,13 @@ def files(
     """The files a run wrote (its report beside them)."""
     store, row = _run_row(run_id, db)
     store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
-    listed = [*row.files, *([str(Path(row.out_dir) / "report.json")] if row.out_dir else [])]
+    reports = [str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")] if row.out_dir else []
+    if row.status == "scheduled":  # nothing written yet, so nothing is missing either
+        reports = []
+        if format is Format.text:
+            typer.echo(f"run {row.id} is scheduled for {row.scheduled_at}; it has no files yet")
+            return
+    listed = [*row.files, *reports]
     if format is Format.json:
         typer.echo(json.dumps({"run": row.id, "files": [{"path": f, "exists": Path(f).exists()}
                                                          for f in listed]}, indent=2))

@@ -337,8 +337,13 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
 
     listing = runner.invoke(app, ["runs", "--db", db])
     assert listing.exit_code == 0
-    lines = listing.output.splitlines()[1:]
-    assert [line.split()[1:3] for line in lines] == [["T", "succeeded"], ["P", "succeeded"], ["P", "scheduled"]]
+    header, *lines = listing.output.splitlines()
+    assert header.split() == ["id", "P/T", "status", "profile", "window", "started", "changes", "files"]
+    assert [line.split()[1:4] for line in lines] == [
+        ["T", "succeeded", "exact_online.invoices"], ["P", "succeeded", "exact_online.invoices"],
+        ["P", "scheduled", "exact_online.invoices"]]
+    assert all(" all " in line for line in lines)  # no --from/--to: the whole source
+    assert header.index("window") == lines[0].index("all")  # columns line up
     data = json.loads(runner.invoke(app, ["runs", "exact_online.invoices", "--db", db, "--format", "json"]).output)
     assert [r["mode"] for r in data] == ["T", "P", "P"]
     assert data[1]["counts"]["new"] > 0
@@ -346,7 +351,10 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     shown = runner.invoke(app, ["show", str(data[1]["id"]), "--db", db])
     assert "production run of exact_online.invoices: succeeded" in shown.output
     listed = runner.invoke(app, ["files", str(data[1]["id"]), "--db", db]).output.split()
-    assert listed[0].endswith(XML) and Path(listed[0]).exists()
+    assert [Path(f).name for f in listed] == [XML, "report.json", "report.txt"]
+    assert all(Path(f).exists() for f in listed)
+    waiting = runner.invoke(app, ["files", str(data[2]["id"]), "--db", db])
+    assert waiting.exit_code == 0 and "is scheduled for" in waiting.output and "missing" not in waiting.output
     assert runner.invoke(app, ["show", "999", "--db", db]).exit_code == 2
 
     worked = runner.invoke(app, ["worker", "--once", "--db", db])
@@ -399,3 +407,19 @@ def test_several_workers_run_each_scheduled_run_once(db: str, tmp_path: Path) ->
     rows = {r.id: r for r in open_history(db).list_runs()}
     assert all(rows[i].status == "succeeded" for i in ids)  # type: ignore[index]
     assert all((tmp_path / f"s{n}" / XML).exists() for n in range(4))
+
+
+def test_runs_flags_a_failed_run(db: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from exportc.cli import app
+    runner = CliRunner()
+    sources = write_world(tmp_path / "v", BASE)
+    sources["invoices"] = tmp_path / "missing.jsonl"
+    failed = runner.invoke(app, ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--production",
+                                 "--param", "invoice_export=true", "--out", str(tmp_path / "f"),
+                                 *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
+    assert failed.exit_code == 1, failed.output
+    row = runner.invoke(app, ["runs", "--db", db]).output.splitlines()[-1].split()
+    assert row[1:4] == ["P", "failed", "!"]
+    assert "E0501" in runner.invoke(app, ["show", row[0], "--db", db]).output
