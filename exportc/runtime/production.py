@@ -59,8 +59,12 @@ class HistoryTracker(ChangeTracker):
         self.profile = artefact.name
         self.none = artefact.history == "none"
         sources = {b.source for b in artefact.blocks if b.source}
-        self.hashes = {s: ({} if self.none else store.delivered_hashes(self.profile, s)) for s in sources}
-        self.seen: dict[str, set[str]] = {s: set() for s in sources}
+        # Per source: key -> hash delivered before. A key read in this run is set to None (new
+        # keys are added as None), so no second set of keys is kept and a read key's hash is
+        # freed at once; what still has a hash after the source is read is gone from it.
+        self.state: dict[str, dict[str, str | None]] = {
+            s: ({} if self.none else dict(store.delivered_hashes(self.profile, s))) for s in sources}
+        self._read: tuple[str, str, str | None] = ("", "", None)  # (source, key, old hash) just read
         self._current: tuple[str, str, str] = ("", "", "")  # (source, key, hash) of the last record
         self._last_delivered: tuple[str, str] = ("", "")
         # What to record, spooled to an unnamed temp file so memory stays flat however many
@@ -89,10 +93,15 @@ class HistoryTracker(ChangeTracker):
         return Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
 
     def seen_key(self, block: BlockSpec, key: str) -> bool:
-        seen = self.seen[block.source or ""]
-        if key in seen:
-            return False
-        seen.add(key)
+        source = block.source or ""
+        state = self.state[source]
+        old = None
+        if key in state:
+            old = state[key]
+            if old is None:
+                return False  # read before in this run: a duplicate
+        state[key] = None
+        self._read = (source, key, old)
         return True
 
     def _spool(self, item: tuple[str, str, str, str, str, dt.date | None]) -> None:
@@ -108,7 +117,8 @@ class HistoryTracker(ChangeTracker):
         else:
             cur = hashlib.sha256(canonical(record).encode()).hexdigest()
             self._current = (source, key, cur)
-        old = self.hashes.get(source, {}).get(key)
+        # The record just read (seen_key came first); its hash was taken out of `state` then.
+        old = self._read[2] if self._read[:2] == (source, key) else self.state.get(source, {}).get(key)
         if old is None:
             return "new", None
         change = "unchanged" if old == cur else "changed"
@@ -139,7 +149,8 @@ class HistoryTracker(ChangeTracker):
         return iter(self.deleted_cache[source])
 
     def _find_deleted(self, source: str) -> list[tuple[str, dict[str, Any]]]:
-        gone = sorted(k for k in self.hashes[source] if k not in self.seen[source])
+        state = self.state[source]
+        gone = sorted(k for k, h in state.items() if h is not None)
         if not gone:
             return []
         payloads = self.store.payloads(self.profile, source, gone)
@@ -152,7 +163,7 @@ class HistoryTracker(ChangeTracker):
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
                 continue  # outside this run's selection
-            self._spool((source, key, "deleted", self.hashes[source][key], payload_text, window))
+            self._spool((source, key, "deleted", state[key] or "", payload_text, window))
             out.append((key, record))
         return out
 
