@@ -26,11 +26,13 @@ def test_every_kind_of_bad_record(tmp_path: Path, snapshot: object) -> None:
     for code in ("E0502", "E0503", "E0604", "E0605", "E0607", "E0608", "W0601", "W0608"):
         assert f"[{code}]" in text, code
     assert text == snapshot
+    assert "no file was written: 7 record(s) failed" in report.summary()
+    assert "--skip-invalid" in report.summary()
 
 
 def test_skip_invalid_keeps_the_good_records(tmp_path: Path) -> None:
     report = run(PROFILE, tmp_path, {"orders": DATA}, skip_invalid=True)
-    assert report.status == "succeeded"
+    assert report.status == "succeeded" and "no file was written" not in report.summary()
     counts = report.blocks["Order"]
     assert (counts.written, counts.skipped) == (4, 7)
     xml = (tmp_path / "t.runtime.xml").read_text("utf-8")

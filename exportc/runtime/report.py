@@ -96,4 +96,8 @@ class Report:
             lines.append(f"  ... and {len(self.problems) - len(shown)} more problems (see report.json)")
         if self.timings:
             lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings.items()))
+        failed = sum(c.failed for c in self.blocks.values())
+        if self.status == "failed" and failed and not self.files:
+            lines.append(f"  no file was written: {failed} record(s) failed; correct them, or run again "
+                         "with --skip-invalid to leave them out (they are listed in the report)")
         return "\n".join(lines)
