@@ -90,6 +90,22 @@ def test_memory_is_bounded_by_the_item_not_the_file() -> None:
     assert count == 20000 and Counting.most <= 4096 * 2
 
 
+def test_an_early_syntax_error_is_reported_without_reading_the_rest() -> None:
+    class Counting(io.StringIO):
+        total = 0
+
+        def read(self, size: int | None = -1) -> str:
+            data = super().read(size)
+            Counting.total += len(data)
+            return data
+    rest = ",\n".join(json.dumps({"n": i, "pad": "z" * 100}) for i in range(20000))
+    text = '[{"a": 1},\n {"a": tru},\n' + rest + "]"
+    with pytest.raises(JsonArrayError) as info:
+        list(iter_array(Counting(text), chunk=4096))
+    assert (info.value.line, info.value.column, info.value.item) == (2, 8, 2)
+    assert Counting.total <= 4096 * 2  # not the 2.4 MB after it
+
+
 # ---- bad files: each names the file, the item and the place -----------------------------------
 
 BAD_JSON = {

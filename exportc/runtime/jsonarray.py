@@ -4,8 +4,7 @@
 here the text is read in chunks and each item is decoded with ``JSONDecoder.raw_decode`` as soon
 as it is complete, so memory is bounded by the largest item, not by the file. An item that does
 not fit in the buffer yet makes the buffer grow (doubling, so a large item costs O(n log n)); a
-syntax error is only reported once the rest of the file is read, since until then it may be an
-item that is merely not complete yet.
+syntax error is reported as soon as it cannot be an item that is merely not complete yet.
 Errors carry the line and column in the file, like ``json.loads`` would.
 """
 
@@ -77,6 +76,13 @@ class _Buffer:
         return self.line_base, self.col_base + pos + 1
 
 
+def _may_be_cut(exc: json.JSONDecodeError, text: str) -> bool:
+    """Whether the error may only mean the item goes on past the buffer. The decoder stops at the
+    first wrong character; when the text is merely cut, that is within one token of its end
+    (`-Infinity` is the longest), except for a string, reported where it starts."""
+    return exc.pos + 10 >= len(text) or exc.msg.startswith("Unterminated string")
+
+
 def iter_array(fh: TextIO, chunk: int = CHUNK) -> Iterator[Any]:
     """Each item of the JSON array in ``fh`` (floats as Decimal), checking the syntax around them."""
     decoder = json.JSONDecoder(parse_float=Decimal)
@@ -103,7 +109,7 @@ def iter_array(fh: TextIO, chunk: int = CHUNK) -> Iterator[Any]:
                 try:
                     value, end = decoder.raw_decode(buf.text, buf.pos)
                 except json.JSONDecodeError as exc:
-                    if buf.more():
+                    if _may_be_cut(exc, buf.text) and buf.more():
                         continue
                     raise fail(exc.msg, exc.pos) from None
                 # A number read up to the buffer's end (`0` of `0.5`) may go on in the file: a
