@@ -381,25 +381,29 @@ class HistoryStore:
                                                       locks.c.pid == os.getpid())))
 
     # -- deliveries --
-    def delivered_hashes(self, profile: str, source: str) -> dict[str, str]:
-        """Key → hash of every record currently delivered (not deleted) from a source."""
+    def delivered_hashes(self, profile: str, source: str) -> Iterator[tuple[str, str]]:
+        """(key, hash) of every record currently delivered (not deleted) from a source, streamed
+        so the caller can keep them in whatever compact form it likes."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(deliveries.c.record_key, deliveries.c.hash).where(and_(
-                deliveries.c.profile == profile, deliveries.c.source == source,
-                deliveries.c.deleted.is_(False))))
-            return {k: h for k, h in rows}
+            rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(deliveries.c.record_key, deliveries.c.hash).where(and_(
+                    deliveries.c.profile == profile, deliveries.c.source == source,
+                    deliveries.c.deleted.is_(False))))
+            yield from ((k, h) for k, h in rows)
 
-    def payloads(self, profile: str, source: str, keys: list[str]) -> dict[str, tuple[str, dt.date | None]]:
-        out: dict[str, tuple[str, dt.date | None]] = {}
+    def payloads(self, profile: str, source: str, keys: list[str]
+                 ) -> dict[str, tuple[str, dt.date | None, str]]:
+        """Key → (payload, window value, hash) as last delivered."""
+        out: dict[str, tuple[str, dt.date | None, str]] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
                 rows = conn.execute(select(deliveries.c.record_key, deliveries.c.payload,
-                                           deliveries.c.window_value).where(and_(
+                                           deliveries.c.window_value, deliveries.c.hash).where(and_(
                     deliveries.c.profile == profile, deliveries.c.source == source,
                     deliveries.c.record_key.in_(chunk))))
-                for k, p, w in rows:
-                    out[k] = (p, w)
+                for k, p, w, h in rows:
+                    out[k] = (p, w, h)
         return out
 
     def record_deliveries(self, conn: Connection, profile: str, run_id: int,

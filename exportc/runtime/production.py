@@ -49,6 +49,12 @@ def canonical(record: dict[str, Any]) -> str:
                       default=_json_default)
 
 
+def _compact(sha256_hex: str) -> int:
+    """The first 128 bits of a content hash as an int: a third of the memory of the hex text
+    (1M keys are held per run), and still no chance to mistake a change for none."""
+    return int(sha256_hex[:32], 16)
+
+
 class HistoryTracker(ChangeTracker):
     """Classifies records against the history; collects what a production run will record."""
 
@@ -59,12 +65,14 @@ class HistoryTracker(ChangeTracker):
         self.profile = artefact.name
         self.none = artefact.history == "none"
         sources = {b.source for b in artefact.blocks if b.source}
-        # Per source: key -> hash delivered before. A key read in this run is set to None (new
-        # keys are added as None), so no second set of keys is kept and a read key's hash is
-        # freed at once; what still has a hash after the source is read is gone from it.
-        self.state: dict[str, dict[str, str | None]] = {
-            s: ({} if self.none else dict(store.delivered_hashes(self.profile, s))) for s in sources}
-        self._read: tuple[str, str, str | None] = ("", "", None)  # (source, key, old hash) just read
+        # Per source: key -> hash delivered before (compact: see `_compact`). A key read in this
+        # run is set to None (new keys are added as None), so no second set of keys is kept and a
+        # read key's hash is freed at once; what still has a hash after the source is read is
+        # gone from it.
+        self.state: dict[str, dict[str, int | None]] = {
+            s: ({} if self.none else {k: _compact(h) for k, h in store.delivered_hashes(self.profile, s)})
+            for s in sources}
+        self._read: tuple[str, str, int | None] = ("", "", None)  # (source, key, old hash) just read
         self._current: tuple[str, str, str] = ("", "", "")  # (source, key, hash) of the last record
         self._last_delivered: tuple[str, str] = ("", "")
         # What to record, spooled to an unnamed temp file so memory stays flat however many
@@ -121,7 +129,7 @@ class HistoryTracker(ChangeTracker):
         old = self._read[2] if self._read[:2] == (source, key) else self.state.get(source, {}).get(key)
         if old is None:
             return "new", None
-        change = "unchanged" if old == cur else "changed"
+        change = "unchanged" if old == _compact(cur) else "changed"
         # An unchanged record is skipped under `history mutations`: no need to fetch its past.
         needs_previous = change == "changed" or (block.uses_previous and self.a.history == "full")
         return change, (self._previous(source, key) if needs_previous else None)
@@ -157,13 +165,13 @@ class HistoryTracker(ChangeTracker):
         blocks = [b for b in self.a.blocks if b.source == source]
         out = []
         for key in gone:
-            payload_text, window = payloads[key]
+            payload_text, window, delivered_hash = payloads[key]
             if window is not None and not in_window(window, self.opts):
                 continue  # outside this run's window: not ours to call deleted
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
                 continue  # outside this run's selection
-            self._spool((source, key, "deleted", state[key] or "", payload_text, window))
+            self._spool((source, key, "deleted", delivered_hash, payload_text, window))
             out.append((key, record))
         return out
 
