@@ -99,6 +99,11 @@ class Artefact:
     linemap: tuple[tuple[str, int], ...]  # generated line (1-based) -> (profile file, line)
     has_global_checks: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)  # "file:line" -> that profile line, for reports
+
+    def rule_text(self, file: str | None, line: int | None) -> str | None:
+        """The profile line a problem points at (a rule, check or block header), as written."""
+        return self.rules.get(f"{file}:{line}") if file and line else None
 
     def source_line(self, generated_line: int) -> tuple[str, int] | None:
         """The profile file and line that a line of generated code came from."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from exportc.compiler.types import Type
 from exportc.config import Config, ConfigError, load_config
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
-from exportc.dsl.parser import parse_file
+from exportc.dsl.parser import comment_start, parse_file
 
 PASSES = ("parse", "merge_base", "declare", "load_schema", "plan_targets", "generate")
 
@@ -155,7 +156,7 @@ def compile_file(path: Path | str, config: Config | None = None) -> CompileResul
     if profile is None or result.errors():
         return result
     result.profile = profile
-    result.artefact = _artefact(profile)
+    result.artefact = _artefact(profile, result.sources)
     return result
 
 
@@ -256,7 +257,25 @@ def _mentions(node: object, hit: Callable[[object], bool]) -> bool:
     return False
 
 
-def _artefact(p: ir.Profile) -> Artefact:
+_CHECK_MESSAGE = re.compile(r'\s+else\s+(error|warning)\s+".*$')
+
+
+def _rules(linemap: list[tuple[str, int]], texts: dict[str, str]) -> dict[str, str]:
+    """Each profile line the generated code comes from, without its comment, so a runtime
+    problem can quote the rule it happened in."""
+    out: dict[str, str] = {}
+    lines = {file: text.splitlines() for file, text in texts.items()}
+    for file, line in set(linemap):
+        if file in lines and 0 < line <= len(lines[file]):
+            text = lines[file][line - 1]
+            cut = comment_start(text)
+            text = " ".join((text if cut is None else text[:cut]).split()).rstrip("{ ")
+            # A check's message is the problem's message already: quote only its condition.
+            out[f"{file}:{line}"] = _CHECK_MESSAGE.sub("", text) if text.startswith("check ") else text
+    return out
+
+
+def _artefact(p: ir.Profile, texts: dict[str, str]) -> Artefact:
     source, linemap = generate(p)
     params = tuple(ParamSpec(x.name, _type(x.type), x.default, x.has_default, x.description,
                              x.span.line) for x in p.params.values())
@@ -273,7 +292,8 @@ def _artefact(p: ir.Profile) -> Artefact:
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
                     p.namespaces, p.history, params, tables,
                     {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),
-                    bool(p.global_checks))
+                    bool(p.global_checks), rules=_rules(
+                        [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks)], texts))
 
 
 @dataclass

@@ -413,25 +413,31 @@ def _syntax_errors(first: UnexpectedInput, text: str, file: str) -> list[Diagnos
     return found
 
 
+def comment_start(line: str) -> int | None:
+    """The index of the ``#`` that starts a comment on this line (not one inside a string)."""
+    in_str, i = False, 0
+    while i < len(line):
+        ch = line[i]
+        if in_str:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "#":
+            return i
+        i += 1
+    return None
+
+
 def _comments(text: str, file: str) -> list[ast.Comment]:
     """Find ``#`` comments outside strings, for the formatter."""
     out: list[ast.Comment] = []
     for lineno, line in enumerate(text.splitlines(), 1):
-        in_str, i = False, 0
-        while i < len(line):
-            ch = line[i]
-            if in_str:
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "#":
-                out.append(ast.Comment(line[i:].rstrip(),
-                                       Span(file, lineno, i + 1, lineno, len(line) + 1)))
-                break
-            i += 1
+        i = comment_start(line)
+        if i is not None:
+            out.append(ast.Comment(line[i:].rstrip(), Span(file, lineno, i + 1, lineno, len(line) + 1)))
     return out
 
 

@@ -215,6 +215,8 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         output.discard()
         raise
     crashpoint("after-close")
+    for problem in report.problems:
+        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
     report.timings["total"] = round(time.perf_counter() - started, 4)
     if ok:
         report.status = "succeeded"

@@ -19,10 +19,12 @@ class Problem:
     file: str | None = None
     line: int | None = None
     source: str | None = None  # the source file and row, for bad input values
+    rule: str | None = None  # the profile line at file:line, as written
 
     def render(self) -> str:
+        at = f"{self.file}:{self.line}" + (f" `{self.rule}`" if self.rule else "")
         where = [w for w in (
-            f"{self.file}:{self.line}" if self.file else None,
+            at if self.file else None,
             self.block, f"record {self.record}" if self.record else None, self.source) if w]
         return f"{self.severity}[{self.code}]: {self.message}" + (f" ({'; '.join(where)})" if where else "")
 
