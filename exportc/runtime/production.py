@@ -73,7 +73,9 @@ class HistoryTracker(ChangeTracker):
             s: ({} if self.none else {k: _compact(h) for k, h in store.delivered_hashes(self.profile, s)})
             for s in sources}
         self._read: tuple[str, str, int | None] = ("", "", None)  # (source, key, old hash) just read
-        self._current: tuple[str, str, str] = ("", "", "")  # (source, key, hash) of the last record
+        # (source, key, canonical text, hash) of the record at hand: classify and delivered both
+        # need them, once per record however many blocks it feeds.
+        self._current: tuple[str, str, str, str] = ("", "", "", "")
         self._last_delivered: tuple[str, str] = ("", "")
         # What to record, spooled to an unnamed temp file so memory stays flat however many
         # records a run delivers; read back in batches inside the commit transaction.
@@ -117,14 +119,16 @@ class HistoryTracker(ChangeTracker):
         self.pending.write(json.dumps([s, k, c, h, p, w.isoformat() if w else None]) + "\n")
         self.pending_count += 1
 
+    def _hashed(self, source: str, key: str, record: dict[str, Any]) -> tuple[str, str]:
+        if self._current[:2] != (source, key):
+            text = canonical(record)
+            self._current = (source, key, text, hashlib.sha256(text.encode()).hexdigest())
+        return self._current[2], self._current[3]
+
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[str, dict[str, Any] | None]:
         source = block.source or ""
-        if self._current[:2] == (source, key):
-            cur = self._current[2]
-        else:
-            cur = hashlib.sha256(canonical(record).encode()).hexdigest()
-            self._current = (source, key, cur)
+        cur = self._hashed(source, key, record)[1]
         # The record just read (seen_key came first); its hash was taken out of `state` then.
         old = self._read[2] if self._read[:2] == (source, key) else self.state.get(source, {}).get(key)
         if old is None:
@@ -140,8 +144,7 @@ class HistoryTracker(ChangeTracker):
         if self.none or self._last_delivered == (source, key) or change == "deleted":
             return  # deletions are spooled when found; a record is recorded once
         self._last_delivered = (source, key)
-        text = canonical(record)
-        h = self._current[2] if self._current[:2] == (source, key) else hashlib.sha256(text.encode()).hexdigest()
+        text, h = self._hashed(source, key, record)
         shape = self.a.sources[source]
         window = record.get(shape.window) if shape.window else None
         if isinstance(window, dt.datetime):
