@@ -43,7 +43,7 @@ _values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
                        | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(_values, max_size=8), indent=st.none() | st.integers(0, 3), chunk=st.integers(1, 40))
 def test_items_equal_json_loads_whatever_the_chunk_size(items: list[object], indent: int | None, chunk: int) -> None:
     text = json.dumps(items, indent=indent, ensure_ascii=False)
@@ -51,7 +51,7 @@ def test_items_equal_json_loads_whatever_the_chunk_size(items: list[object], ind
     assert repr(list(iter_array(io.StringIO(text), chunk=chunk))) == repr(expected)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(text=st.text(alphabet=st.sampled_from(list('[]{},:"0123456789.eE-+ \n\ttruefalsnl\\x')), max_size=40),
        chunk=st.integers(1, 16))
 def test_arbitrary_text_is_the_same_array_or_a_located_error(text: str, chunk: int) -> None:
