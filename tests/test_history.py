@@ -139,6 +139,14 @@ def test_production_delivers_exactly_the_mutations(db: str, tmp_path: Path) -> N
     rows = store.list_runs("exact_online.invoices")
     assert [(r.mode, r.status) for r in rows] == [("P", "succeeded"), ("T", "succeeded"), ("T", "succeeded"),
                                                    ("P", "succeeded"), ("P", "succeeded")]
+    # Each record counted once: the changed invoice A1 is one record, though its reversal and its
+    # new version are two elements.
+    assert r2.records == {"customers": {"changed": 1, "unchanged": 3},
+                          "invoices": {"changed": 1, "new": 1, "unchanged": 2, "deleted": 1}}
+    assert rows[3].counts == {"changed": 2, "new": 1, "unchanged": 5, "deleted": 1}
+    assert rows[0].counts == {"new": 8} and rows[4].counts == {"unchanged": 8}
+    assert "records: customers changed 1, unchanged 3; invoices changed 1, deleted 1, new 1, unchanged 2" \
+        in r2.summary()
 
 
 def test_deletion_is_scoped_to_the_window(db: str, tmp_path: Path) -> None:

@@ -83,26 +83,27 @@ class BlockRun:
             "was left out", self.name, key, None, None, source))
         self._fail()
 
-    def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> None:
-        """A selected record of the block's source (or None for a block without ``for``)."""
+    def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> str | None:
+        """A record of the block's source (or None for a block without ``for``); returns its
+        change kind when this block delivered it (or skipped it as unchanged), else None."""
         change, previous = ("new", None)
         if record is not None and key is not None:
             change, previous = self.tracker.classify(self.block, key, record)
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
             if self.where is not None and not self.where(record, change, previous):
-                return
+                return None
         except RecordError as exc:
             self.counts.records += 1
             self._problem(exc, key, source)
             self._fail()
-            return
+            return None
         self.counts.records += 1
         if change == "unchanged" and self.a.history == "mutations":
             self.counts.by_change["unchanged"] = self.counts.by_change.get("unchanged", 0) + 1
-            return  # delivered before, as it is now
+            return change  # delivered before, as it is now
         if self.block.uses_previous and previous is None:
-            return  # a correction block: only for records delivered before
+            return None  # a correction block: only for records delivered before
         if key is not None and key in self.flags:
             flagged = self.flags[key]
             for f in flagged:
@@ -110,8 +111,8 @@ class BlockRun:
                                                         key, f.file, f.line))
             if any(f.severity == "error" for f in flagged):
                 self._fail()
-                return
-        self._write(record, key, change, previous, source)
+                return None
+        return change if self._write(record, key, change, previous, source) else None
 
     def offer_deleted(self) -> None:
         """Records delivered before, in this run's scope, gone from the source."""
@@ -130,14 +131,15 @@ class BlockRun:
             self._write(previous, key, "deleted", previous, None)
 
     def _write(self, record: dict[str, Any] | None, key: str | None, change: str,
-               previous: dict[str, Any] | None, source: str | None) -> None:
+               previous: dict[str, Any] | None, source: str | None) -> bool:
+        """Emit one record into the block's spool; whether anything was written."""
         buf: list[str] = []
         try:
             self.emit(record, change, previous, buf.append)
         except RecordError as exc:
             self._problem(exc, key, source)
             self._fail()
-            return
+            return False
         except Exception as exc:
             # a bug in exportc, not the user's data: say so, with the profile line
             where = origin(self.a, exc.__traceback__)
@@ -149,9 +151,9 @@ class BlockRun:
                 f"{exc}); please report it", self.name, key, where[0] if where else None,
                 where[1] if where else None, source))
             self._fail()
-            return
+            return False
         if not buf:
-            return
+            return False
         xml = "".join(buf)
         self.spool.write(xml)
         self.counts.written += 1
@@ -160,6 +162,7 @@ class BlockRun:
         self.counts.by_change[change] = self.counts.by_change.get(change, 0) + 1
         if record is not None and key is not None:
             self.tracker.delivered(self.block, key, record, change, xml)
+        return True
 
     def close(self) -> None:
         if not self.spool.closed:
@@ -199,6 +202,7 @@ class BlockSet:
     def _feed(self, source: str, runs: list[BlockRun]) -> bool:
         shape = self.artefact.sources[source]
         first = runs[0]
+        tally = self.ctx.report.records.setdefault(source, {})
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources)
             for n, rec in enumerate(reader, start=1):
@@ -215,10 +219,16 @@ class BlockSet:
                 if not _in_window(shape.window, record, self.opts):
                     continue
                 where = f"{rec.file}, row {rec.number}"
+                kind = None
                 for br in runs:
-                    br.offer(record, key, where)
+                    kind = br.offer(record, key, where) or kind
+                if kind:  # once per record, however many blocks deliver it
+                    tally[kind] = tally.get(kind, 0) + 1
             for br in runs:
                 br.offer_deleted()
+            deleted = sum(1 for _ in self.tracker.deleted(first.block))
+            if deleted:
+                tally["deleted"] = deleted
         except SourceError as exc:
             self.ctx.report.problems.append(Problem(
                 "error", exc.code, exc.message, first.name, None, None, None,

@@ -253,9 +253,10 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
 
 
 def _counts(report: Report) -> dict[str, int]:
+    """Records per change kind over all sources, each record once (the runs overview)."""
     out: dict[str, int] = {}
-    for c in report.blocks.values():
-        for k, v in c.by_change.items():
+    for tally in report.records.values():
+        for k, v in tally.items():
             out[k] = out.get(k, 0) + v
     return out
 

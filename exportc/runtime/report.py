@@ -49,6 +49,9 @@ class Report:
     params: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     blocks: dict[str, BlockCounts] = field(default_factory=dict)
+    # Per source, its records by change kind, each counted once (a changed invoice is one record
+    # though two blocks deliver it: its reversal and its new version).
+    records: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -84,6 +87,10 @@ class Report:
                          + (f", {c.skipped} skipped" if c.skipped else "")
                          + (f", {c.failed} failed" if c.failed else "")
                          + (f" ({changes})" if changes else ""))
+        tallies = [f"{source} " + ", ".join(f"{k} {v}" for k, v in sorted(t.items()))
+                   for source, t in self.records.items() if t]
+        if tallies:
+            lines.append("  records: " + "; ".join(tallies))
         if self.validation:
             v = self.validation
             lines.append(f"  validation: {'valid' if v.get('valid') else 'INVALID'}"
