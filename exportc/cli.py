@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -38,6 +38,8 @@ class Format(StrEnum):
     json = "json"
     github = "github"
 
+
+_T = TypeVar("_T")
 
 def _colour() -> bool:
     return sys.stdout.isatty()
@@ -127,13 +129,18 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def _date(value: str | None, option: str) -> dt.date | None:
+def _parsed(value: str | None, option: str, parse: Callable[[str], _T], form: str) -> _T | None:
+    """An optional option value through ``parse``; a bad one is a usage error saying the form."""
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse(value)
     except ValueError:
-        raise _usage_error(f"{option} expects a date YYYY-MM-DD, got `{value}`") from None
+        raise _usage_error(f"{option} expects {form}, got `{value}`") from None
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    return _parsed(value, option, dt.date.fromisoformat, "a date YYYY-MM-DD")
 
 
 def _compiled(profile: str) -> tuple[Path, CompileResult]:
@@ -184,12 +191,7 @@ def compile_cmd(
 
 
 def _moment(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise _usage_error(f"--at expects a moment YYYY-MM-DDTHH:MM, got `{value}`") from None
+    return _parsed(value, "--at", dt.datetime.fromisoformat, "a moment YYYY-MM-DDTHH:MM")
 
 
 def _progress() -> Callable[[str, int], None]:
@@ -333,12 +335,12 @@ def files(
     """The files a run wrote (its report beside them)."""
     store, row = _run_row(run_id, db)
     store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
-    reports = [str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")] if row.out_dir else []
-    if row.status == "scheduled":  # nothing written yet, so nothing is missing either
-        reports = []
-        if format is Format.text:
-            typer.echo(f"run {row.id} is scheduled for {row.scheduled_at}; it has no files yet")
-            return
+    waiting = row.status == "scheduled"  # nothing written yet, so nothing is missing either
+    if waiting and format is Format.text:
+        typer.echo(f"run {row.id} is scheduled for {row.scheduled_at}; it has no files yet")
+        return
+    reports = [] if waiting or not row.out_dir else [
+        str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")]
     listed = [*row.files, *reports]
     if format is Format.json:
         typer.echo(json.dumps({"run": row.id, "files": [{"path": f, "exists": Path(f).exists()}
