@@ -129,8 +129,10 @@ class HistoryTracker(ChangeTracker):
                  ) -> tuple[str, dict[str, Any] | None]:
         source = block.source or ""
         cur = self._hashed(source, key, record)[1]
-        # The record just read (seen_key came first); its hash was taken out of `state` then.
-        old = self._read[2] if self._read[:2] == (source, key) else self.state.get(source, {}).get(key)
+        # seen_key took the record's old hash out of `state` just before (BlockSet._feed calls it
+        # first, for every record); `state` itself says None for it by now.
+        assert self._read[:2] == (source, key), "classify follows seen_key for the same record"
+        old = self._read[2]
         if old is None:
             return "new", None
         change = "unchanged" if old == _compact(cur) else "changed"
