@@ -233,7 +233,7 @@ def run(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
 ) -> None:
     """Run an export: a test run (default) or a --production run; --at schedules it."""
-    from exportc.orchestrate import run_profile
+    from exportc.orchestrate import os_user, run_profile
     from exportc.runtime.execute import RunOptions, UsageError
     from exportc.runtime.history import HistoryError
 
@@ -247,7 +247,8 @@ def run(
     if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
         raise _usage_error("--from is after --to")
     try:
-        result = run_profile(profile, opts, db=db, at=_moment(at), lock_timeout=lock_timeout)
+        result = run_profile(profile, opts, db=db, at=_moment(at), lock_timeout=lock_timeout,
+                             started_by=os_user())
     except (UsageError, HistoryError) as exc:
         raise _usage_error(str(exc)) from None
     if result.scheduled is not None:
@@ -275,25 +276,42 @@ def runs(
     db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
-    """The overview of all runs, test (T) and production (P); errors flagged with !."""
+    """The overview of all runs, test (T) and production (P); errors flagged with !, warnings with *."""
     rows = _store(db).list_runs(profile)
     if format is Format.json:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
     if not rows:
         typer.echo("no runs")
         return
-    table = [["id", "P/T", "status", "", "profile", "window", "started", "changes", "files"]]
+    for line in overview_lines(rows):
+        typer.echo(line)
+
+
+def _clip(text: str | None, width: int = 40) -> str:
+    if not text:
+        return "-"
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def overview_lines(rows: list[RunRow]) -> list[str]:
+    """The runs overview as aligned text: one line per run under a header."""
+    table = [["id", "P/T", "status", "", "profile", "window", "booking", "started", "by",
+              "changes", "files", "description"]]
     for r in rows:
-        flag = "!" if r.errors or r.status == "failed" else ""
+        flag = "!" if r.errors or r.status == "failed" else "*" if r.warnings else ""
         window = f"{r.window_from or '…'} – {r.window_to or '…'}" if r.window_from or r.window_to else "all"
-        started = (r.started or r.scheduled_at or r.created).isoformat(sep=" ")
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
-        table.append([str(r.id), r.mode, r.status, flag, r.profile, window, started, changes, str(len(r.files))])
+        table.append([str(r.id), r.mode, r.status, flag, r.profile, window, r.booking_date or "-",
+                      (r.started or r.scheduled_at or r.created).isoformat(sep=" "), r.started_by or "-",
+                      changes, str(len(r.files)), _clip(r.description)])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    out = []
     for row in table:
         cells = [row[0].rjust(widths[0]), *(c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True))]
-        typer.echo("  ".join(cells).rstrip())
+        out.append("  ".join(cells).rstrip())
+    return out
 
 
 def _run_row(run_id: int, db: str | None) -> tuple[HistoryStore, RunRow]:
@@ -324,6 +342,10 @@ def show(
             typer.echo(row.report)
     else:
         typer.echo(f"run {row.id}: {row.status}" + (f" at {row.scheduled_at}" if row.scheduled_at else ""))
+        for label, value in (("description", row.description), ("booking date", row.booking_date),
+                             ("started by" if row.started else "scheduled by", row.started_by)):
+            if value:
+                typer.echo(f"  {label}: {value}")
 
 
 @app.command()

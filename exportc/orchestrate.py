@@ -8,7 +8,10 @@ database's overview; production runs also record what they delivered.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import datetime as dt
+import getpass
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,14 @@ from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryStore, RunRow
 from exportc.runtime.production import run_with_history
 from exportc.runtime.report import Report
+
+
+def os_user() -> str:
+    """The operating-system user running this process: who started a run from the command line."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return f"uid {os.getuid()}"
 
 
 def resolve_profile(name: str) -> Path:
@@ -72,7 +83,8 @@ def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
             "to": opts.date_to.isoformat() if opts.date_to else None,
             "booking_date": opts.booking_date.isoformat() if opts.booking_date else None,
             "description": opts.description, "out": str(opts.out_dir.resolve()),
-            "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode}
+            "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode,
+            "started_by": opts.started_by}
 
 
 def options_from_request(req: dict[str, Any]) -> RunOptions:
@@ -82,13 +94,18 @@ def options_from_request(req: dict[str, Any]) -> RunOptions:
                       date_from=day(req["from"]), date_to=day(req["to"]),
                       booking_date=day(req["booking_date"]), description=req["description"],
                       out_dir=Path(req["out"]), validate=req["validate"],
-                      skip_invalid=req["skip_invalid"], mode=req["mode"])
+                      skip_invalid=req["skip_invalid"], mode=req["mode"],
+                      started_by=req.get("started_by"))
 
 
 def run_profile(profile: str, opts: RunOptions, db: str | None = None,
                 at: dt.datetime | None = None, lock_timeout: float = 60.0,
-                store: HistoryStore | None = None) -> RunResult:
-    """Compile; then run now (recorded in the overview) or store the run for ``at``."""
+                store: HistoryStore | None = None, started_by: str | None = None) -> RunResult:
+    """Compile; then run now (recorded in the overview) or store the run for ``at``.
+
+    ``started_by`` names who started (or scheduled) the run, as the overview shows it: the web
+    console passes its logged-in user; left out, it is the OS user of this process (the CLI)."""
+    opts = dataclasses.replace(opts, started_by=started_by or opts.started_by or os_user())
     path = resolve_profile(profile)
     compiled = compile_file(path)
     if not compiled.ok or compiled.artefact is None:

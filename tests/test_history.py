@@ -346,7 +346,8 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     listing = runner.invoke(app, ["runs", "--db", db])
     assert listing.exit_code == 0
     header, *lines = listing.output.splitlines()
-    assert header.split() == ["id", "P/T", "status", "profile", "window", "started", "changes", "files"]
+    assert header.split() == ["id", "P/T", "status", "profile", "window", "booking", "started", "by",
+                              "changes", "files", "description"]
     assert [line.split()[1:4] for line in lines] == [
         ["T", "succeeded", "exact_online.invoices"], ["P", "succeeded", "exact_online.invoices"],
         ["P", "scheduled", "exact_online.invoices"]]

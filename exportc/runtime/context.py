@@ -31,6 +31,7 @@ class RunOptions:
     validate: bool = True
     skip_invalid: bool = False
     mode: str = "test"
+    started_by: str | None = None  # who started the run: the OS user (CLI) or the console's login
     progress: Callable[[str, int], None] | None = None
 
 

@@ -155,7 +155,9 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     report = Report(artefact.name, opts.mode, run_id=run_id,
                     started=dt.datetime.now().isoformat(timespec="seconds"),
                     window={"from": opts.date_from.isoformat() if opts.date_from else None,
-                            "to": opts.date_to.isoformat() if opts.date_to else None})
+                            "to": opts.date_to.isoformat() if opts.date_to else None},
+                    description=opts.description, started_by=opts.started_by,
+                    booking_date=opts.booking_date.isoformat() if opts.booking_date else None)
     params = bind_params(artefact, opts.params)
     report.params = {k: format_value(v) if not isinstance(v, tuple) else [format_value(x) for x in v]
                      for k, v in params.items()}

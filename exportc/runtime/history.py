@@ -165,8 +165,25 @@ class RunRow:
     warnings: int
     counts: dict[str, int]
 
+    @property
+    def description(self) -> str | None:
+        """The run's description, as it was requested."""
+        return self.request.get("description")
+
+    @property
+    def booking_date(self) -> str | None:
+        """The run's booking date (YYYY-MM-DD), as it was requested."""
+        return self.request.get("booking_date")
+
+    @property
+    def started_by(self) -> str | None:
+        """Who started or scheduled the run (an OS user, or the web console's login)."""
+        return self.request.get("started_by")
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "profile": self.profile, "mode": self.mode, "status": self.status,
+                "description": self.description, "booking_date": self.booking_date,
+                "started_by": self.started_by,
                 "created": self.created.isoformat(), "scheduled_at": _iso(self.scheduled_at),
                 "started": _iso(self.started), "finished": _iso(self.finished),
                 "window": {"from": _iso(self.window_from), "to": _iso(self.window_to)},

@@ -46,6 +46,9 @@ class Report:
     started: str = ""
     finished: str | None = None
     window: dict[str, str | None] = field(default_factory=dict)
+    description: str | None = None
+    booking_date: str | None = None
+    started_by: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     blocks: dict[str, BlockCounts] = field(default_factory=dict)
@@ -75,10 +78,23 @@ class Report:
         data["problems"] = [Problem(**p) for p in data.get("problems", [])]
         return cls(**data)
 
+    def _about(self) -> list[str]:
+        """Who started the run, and the description and booking date it was given."""
+        out = []
+        if self.description:
+            out.append(f"  description: {self.description}")
+        if self.booking_date:
+            out.append(f"  booking date: {self.booking_date}")
+        if self.started_by or self.started:
+            out.append("  started" + (f" {self.started}" if self.started else "")
+                       + (f" by {self.started_by}" if self.started_by else ""))
+        return out
+
     def summary(self) -> str:
         """A few readable lines: status, counts, problems."""
         lines = [f"{'test' if self.mode == 'test' else 'production'} run of {self.profile}: "
                  f"{self.status}" + (f" (run {self.run_id})" if self.run_id else "")]
+        lines.extend(self._about())
         for name, c in self.blocks.items():
             if not (c.records or c.written or c.failed or c.skipped or c.by_change):
                 continue

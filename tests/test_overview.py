@@ -1,0 +1,75 @@
+"""The runs overview an operator reads: who started a run, its description and booking date,
+marks for errors and warnings (golden text of `runs` and `show`, and their JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import EXACT_PROFILE, ROOT
+from test_history import BASE, db, invoice, write_world  # noqa: F401  (db is a fixture)
+from typer.testing import CliRunner
+
+from exportc.cli import app
+from exportc.orchestrate import run_profile
+from exportc.runtime.execute import RunOptions
+
+PROFILE = str(EXACT_PROFILE.relative_to(ROOT))
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d([+-]\d\d:\d\d)?")
+
+
+def _stable(text: str, tmp_path: Path) -> str:
+    """Times and temporary folders replaced by fixed text of the same width (columns stay aligned)."""
+    text = _MOMENT.sub(lambda m: "2000-01-01 00:00:00"[:len(m.group())], text)
+    text = re.sub(r"timings: .*", "timings: …", text)
+    return text.replace(str(tmp_path), "<tmp>")
+
+
+def _cli_run(url: str, sources: dict[str, str], *args: str) -> None:
+    base = ["run", PROFILE, "--db", url, "--param", "invoice_export=true",
+            *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]]
+    result = CliRunner().invoke(app, [*base, *args])
+    assert result.exit_code in (0, 1), result.output
+
+
+@pytest.fixture
+def overview(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+    """Three runs: a CLI test run by OS user `ops-anna`, a production run started from the web
+    console by `marie`, and a test run with a warning."""
+    monkeypatch.setenv("LOGNAME", "ops-anna")
+    sources = write_world(tmp_path / "v", BASE)
+    _cli_run(db, sources, "--out", str(tmp_path / "t"), "--description", "November invoices, first look",
+             "--booking-date", "2026-11-30")
+    opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "p",
+                      mode="production", description="November invoices")
+    assert run_profile(PROFILE, opts, db=db, started_by="marie").report is not None
+    off = invoice("A9", "10.00")
+    off["Factuurbedrag"] = "11.00"  # differs from its lines: a warning, not an error
+    _cli_run(db, write_world(tmp_path / "w", [off]), "--out", str(tmp_path / "w"))
+    return db
+
+
+def test_runs_overview_names_who_when_and_what(overview: str, tmp_path: Path, snapshot: object) -> None:
+    out = CliRunner().invoke(app, ["runs", "--db", overview])
+    assert out.exit_code == 0
+    assert _stable(out.output, tmp_path) == snapshot
+
+
+def test_runs_json_has_description_booking_date_and_user(overview: str) -> None:
+    data = json.loads(CliRunner().invoke(app, ["runs", "--db", overview, "--format", "json"]).output)
+    assert [(r["started_by"], r["description"], r["booking_date"], r["warnings"]) for r in data] == [
+        ("ops-anna", "November invoices, first look", "2026-11-30", 0),
+        ("marie", "November invoices", None, 0),
+        ("ops-anna", None, None, 1)]
+
+
+def test_show_and_report_json_say_who_started_the_run(overview: str, tmp_path: Path,
+                                                       snapshot: object) -> None:
+    shown = CliRunner().invoke(app, ["show", "1", "--db", overview])
+    assert shown.exit_code == 0
+    assert _stable(shown.output, tmp_path) == snapshot
+    report = json.loads((tmp_path / "p" / "report.json").read_text("utf-8"))
+    assert (report["started_by"], report["description"], report["booking_date"]) == (
+        "marie", "November invoices", None)
