@@ -81,6 +81,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E0312": ("unknown root", "The `root` is not a global element of the schema."),
     "E0313": ("schema not found", "The target XSD is not beside the profile or in a schema folder of exportc.toml."),
     "E0314": ("unreadable schema", "The target XSD could not be read."),
+    "E0315": ("written more often than allowed", "Unconditional sibling blocks write an element beyond its maxOccurs."),
     # -- profile structure and inheritance --
     "E0401": ("no target", "A profile needs `target \"file.xsd\" root Element`."),
     "E0402": ("override of a missing rule", "The base profile has no rule for the overridden target."),
@@ -100,7 +101,7 @@ CODES: dict[str, tuple[str, str]] = {
     # -- records (run time) --
     "E0601": ("character XML cannot carry", "Text contains a control character XML 1.0 does not allow."),
     "E0602": ("value breaks a facet", "A value violates an XSD facet of its target."),
-    "E0603": ("too few repeated elements", "A required repeated element (e.g. InvoiceLine) has no list entries."),
+    "E0603": ("too few repeated elements", "A record got fewer InvoiceLines (or the like) than minOccurs."),
     "E0604": ("check failed", "A `check ... else error` did not hold for a record."),
     "E0605": ("table key not found", "A table without a default or passthrough has no entry for the key."),
     "E0606": ("division by zero", "An expression divided by zero."),
@@ -108,6 +109,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E0608": ("set-level check failed", "no_overlap() or unique() found clashing records."),
     "E0609": ("duplicate key", "Two records of a source have the same key."),
     "E0610": ("output invalid", "The written document does not validate against the XSD."),
+    "E0611": ("too many repeated elements", "A record got more of a repeated element than its maxOccurs."),
     "E0620": ("run died", "A run was killed or crashed; the next run marked it failed."),
     "E0621": ("run stopped", "A run stopped on an error outside the records (lock, database, I/O)."),
     "E0622": ("scheduled profile broken", "A scheduled run's profile no longer compiles."),

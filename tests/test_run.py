@@ -37,6 +37,31 @@ def test_example_export(variant: str, tmp_path: Path, snapshot: object) -> None:
     assert xml.read_text("utf-8") == snapshot
 
 
+def test_zero_vat_journal_entry_and_its_reversal(tmp_path: Path, snapshot: object) -> None:
+    """An invoice whose VAT is all 0% has no VAT line; its receivable and revenue lines are the
+    entry's GLTransactionLines (counted across sibling blocks), and so for its reversal."""
+    from exportc.orchestrate import run_profile
+    from exportc.runtime.execute import RunOptions
+    rows = [json.loads(x) for x in (EXAMPLES / "invoices.jsonl").read_text("utf-8").splitlines()]
+    zero = rows[0]
+    zero.update(Factuurbedrag="100.00", Kenmerk=None)
+    zero["Regels"][0].update(Regel_sub="100.00", BTW_bedrag="0.00", BTW_code=0)
+    xml = []
+    for n, amount in enumerate(("100.00", "80.00")):
+        zero["Factuurbedrag"] = zero["Regels"][0]["Regel_sub"] = amount
+        data = tmp_path / f"v{n}.jsonl"
+        data.write_text(json.dumps(zero) + "\n", "utf-8")
+        opts = RunOptions(sources={**{k: str(v) for k, v in JSONL.items()}, "invoices": str(data)},
+                          params={"invoice_export": "false"}, out_dir=tmp_path / f"r{n}", mode="production")
+        report = run_profile(str(EXACT_PROFILE), opts, db=str(tmp_path / "history.db")).report
+        assert report is not None and report.status == "succeeded", report and report.summary()
+        (path,) = report.files
+        assert_valid(Path(path), EXACT_XSD)
+        xml.append(Path(path).read_text("utf-8"))
+    assert "<VAT code=\"0\"/>" in xml[0] and xml[1].count("<GLTransaction>") == 2  # reversal + new
+    assert xml == snapshot
+
+
 def test_csv_and_json_lines_give_identical_bytes(tmp_path: Path) -> None:
     for mode in ("true", "false"):
         a = run(EXACT_PROFILE, tmp_path / f"jsonl-{mode}", JSONL, params={"invoice_export": mode})

@@ -259,7 +259,9 @@ class Generator:
             return None
         return " or ".join(tests) if tests else "False"
 
-    def element(self, el: ir.Element, depth: int, names: dict[int, str] | None = None) -> None:
+    def element(self, el: ir.Element, depth: int, names: dict[int, str] | None = None,
+                counter: str | None = None) -> None:
+        """Write ``el``; ``counter`` (a local) counts it when it is written (see ``ir.Occurs``)."""
         w = self.w
         w.at(el.span)
         opened = 0
@@ -303,29 +305,63 @@ class Generator:
                 w.line(f"if {var} is not None:")
                 w.indent()
                 w.write(parts)
+                self.count(counter)
                 w.outdent()
             else:
                 w.write(parts)
+                self.count(counter)
         elif not el.children:
             w.write([*start, "/>"])
+            self.count(counter)
         else:
             w.write([*start, ">"])
-            for _, child in el.children:
-                if isinstance(child, ir.Repeat):
-                    self.repeat(el, child, depth + 1)
-                else:
-                    self.element(child, depth + 1, names if child.implicit else None)
+            self.count(counter)
+            self.children(el, depth, names)
             w.write([f"{pad}</{el.name}>"])
         for _ in range(opened):
             w.outdent()
 
-    def repeat(self, parent: ir.Element, rep: ir.Repeat, depth: int) -> None:
+    def count(self, counter: str | None) -> None:
+        if counter is not None:
+            self.w.line(f"{counter} += 1")
+
+    def children(self, el: ir.Element, depth: int, names: dict[int, str]) -> None:
+        """The children in schema order; a counted child's bounds are checked after its last
+        writer, across all the sibling blocks that write it."""
+        w = self.w
+        counters = {o.name: (o, self.fresh("n")) for o in el.occurs}
+        for _, n in counters.values():
+            w.line(f"{n} = 0")
+        last = {_name(child): i for i, (_, child) in enumerate(el.children)}
+        for i, (_, child) in enumerate(el.children):
+            name = _name(child)
+            counted = counters.get(name)
+            var = counted[1] if counted else None
+            if isinstance(child, ir.Repeat):
+                self.repeat(child, depth + 1, var)
+            else:
+                self.element(child, depth + 1, names if child.implicit else None, var)
+            if counted is not None and last[name] == i:
+                self.bounds(el.name, *counted)
+
+    def bounds(self, parent: str, occurs: ir.Occurs, var: str) -> None:
+        w = self.w
+        w.at(occurs.span)
+        if occurs.minimum:
+            w.line(f"if {var} < {occurs.minimum}:")
+            w.indent()
+            w.line(f"raise too_few({parent!r}, {occurs.name!r}, {occurs.minimum}, {var})")
+            w.outdent()
+        if occurs.maximum is not None:
+            w.line(f"if {var} > {occurs.maximum}:")
+            w.indent()
+            w.line(f"raise too_many({parent!r}, {occurs.name!r}, {occurs.maximum}, {var})")
+            w.outdent()
+
+    def repeat(self, rep: ir.Repeat, depth: int, counter: str | None) -> None:
         w = self.w
         w.at(rep.span)
         var = f"r{rep.depth}"
-        count = self.fresh("n") if rep.min_occurs > 0 else None
-        if count:
-            w.line(f"{count} = 0")
         if rep.group_by:
             w.line(f"for {var} in group_by({self.expr(rep.source)}, {rep.group_by!r}, "
                    f"{rep.list_name!r}):")
@@ -337,16 +373,8 @@ class Generator:
             w.indent()
             w.line("continue")
             w.outdent()
-        self.element(rep.element, depth)
-        if count:
-            w.line(f"{count} += 1")
+        self.element(rep.element, depth, counter=counter)
         w.outdent()
-        if count:
-            w.at(rep.span)
-            w.line(f"if {count} < {rep.min_occurs}:")
-            w.indent()
-            w.line(f"raise too_few({parent.name!r}, {rep.element.name!r}, {rep.min_occurs}, {count})")
-            w.outdent()
 
     # -- module --
     def module(self) -> str:
@@ -415,6 +443,10 @@ class Generator:
             per = "".join(self.expr(x) + ", " for x in sc.per)
             w.line(f"fns['set_{b.index}_{n}'] = lambda r0, change=None, previous=None: "
                    f"(({per}), ({values},))")
+
+
+def _name(child: ir.Element | ir.Repeat) -> str:
+    return child.element.name if isinstance(child, ir.Repeat) else child.name
 
 
 def generate(profile: ir.Profile) -> tuple[str, list[tuple[str, int]]]:

@@ -132,6 +132,21 @@ class SetCheck:
 
 
 @dataclass
+class Occurs:
+    """A run-time count of one child element that several sibling blocks (or a ``for``) write.
+
+    The schema's ``minOccurs``/``maxOccurs`` bound the element under one parent, whichever blocks
+    write it, so the count runs across all of them. A bound the blocks guarantee at compile time
+    (an unconditional sibling) is not checked again: ``minimum`` is 0 and ``maximum`` None then.
+    """
+
+    name: str
+    minimum: int
+    maximum: int | None
+    span: Span
+
+
+@dataclass
 class Element:
     """One element to write: its attributes, text and children in schema order."""
 
@@ -143,6 +158,7 @@ class Element:
     checks: list[Check] = field(default_factory=list)
     implicit: bool = False  # created by a path like ForeignAmount/Value, not by a block
     span: Span | None = None
+    occurs: list[Occurs] = field(default_factory=list)  # children counted at run time
 
 
 @dataclass
@@ -153,7 +169,6 @@ class Repeat:
     depth: int
     element: Element
     where: Expr | None
-    min_occurs: int
     span: Span
     group_by: tuple[str, ...] = ()  # ``for Regels by BTW_code``: one element per group
     list_name: str = ""

@@ -125,6 +125,29 @@ class ComplexType:
                 return p
         return None
 
+    def max_count(self, name: str) -> int | None:
+        """How often ``name`` may occur in one element of this type (None: unbounded).
+
+        A particle inside a repeating group may occur once per repetition of the group, and a
+        name that appears twice in the content model adds up; both count here.
+        """
+        def count(item: Group | Particle) -> int | None:
+            if isinstance(item, Particle):
+                return item.max_occurs if item.name == name else 0
+            counts = [count(i) for i in item.items]
+            if None in counts:
+                inner: int | None = None
+            elif item.kind == "choice":
+                inner = max(counts, default=0)  # type: ignore[type-var]
+            else:
+                inner = sum(counts)  # type: ignore[arg-type]
+            if inner == 0:
+                return 0
+            if inner is None or item.max_occurs is None:
+                return None
+            return inner * item.max_occurs
+        return count(self.content) if self.content else 0
+
 
 @dataclass
 class SchemaModel:

@@ -64,6 +64,7 @@ class _Node:
     slot_spans: dict[str, Span] = field(default_factory=dict)
     always: set[str] = field(default_factory=set)
     filled: set[str] = field(default_factory=set)
+    when_spans: dict[int, Span] = field(default_factory=dict)  # child block -> its `when`
 
 
 class TargetPlanner:
@@ -304,10 +305,8 @@ class TargetPlanner:
                 parent.always.add(last)
             if p.max_occurs is not None and p.max_occurs <= 1:
                 parent.by_name[last] = _Node(el, ctype, full)
-            if el.when is not None and p.min_occurs > 0:
-                self.err("E0311", f"`{last}` is required, so it cannot depend on `when`",
-                         block.when.span if block.when else block.span,
-                         "make the condition part of the values instead")
+            if el.when is not None:
+                parent.when_spans[id(el)] = block.when.span if block.when else block.span
             return
         self._check_repeats(p, block)
         source = self._list_source(block, scope)
@@ -334,7 +333,7 @@ class TargetPlanner:
         if el is None:
             return
         parent.element.children.append(
-            (p.position, ir.Repeat(source, depth, el, where, p.min_occurs, block.span,
+            (p.position, ir.Repeat(source, depth, el, where, block.span,
                                    block.group_by, alias)))
         parent.filled.add(last)
 
@@ -417,6 +416,7 @@ class TargetPlanner:
         self._nullable_required(node)
         if not isinstance(ctype, ComplexType):
             return
+        self._plan_occurs(node, ctype)
         present = {name for name, _ in el.attrs}
         missing_attrs = [n for n, a in ctype.attributes.items() if a.required and n not in present]
         always = node.always | {n for n in node.filled if n in node.by_name and
@@ -430,6 +430,45 @@ class TargetPlanner:
         for names in conflicts:
             self.err("E0309", f"`{el.name}` allows only one of {' or '.join(names)}, but both "
                      "are filled", el.span, "they are alternatives in the schema (xs:choice)")
+
+    def _plan_occurs(self, node: _Node, ctype: ComplexType) -> None:
+        """Bound each repeated child across all the sibling blocks that write it.
+
+        What the blocks guarantee is decided here: unconditional siblings count towards
+        ``minOccurs`` for certain, and without a ``for`` or a condition the most that can be
+        written is known. Only what stays open is counted at run time (``ir.Occurs``).
+        """
+        writers: dict[str, list[ir.Element | ir.Repeat]] = {}
+        for _, child in node.element.children:
+            name = child.element.name if isinstance(child, ir.Repeat) else child.name
+            writers.setdefault(name, []).append(child)
+        for name, group in writers.items():
+            p = ctype.child(name)
+            if p is None:
+                continue
+            limit = ctype.max_count(name)
+            single = [w for w in group if isinstance(w, ir.Element)]
+            always = [w for w in single if self._is_always(w)]
+            least = len(always)
+            most = None if len(single) < len(group) else len(single)
+            span = group[0].span or node.element.span
+            assert span is not None
+            if limit is not None and least > limit:
+                self.err("E0315", f"`{node.element.name}` allows at most {limit} `{name}`, but "
+                         f"{least} blocks always write it", always[limit].span,
+                         "merge blocks, or make all but the allowed number conditional",
+                         [Related(always[0].span or span, "first written here")])
+                continue
+            if (len(group) == 1 and p.min_occurs > 0 and single and
+                    id(single[0]) in node.when_spans):
+                self.err("E0311", f"`{name}` is required, so it cannot depend on `when`",
+                         node.when_spans[id(single[0])],
+                         "make the condition part of the values instead")
+                continue
+            minimum = p.min_occurs if least < p.min_occurs else 0
+            maximum = limit if limit is not None and (most is None or most > limit) else None
+            if minimum or maximum is not None:
+                node.element.occurs.append(ir.Occurs(name, minimum, maximum, span))
 
     def _is_always(self, el: ir.Element) -> bool:
         if el.when is not None:

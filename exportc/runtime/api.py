@@ -60,6 +60,7 @@ __all__ = [
     "n_sub",
     "sum_of",
     "too_few",
+    "too_many",
 ]
 
 D0 = Decimal(0)
@@ -132,6 +133,10 @@ def check_len(escaped: str, raw: str, limit: int, target: str) -> str:
 
 def too_few(element: str, child: str, minimum: int, found: int) -> RecordError:
     return RecordError("E0603", f"`{element}` needs at least {minimum} `{child}`, found {found}")
+
+
+def too_many(element: str, child: str, maximum: int, found: int) -> RecordError:
+    return RecordError("E0611", f"`{element}` allows at most {maximum} `{child}`, found {found}")
 
 
 def check_failed(message: str) -> RecordError:
