@@ -252,7 +252,10 @@ def run(
     except (UsageError, HistoryError) as exc:
         raise _usage_error(str(exc)) from None
     if result.scheduled is not None:
-        typer.echo(f"scheduled run {result.scheduled} at {at}; `exportc worker` runs it when due")
+        due = _store(db).get_run(result.scheduled)
+        when = _when(due.scheduled_at) if due and due.scheduled_at else at
+        typer.echo(f"scheduled run {result.scheduled} at {when}; `exportc worker` runs it when due "
+                   f"(`exportc cancel {result.scheduled}` cancels it)")
         raise typer.Exit(0)
     if result.report is None:
         _emit(result.compiled.diagnostics, result.compiled.sources, Format.text)
@@ -288,6 +291,12 @@ def runs(
         typer.echo(line)
 
 
+def _when(moment: dt.datetime) -> str:
+    """A stored moment for people: to the second, with its time zone's name."""
+    from exportc.runtime.history import aware
+    return aware(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _clip(text: str | None, width: int = 40) -> str:
     if not text:
         return "-"
@@ -304,7 +313,7 @@ def overview_lines(rows: list[RunRow]) -> list[str]:
         window = f"{r.window_from or '…'} – {r.window_to or '…'}" if r.window_from or r.window_to else "all"
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
         table.append([str(r.id), r.mode, r.status, flag, r.profile, window, r.booking_date or "-",
-                      (r.started or r.scheduled_at or r.created).isoformat(sep=" "), r.started_by or "-",
+                      _when(r.started or r.scheduled_at or r.created), r.started_by or "-",
                       changes, str(len(r.files)), _clip(r.description)])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     out = []
@@ -341,7 +350,8 @@ def show(
         except (TypeError, KeyError, ValueError):
             typer.echo(row.report)
     else:
-        typer.echo(f"run {row.id}: {row.status}" + (f" at {row.scheduled_at}" if row.scheduled_at else ""))
+        typer.echo(f"run {row.id}: {row.status}"
+                   + (f" at {_when(row.scheduled_at)}" if row.scheduled_at else ""))
         for label, value in (("description", row.description), ("booking date", row.booking_date),
                              ("started by" if row.started else "scheduled by", row.started_by)):
             if value:
@@ -359,7 +369,8 @@ def files(
     store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
     waiting = row.status == "scheduled"  # nothing written yet, so nothing is missing either
     if waiting and format is Format.text:
-        typer.echo(f"run {row.id} is scheduled for {row.scheduled_at}; it has no files yet")
+        typer.echo(f"run {row.id} is scheduled for "
+                   f"{_when(row.scheduled_at) if row.scheduled_at else '?'}; it has no files yet")
         return
     reports = [] if waiting or not row.out_dir else [
         str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")]
@@ -378,14 +389,36 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then stop")] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for due runs")] = 5.0,
 ) -> None:
-    """Run scheduled exports when they are due (cron- or systemd-friendly)."""
+    """Run scheduled exports when they are due (cron- or systemd-friendly); exit 1 when a run
+    it executed failed."""
     from exportc.orchestrate import work
+    failed: list[int] = []
 
     def report(row: RunRow, rep: object) -> None:
         status = getattr(rep, "status", "failed")
+        if status != "succeeded":
+            failed.append(row.id)
         typer.echo(f"run {row.id} ({row.profile}): {status}")
     done = work(_store(db), once, poll, report)
-    typer.echo(f"{done} scheduled run(s) done")
+    typer.echo(f"{done} scheduled run(s) done"
+               + (f", {len(failed)} failed (see `exportc show {failed[0]}`)" if failed else ""))
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="A scheduled run's id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+) -> None:
+    """Cancel a scheduled run before a worker starts it."""
+    from exportc.orchestrate import cancel_run
+    from exportc.runtime.execute import UsageError
+    try:
+        row = cancel_run(_store(db), run_id)
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    typer.echo(f"cancelled run {row.id} ({row.profile}), which was scheduled for "
+               f"{_when(row.scheduled_at) if row.scheduled_at else '?'}")
 
 
 @app.command()

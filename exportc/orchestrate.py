@@ -21,7 +21,7 @@ from exportc.compiler.inherit import find_base
 from exportc.compiler.pipeline import CompileResult, compile_file, display_path
 from exportc.config import load_config
 from exportc.runtime.execute import RunOptions, UsageError
-from exportc.runtime.history import HistoryStore, RunRow
+from exportc.runtime.history import HistoryStore, RunRow, aware, now
 from exportc.runtime.production import run_with_history
 from exportc.runtime.report import Report
 
@@ -113,6 +113,8 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
     artefact = compiled.artefact
     from exportc.runtime.execute import bind_params
     bind_params(artefact, opts.params)  # a bad param is a usage error now, not at the scheduled time
+    if at is not None:
+        at = schedule_moment(at)
     store = store or open_history(db)
     request = _request(path, opts)
     if at is not None:
@@ -122,6 +124,32 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         return RunResult(compiled, None, scheduled=run_id)
     return RunResult(compiled, run_with_history(artefact, opts, store, request,
                                                 lock_timeout=lock_timeout))
+
+
+def schedule_moment(at: dt.datetime) -> dt.datetime:
+    """When a scheduled run is due, as the history stores it (local time, to the second); a
+    moment with a zone is converted, a moment that has passed is refused."""
+    local = at.astimezone().replace(tzinfo=None) if at.tzinfo else at
+    local = local.replace(microsecond=0)
+    if local < now():
+        raise UsageError(f"--at {at.isoformat()} has passed (it is now "
+                         f"{aware(now()).isoformat()}); give a future moment, or run it now "
+                         "without --at")
+    return local
+
+
+def cancel_run(store: HistoryStore, run_id: int) -> RunRow:
+    """Cancel a scheduled run before a worker takes it; any other run is refused."""
+    row = store.get_run(run_id)
+    if row is None:
+        raise UsageError(f"no run {run_id}")
+    if not store.cancel_scheduled(run_id):
+        current = store.get_run(run_id)
+        raise UsageError(f"run {run_id} is {current.status if current else 'gone'}; only a "
+                         "scheduled run can be cancelled")
+    cancelled = store.get_run(run_id)
+    assert cancelled is not None
+    return cancelled
 
 
 def work(store: HistoryStore, once: bool, poll: float = 5.0,

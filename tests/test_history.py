@@ -269,11 +269,21 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 # ---- schedules -----------------------------------------------------------------------------
 
+def come_due(db: str, *run_ids: int | None) -> None:
+    """Let time pass for scheduled runs: their moment (in the future when they were stored,
+    as it must be) is moved a minute into the past."""
+    from exportc.runtime.history import runs
+    with open_history(db).engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.id.in_(run_ids)).values(
+            scheduled_at=now() - dt.timedelta(minutes=1)))
+
+
 def test_scheduled_runs_run_when_due(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
     opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "due", mode="production")
     profile = str(EXACT_PROFILE.relative_to(ROOT))
-    due = run_profile(profile, opts, db=db, at=now() - dt.timedelta(minutes=1)).scheduled
+    due = run_profile(profile, opts, db=db, at=now() + dt.timedelta(minutes=1)).scheduled
+    come_due(db, due)
     later = run_profile(profile, RunOptions(sources=sources, params={"invoice_export": "true"},
                                             out_dir=tmp_path / "later"), db=db,
                         at=now() + dt.timedelta(days=1)).scheduled
@@ -339,8 +349,8 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     assert runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "p")]).exit_code == 0
     bad = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "x"), "--param", "code_nr=x"])
     assert bad.exit_code == 2
-    past = (now() - dt.timedelta(minutes=5)).isoformat()
-    sched = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "s"), "--at", past])
+    soon = (now() + dt.timedelta(minutes=5)).isoformat()
+    sched = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "s"), "--at", soon])
     assert sched.exit_code == 0 and "scheduled run" in sched.output
 
     listing = runner.invoke(app, ["runs", "--db", db])
@@ -366,6 +376,7 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     assert waiting.exit_code == 0 and "is scheduled for" in waiting.output and "missing" not in waiting.output
     assert runner.invoke(app, ["show", "999", "--db", db]).exit_code == 2
 
+    come_due(db, data[2]["id"])
     worked = runner.invoke(app, ["worker", "--once", "--db", db])
     assert worked.exit_code == 0 and "1 scheduled run(s) done" in worked.output
     assert (tmp_path / "s" / XML).exists()
@@ -404,7 +415,8 @@ def test_several_workers_run_each_scheduled_run_once(db: str, tmp_path: Path) ->
     profile = str(EXACT_PROFILE.relative_to(ROOT))
     ids = [run_profile(profile, RunOptions(sources=sources, params={"invoice_export": "true"},
                                            out_dir=tmp_path / f"s{n}"), db=db,
-                       at=now() - dt.timedelta(seconds=1)).scheduled for n in range(4)]
+                       at=now() + dt.timedelta(minutes=1)).scheduled for n in range(4)]
+    come_due(db, *ids)
     workers = [subprocess.Popen([sys.executable, "-m", "exportc", "worker", "--once", "--db", db], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     done = 0

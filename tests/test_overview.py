@@ -3,26 +3,30 @@ marks for errors and warnings (golden text of `runs` and `show`, and their JSON)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import EXACT_PROFILE, ROOT
-from test_history import BASE, db, invoice, write_world  # noqa: F401  (db is a fixture)
-from typer.testing import CliRunner
+from test_history import BASE, come_due, db, invoice, write_world  # noqa: F401  (db is a fixture)
+from typer.testing import CliRunner, Result
 
 from exportc.cli import app
 from exportc.orchestrate import run_profile
 from exportc.runtime.execute import RunOptions
+from exportc.runtime.history import now
 
 PROFILE = str(EXACT_PROFILE.relative_to(ROOT))
-_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d([+-]\d\d:\d\d)?")
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")  # the zone after it stays
 
 
 def _stable(text: str, tmp_path: Path) -> str:
     """Times and temporary folders replaced by fixed text of the same width (columns stay aligned)."""
-    text = _MOMENT.sub(lambda m: "2000-01-01 00:00:00"[:len(m.group())], text)
+    text = _MOMENT.sub("2000-01-01 00:00:00", text)
     text = re.sub(r"timings: .*", "timings: …", text)
     return text.replace(str(tmp_path), "<tmp>")
 
@@ -32,6 +36,16 @@ def _cli_run(url: str, sources: dict[str, str], *args: str) -> None:
             *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]]
     result = CliRunner().invoke(app, [*base, *args])
     assert result.exit_code in (0, 1), result.output
+
+
+@pytest.fixture(autouse=True)
+def _amsterdam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is Amsterdam's (CET in November), so the zone shown is known."""
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -73,3 +87,50 @@ def test_show_and_report_json_say_who_started_the_run(overview: str, tmp_path: P
     report = json.loads((tmp_path / "p" / "report.json").read_text("utf-8"))
     assert (report["started_by"], report["description"], report["booking_date"]) == (
         "marie", "November invoices", None)
+
+
+def test_runs_json_times_carry_their_utc_offset(overview: str) -> None:
+    data = json.loads(CliRunner().invoke(app, ["runs", "--db", overview, "--format", "json"]).output)
+    for key in ("created", "started", "finished"):
+        assert dt.datetime.fromisoformat(data[0][key]).utcoffset() == dt.timedelta(hours=1)
+
+
+def _schedule(url: str, sources: dict[str, str], out: Path, at: dt.datetime) -> Result:
+    return CliRunner().invoke(app, ["run", PROFILE, "--db", url, "--param", "invoice_export=true",
+                                    "--out", str(out), "--at", at.isoformat(),
+                                    *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
+
+
+def test_at_in_the_past_is_refused_and_records_nothing(db: str, tmp_path: Path) -> None:  # noqa: F811
+    sources = write_world(tmp_path / "v", BASE)
+    result = _schedule(db, sources, tmp_path / "s", now() - dt.timedelta(minutes=1))
+    assert result.exit_code == 2
+    assert "has passed" in result.output
+    assert "no runs" in CliRunner().invoke(app, ["runs", "--db", db]).output
+
+
+def test_cancel_a_scheduled_run(db: str, tmp_path: Path) -> None:  # noqa: F811
+    sources = write_world(tmp_path / "v", BASE)
+    assert _schedule(db, sources, tmp_path / "s", now() + dt.timedelta(hours=1)).exit_code == 0
+    runner = CliRunner()
+    cancelled = runner.invoke(app, ["cancel", "1", "--db", db])
+    assert cancelled.exit_code == 0 and "cancelled run 1" in cancelled.output, cancelled.output
+    assert " CET" in cancelled.output
+    come_due(db, 1)
+    worked = runner.invoke(app, ["worker", "--once", "--db", db])
+    assert worked.exit_code == 0 and "0 scheduled run(s) done" in worked.output
+    again = runner.invoke(app, ["cancel", "1", "--db", db])
+    assert again.exit_code == 2 and "run 1 is cancelled; only a scheduled run" in again.output
+    assert runner.invoke(app, ["cancel", "7", "--db", db]).exit_code == 2
+    assert json.loads(runner.invoke(app, ["runs", "--db", db, "--format", "json"]).output)[0]["status"] \
+        == "cancelled"
+
+
+def test_worker_exits_1_when_a_run_it_executed_failed(db: str, tmp_path: Path) -> None:  # noqa: F811
+    sources = write_world(tmp_path / "v", BASE)
+    assert _schedule(db, sources, tmp_path / "s", now() + dt.timedelta(hours=1)).exit_code == 0
+    Path(sources["invoices"]).unlink()  # gone by the time the run is due
+    come_due(db, 1)
+    worked = CliRunner().invoke(app, ["worker", "--once", "--db", db])
+    assert worked.exit_code == 1, worked.output
+    assert "1 scheduled run(s) done, 1 failed (see `exportc show 1`)" in worked.output

@@ -24,7 +24,7 @@ from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
 from exportc.runtime.faults import crashpoint
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.validate import validate_file
 from exportc.values import format_value, parse_scalar
@@ -153,7 +153,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     started = time.perf_counter()
     tracker = tracker or ChangeTracker()
     report = Report(artefact.name, opts.mode, run_id=run_id,
-                    started=dt.datetime.now().isoformat(timespec="seconds"),
+                    started=timestamp(),
                     window={"from": opts.date_from.isoformat() if opts.date_from else None,
                             "to": opts.date_to.isoformat() if opts.date_to else None},
                     description=opts.description, started_by=opts.started_by,
@@ -223,7 +223,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     if ok:
         report.status = "succeeded"
         report.files = [str(out_path)]
-        report.finished = dt.datetime.now().isoformat(timespec="seconds")
+        report.finished = timestamp()
         try:
             if hooks:
                 hooks[1](report, report.files)  # the commit point of a production run
@@ -238,7 +238,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     else:
         output.discard()
         report.status = "failed"
-        report.finished = dt.datetime.now().isoformat(timespec="seconds")
+        report.finished = timestamp()
         if hooks:
             hooks[1](report, [])
     write_report(report, opts.out_dir)

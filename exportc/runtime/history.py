@@ -56,7 +56,7 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("profile", String(200), nullable=False, index=True),
     Column("mode", String(1), nullable=False),  # P production, T test
-    Column("status", String(20), nullable=False),  # scheduled running succeeded failed
+    Column("status", String(20), nullable=False),  # scheduled running succeeded failed cancelled
     Column("created", DateTime, nullable=False),
     Column("scheduled_at", DateTime),
     Column("started", DateTime),
@@ -184,14 +184,21 @@ class RunRow:
         return {"id": self.id, "profile": self.profile, "mode": self.mode, "status": self.status,
                 "description": self.description, "booking_date": self.booking_date,
                 "started_by": self.started_by,
-                "created": self.created.isoformat(), "scheduled_at": _iso(self.scheduled_at),
+                "created": _iso(self.created), "scheduled_at": _iso(self.scheduled_at),
                 "started": _iso(self.started), "finished": _iso(self.finished),
                 "window": {"from": _iso(self.window_from), "to": _iso(self.window_to)},
                 "out_dir": self.out_dir, "files": self.files, "errors": self.errors,
                 "warnings": self.warnings, "counts": self.counts}
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """A stored moment (naive, local time) with its time zone attached."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
 def _iso(v: dt.date | None) -> str | None:
+    if isinstance(v, dt.datetime):
+        return aware(v).isoformat()
     return v.isoformat() if v else None
 
 
@@ -454,6 +461,14 @@ class HistoryStore:
             for s, k, c, h, _p, _w in items])
 
     # -- schedules --
+    def cancel_scheduled(self, run_id: int) -> bool:
+        """Mark a scheduled run cancelled; False when it is not (or no longer) scheduled."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(runs).where(and_(
+                runs.c.id == run_id, runs.c.status == "scheduled")).values(
+                status="cancelled", finished=now()))
+            return bool(done.rowcount == 1)
+
     def claim_due(self) -> RunRow | None:
         """Take one due scheduled run, safely when several workers share the database."""
         with self.engine.begin() as conn:

@@ -29,7 +29,7 @@ from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryStore
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
@@ -243,8 +243,8 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         else:
             report = _run(artefact, opts, store, run_id, record=False)
     except BaseException as exc:
-        report = Report(artefact.name, opts.mode, status="failed", started=dt.datetime.now().isoformat(
-            timespec="seconds"), run_id=run_id)
+        report = Report(artefact.name, opts.mode, status="failed", started=timestamp(),
+                        run_id=run_id)
         message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
         report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
         store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))

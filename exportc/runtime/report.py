@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def timestamp() -> str:
+    """Now, to the second, with the UTC offset of the local time zone: a report's times say
+    which zone they are in."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 @dataclass
