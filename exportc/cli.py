@@ -439,6 +439,41 @@ def doc(
         typer.echo(f"wrote {out}")
 
 
+@app.command("test")
+def test_cmd(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Test files (*.test.toml), or folders searched for them (default: the profile folders)")] = None,
+    update: Annotated[bool, typer.Option("--update", help="Rewrite golden files from the output")] = False,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML to this file")] = None,
+) -> None:
+    """Run profile test cases: golden XML, XPath assertions, expected problems (exit 1 on failure)."""
+    import time
+
+    from exportc.config import ConfigError, load_config
+    from exportc.workbench.results import counts, render_text
+    from exportc.workbench.results import junit as junit_xml
+    from exportc.workbench.runner import discover, run_test_file
+
+    if not paths:
+        try:
+            paths = list(load_config().profiles)
+        except ConfigError as exc:
+            raise _usage_error(str(exc)) from None
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _usage_error(f"no such file or folder: {missing[0]}")
+    files = discover(paths)
+    if not files:
+        raise _usage_error("no test files (*.test.toml) found")
+    started = time.perf_counter()
+    results = [run_test_file(f, update=update) for f in files]
+    typer.echo(render_text(results, time.perf_counter() - started))
+    if junit is not None:
+        junit.write_bytes(junit_xml(results))
+    c = counts(results)
+    raise typer.Exit(1 if c["failed"] or c["error"] else 0)
+
+
 @app.command("codes")
 def codes_cmd(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference page")] = False,

@@ -6,7 +6,7 @@ golden test (``tests/golden``), and ``docs/diagnostics.md`` is generated from th
 
 Ranges: E00xx files and configuration, E01xx syntax, E02xx names and types, E03xx target
 schema, E04xx profile structure and inheritance, E05xx parameters and sources, E06xx records at
-run time.
+run time, E07xx profile test files.
 """
 
 from __future__ import annotations
@@ -114,6 +114,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E0621": ("run stopped", "A run stopped on an error outside the records (lock, database, I/O)."),
     "E0622": ("scheduled profile broken", "A scheduled run's profile no longer compiles."),
     "E0699": ("internal error", "A bug in exportc; please report it with the profile and record."),
+    # -- profile tests (exportc test) --
+    "E0701": ("bad test file", "A profile test file (`*.test.toml`) is not valid TOML or a value "
+              "has the wrong shape."),
+    "E0702": ("unknown key in a test file", "A test file, case, `run` or `expect` table has a key "
+              "exportc does not know."),
+    "E0703": ("test file without its profile", "The profile a test file names (or the `.map` "
+              "beside it with the same stem) does not exist."),
+    "E0704": ("case expects nothing", "A case gives no golden file, XPath assertion or expected "
+              "problems, so it could never fail."),
     "W0601": ("check warning", "A `check ... else warning` did not hold for a record."),
     "W0608": ("set-level check warning", "no_overlap() or unique() found clashing records (warning)."),
 }

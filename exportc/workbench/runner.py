@@ -1,0 +1,271 @@
+"""Run profile test cases in process, through the same runtime a test run uses.
+
+Each case gets a fresh temporary folder: its inline records become JSON Lines files, its
+``delivered`` records are recorded in a fresh history database as an earlier production run
+would have recorded them (same canonical payload and hash), and the profile then runs through
+``execute`` with the history tracker — so a case can test the reversal of a changed or deleted
+invoice without two production runs. The output is compared canonically with the golden file,
+the XPath assertions are evaluated on it, and the report's problems with the expected ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from exportc.artefact import Artefact
+from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.diagnostics import Diagnostic
+from exportc.runtime.execute import RunOptions, UsageError, execute
+from exportc.runtime.history import HistoryStore
+from exportc.runtime.production import HistoryTracker, canonical
+from exportc.runtime.report import Problem, Report
+from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, record_key
+from exportc.workbench.canonical import BadXml, check_xpath, unified_diff
+from exportc.workbench.canonical import canonical as canonical_xml
+from exportc.workbench.casefile import TEST_SUFFIX, Case, ExpectedProblem, TestFile, load_test_file
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case: passed, failed (an expectation did not hold) or error (it could
+    not run: a bad param, an unbound source)."""
+
+    case: Case
+    status: str
+    messages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    updated: bool = False
+
+
+@dataclass
+class FileResult:
+    """A test file's cases' outcomes, or the diagnostics that kept it from running."""
+
+    test: TestFile
+    compiled: CompileResult | None = None
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        found = list(self.test.diagnostics)
+        if self.compiled is not None and not self.compiled.ok:
+            found += self.compiled.diagnostics
+        return found
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Test files: given ones, and ``*.test.toml`` under given folders (sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(path.rglob(f"*{TEST_SUFFIX}")))
+        else:
+            out.append(path)
+    return list(dict.fromkeys(out))
+
+
+def run_test_file(path: Path, update: bool = False, artefact_for: Any = None) -> FileResult:
+    """Load a test file, compile its profile (merged with its base), run every case.
+
+    ``artefact_for(compiled)`` may swap the artefact (coverage runs use an instrumented one)."""
+    test = load_test_file(path)
+    result = FileResult(test)
+    if test.diagnostics or test.profile is None:
+        return result
+    result.compiled = compile_file(test.profile)
+    if not result.compiled.ok or result.compiled.artefact is None:
+        return result
+    artefact = artefact_for(result.compiled) if artefact_for else result.compiled.artefact
+    for case in test.cases:
+        result.cases.append(run_case(artefact, case, update))
+    return result
+
+
+def run_case(artefact: Artefact, case: Case, update: bool = False) -> CaseResult:
+    """Run one case in a temporary folder and check its expectations."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="exportc-test-") as tmp:
+        folder = Path(tmp)
+        store = HistoryStore(f"sqlite:///{folder / 'history.db'}")
+        try:
+            result = _run(artefact, case, folder, store, update)
+        except (UsageError, SourceError) as exc:
+            result = CaseResult(case, "error", [str(exc)])
+        finally:
+            store.dispose()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _date(value: object, name: str) -> dt.date | None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UsageError(f"run option `{name}` must be a date (2026-11-30), got `{value}`")
+
+
+def _options(case: Case, artefact: Artefact, folder: Path) -> RunOptions:
+    run = case.run
+    sources = {name: str(_bound(name, given, folder)) for name, given in case.sources.items()}
+    mode = run.get("mode", "test")
+    if mode not in ("test", "production"):
+        raise UsageError(f"run option `mode` is test or production, got `{mode}`")
+    return RunOptions(sources=sources, params=dict(case.params), date_from=_date(run.get("from"), "from"),
+                      date_to=_date(run.get("to"), "to"), booking_date=_date(run.get("booking_date"), "booking_date"),
+                      description=run.get("description"), out_dir=folder / "out",
+                      skip_invalid=bool(run.get("skip_invalid", False)), mode=mode)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into a source record")
+
+
+def _bound(name: str, given: Path | list[dict[str, Any]], folder: Path) -> Path:
+    """A source file: the case's own file, or its inline records written as JSON Lines."""
+    if isinstance(given, Path):
+        return given
+    path = folder / f"{name}.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for record in given:
+            fh.write(json.dumps(record, default=_json_default, ensure_ascii=False) + "\n")
+    return path
+
+
+def _seed(store: HistoryStore, artefact: Artefact, delivered: dict[str, Path | list[dict[str, Any]]]) -> None:
+    """Record ``delivered`` as a finished production run of the profile would have."""
+    if not delivered:
+        return
+    items = []
+    for source, given in delivered.items():
+        shape = artefact.sources.get(source)
+        if shape is None:
+            raise UsageError(f"`delivered.{source}`: the profile has no source `{source}`; sources: "
+                             + ", ".join(artefact.sources))
+        rows = [(loc.row, loc.number) for loc in read_raw(Binding(source, str(given)))] \
+            if isinstance(given, Path) else [(r, n) for n, r in enumerate(given, 1)]
+        coerce = Coercer(shape)
+        for raw, number in rows:
+            record = coerce(json.loads(json.dumps(raw, default=_json_default)), f"delivered.{source}", number)
+            text = canonical(record)
+            window = record.get(shape.window) if shape.window else None
+            if isinstance(window, dt.datetime):
+                window = window.date()
+            items.append((source, record_key(shape, record), "new",
+                          hashlib.sha256(text.encode()).hexdigest(), text, window))
+    run_id = store.create_run(artefact.name, "P", "succeeded", {}, (None, None), None)
+    with store.engine.begin() as conn:
+        store.record_deliveries(conn, artefact.name, run_id, items)
+
+
+def _run(artefact: Artefact, case: Case, folder: Path, store: HistoryStore, update: bool) -> CaseResult:
+    _seed(store, artefact, case.delivered)
+    opts = _options(case, artefact, folder)
+    tracker = HistoryTracker(store, artefact, opts)
+    try:
+        report = execute(artefact, opts, tracker)
+    finally:
+        tracker.close()
+    _name_inline(report, folder)
+    output = Path(report.files[0]).read_bytes() if report.status == "succeeded" and report.files else None
+    result = CaseResult(case, "passed")
+    result.messages += _problems(case.problems, report)
+    if case.golden is not None:
+        result.messages += _golden(case.golden, output, report, update, result)
+    if case.xpath:
+        result.messages += _xpaths(case.xpath, output, report)
+    if result.messages:
+        result.status = "failed"
+    return result
+
+
+def _name_inline(report: Report, folder: Path) -> None:
+    """Problems in inline records say ``sources.invoices, record 2``, not a temporary file."""
+    prefix = str(folder) + "/"
+    for p in report.problems:
+        if p.source and p.source.startswith(prefix):
+            name, _, rest = p.source[len(prefix):].partition(".jsonl")
+            p.source = f"sources.{name}" + rest.replace(", row ", ", record ")
+
+
+def _failed_run(report: Report) -> str:
+    errors = "; ".join(p.render() for p in report.errors) or "no problem reported"
+    return f"the run failed, so there is no output: {errors}"
+
+
+def _golden(golden: Path, output: bytes | None, report: Report, update: bool, result: CaseResult) -> list[str]:
+    if output is None:
+        return [_failed_run(report)]
+    actual = canonical_xml(output)
+    if update:
+        if not golden.is_file() or _canonical_file(golden) != actual:
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(actual, "utf-8")
+            result.updated = True
+        return []
+    if not golden.is_file():
+        return [f"the golden file {golden} does not exist; run `exportc test --update` to write it"]
+    try:
+        expected = _canonical_file(golden)
+    except BadXml as exc:
+        return [f"the golden file {golden} is not well-formed XML: {exc}"]
+    if expected == actual:
+        return []
+    return [f"the output differs from {golden.name}:\n" + unified_diff(expected, actual, golden.name)]
+
+
+def _canonical_file(path: Path) -> str:
+    return canonical_xml(path.read_bytes())
+
+
+def _xpaths(exprs: list[str], output: bytes | None, report: Report) -> list[str]:
+    if output is None:
+        return [_failed_run(report)]
+    doc = etree.fromstring(output)
+    return [m for m in (check_xpath(doc, e) for e in exprs) if m is not None]
+
+
+def _matches(want: ExpectedProblem, got: Problem) -> bool:
+    if want.code != got.code:
+        return False
+    if want.severity is not None and want.severity != got.severity:
+        return False
+    if want.message is not None and want.message not in got.message:
+        return False
+    if want.key is not None:
+        record = got.record or ""
+        values = [part.partition("=")[2] for part in record.split(", ")]
+        return want.key == record or want.key == ", ".join(values)
+    return True
+
+
+def _problems(expected: list[ExpectedProblem], report: Report) -> list[str]:
+    """Every expected problem must be reported, and every reported warning or error expected."""
+    actual = [p for p in report.problems if p.severity in ("error", "warning")]
+    missing = []
+    for want in expected:
+        hit = next((p for p in actual if _matches(want, p)), None)
+        if hit is None:
+            missing.append(want)
+        else:
+            actual.remove(hit)
+    out = [f"expected problem {w} was not reported" for w in missing]
+    out += [f"unexpected problem: {p.render()}" for p in actual]
+    return out
