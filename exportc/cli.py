@@ -252,10 +252,11 @@ def run(
     except (UsageError, HistoryError) as exc:
         raise _usage_error(str(exc)) from None
     if result.scheduled is not None:
-        due = _store(db).get_run(result.scheduled)
+        assert result.store is not None
+        due = result.store.get_run(result.scheduled)
         when = _when(due.scheduled_at) if due and due.scheduled_at else at
         typer.echo(f"scheduled run {result.scheduled} at {when}; `exportc worker` runs it when due "
-                   f"(`exportc cancel {result.scheduled}` cancels it)")
+                   f"(`exportc cancel {result.scheduled}` cancels it)\n  history: {result.store.where}")
         raise typer.Exit(0)
     if result.report is None:
         _emit(result.compiled.diagnostics, result.compiled.sources, Format.text)
@@ -264,12 +265,15 @@ def run(
     raise typer.Exit(0 if result.report.status == "succeeded" else 1)
 
 
-def _store(db: str | None) -> HistoryStore:
+def _store(db: str | None, create: bool = False, profile: Path | None = None) -> HistoryStore:
+    """The history a command uses (see ``orchestrate.history_location``); read-only commands
+    (the default) never create one."""
     from exportc.orchestrate import open_history
+    from exportc.runtime.execute import UsageError
     from exportc.runtime.history import HistoryError
     try:
-        return open_history(db)
-    except HistoryError as exc:
+        return open_history(db, profile, create=create)
+    except (HistoryError, UsageError) as exc:
         raise _usage_error(str(exc)) from None
 
 
@@ -279,11 +283,24 @@ def runs(
     db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
 ) -> None:
-    """The overview of all runs, test (T) and production (P); errors flagged with !, warnings with *."""
-    rows = _store(db).list_runs(profile)
+    """The overview of all runs, test (T) and production (P); errors flagged with !, warnings with *.
+    A profile given as a file uses that profile's project's history."""
+    from exportc.orchestrate import history_location
+    from exportc.project import declared_name
+    from exportc.runtime.execute import UsageError
+    from exportc.runtime.history import describe_url
+
+    path = Path(profile) if profile and Path(profile).is_file() else None
+    name = (declared_name(path) or profile) if path else profile
+    try:
+        where = describe_url(history_location(db, path))
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    rows = _store(db, profile=path).list_runs(name) if _history_exists(db, path) else []
     if format is Format.json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
+    typer.echo(f"history: {where}")
     if not rows:
         typer.echo("no runs")
         return
@@ -323,6 +340,19 @@ def overview_lines(rows: list[RunRow]) -> list[str]:
     return out
 
 
+def _history_exists(db: str | None, profile: Path | None = None) -> bool:
+    """Whether the history a read-only command would use exists (it is never created)."""
+    from exportc.orchestrate import open_history
+    from exportc.runtime.history import NoHistory
+    try:
+        open_history(db, profile, create=False)
+    except NoHistory:
+        return False
+    except Exception:
+        return True  # any other problem is reported by the command itself
+    return True
+
+
 def _run_row(run_id: int, db: str | None) -> tuple[HistoryStore, RunRow]:
     store = _store(db)
     row = store.get_run(run_id)
@@ -339,14 +369,16 @@ def show(
 ) -> None:
     """One run's report."""
     from exportc.runtime.report import Report
-    row = _run_row(run_id, db)[1]
+    store, row = _run_row(run_id, db)
     if format is Format.json:
-        typer.echo(json.dumps({**row.to_json(), "report": json.loads(row.report) if row.report else None},
-                              indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({**row.to_json(), "report": json.loads(row.report) if row.report else None,
+                               "history": store.where}, indent=2, ensure_ascii=False))
         return
     if row.report:
         try:
-            typer.echo(Report.from_json(row.report).summary())
+            report = Report.from_json(row.report)
+            report.history = report.history or store.where
+            typer.echo(report.summary())
         except (TypeError, KeyError, ValueError):
             typer.echo(row.report)
     else:
@@ -356,6 +388,7 @@ def show(
                              ("started by" if row.started else "scheduled by", row.started_by)):
             if value:
                 typer.echo(f"  {label}: {value}")
+        typer.echo(f"  history: {store.where}")
 
 
 @app.command()
@@ -399,7 +432,9 @@ def worker(
         if status != "succeeded":
             failed.append(row.id)
         typer.echo(f"run {row.id} ({row.profile}): {status}")
-    done = work(_store(db), once, poll, report)
+    store = _store(db, create=True)
+    typer.echo(f"history: {store.where}", err=True)
+    done = work(store, once, poll, report)
     typer.echo(f"{done} scheduled run(s) done"
                + (f", {len(failed)} failed (see `exportc show {failed[0]}`)" if failed else ""))
     raise typer.Exit(1 if failed else 0)

@@ -1,10 +1,12 @@
-"""The project configuration, ``exportc.toml``, found by walking up from the working directory.
+"""The project configuration, ``exportc.toml``: what it says (where it is found: ``project.py``).
 
 ```toml
 [exportc]
 profiles = ["profiles"]                     # folders searched for profiles by name
 schemas = ["schemas", "../shared/reference/exact-online"]   # folders searched for XSDs
 history = ".exportc/history.db"             # SQLite file, or a SQLAlchemy URL
+runs = ".exportc/runs"                      # the run store: each run's own folder
+keep_test_runs = 50                         # test runs kept per profile (production: all)
 ```
 
 Relative paths are relative to the folder holding ``exportc.toml``.
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG_NAME = "exportc.toml"
+KNOWN = {"profiles", "schemas", "history", "runs", "keep_test_runs"}
 
 
 class ConfigError(Exception):
@@ -26,7 +29,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    """Where profiles, schemas and the history live."""
+    """Where profiles, schemas, the history and the run store live."""
 
     root: Path
     profiles: tuple[Path, ...] = ()
@@ -34,6 +37,8 @@ class Config:
     history: str = ".exportc/history.db"
     file: Path | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    runs_folder: str = ".exportc/runs"
+    keep_test_runs: int = 50
 
     @property
     def history_url(self) -> str:
@@ -45,15 +50,11 @@ class Config:
             path = self.root / path
         return f"sqlite:///{path}"
 
-
-def find_config_file(start: Path | None = None) -> Path | None:
-    """The nearest exportc.toml at or above ``start`` (the working directory by default)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+    @property
+    def runs(self) -> Path:
+        """The run store folder (absolute)."""
+        path = Path(self.runs_folder)
+        return path if path.is_absolute() else (self.root / path).resolve()
 
 
 def _paths(root: Path, raw: object, key: str, file: Path) -> tuple[Path, ...]:
@@ -62,18 +63,17 @@ def _paths(root: Path, raw: object, key: str, file: Path) -> tuple[Path, ...]:
     return tuple((root / p).resolve() for p in raw)
 
 
-def load_config(start: Path | None = None) -> Config:
-    """Load the nearest exportc.toml; without one, the working directory is the root.
+def _extra_schemas() -> tuple[Path, ...]:
+    """``EXPORTC_SCHEMA_PATH`` (os.pathsep-separated) adds schema folders, for machines where
+    the reference schemas live elsewhere."""
+    return tuple(Path(p).resolve() for p in
+                 os.environ.get("EXPORTC_SCHEMA_PATH", "").split(os.pathsep) if p)
 
-    ``EXPORTC_SCHEMA_PATH`` (os.pathsep-separated) adds schema folders, for machines where the
-    reference schemas live elsewhere.
-    """
-    file = find_config_file(start)
-    extra_schemas = tuple(Path(p).resolve() for p in
-                          os.environ.get("EXPORTC_SCHEMA_PATH", "").split(os.pathsep) if p)
+
+def read_config(file: Path | None, root: Path) -> Config:
+    """The configuration in ``file``; without one, ``root`` is the project root."""
     if file is None:
-        root = (start or Path.cwd()).resolve()
-        return Config(root, (root / "profiles",), (root, *extra_schemas))
+        return Config(root, (root / "profiles",), (root, *_extra_schemas()))
     try:
         data = tomllib.loads(file.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -85,11 +85,19 @@ def load_config(start: Path | None = None) -> Config:
     history = section.get("history", ".exportc/history.db")
     if not isinstance(history, str):
         raise ConfigError(f"{file}: `history` must be a path or a URL")
+    runs = section.get("runs", ".exportc/runs")
+    if not isinstance(runs, str):
+        raise ConfigError(f"{file}: `runs` must be a folder")
+    keep = section.get("keep_test_runs", 50)
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise ConfigError(f"{file}: `keep_test_runs` must be a whole number, 0 or more")
     return Config(
         root=root,
         profiles=_paths(root, section.get("profiles", ["profiles"]), "profiles", file),
-        schemas=_paths(root, section.get("schemas", ["."]), "schemas", file) + extra_schemas,
+        schemas=_paths(root, section.get("schemas", ["."]), "schemas", file) + _extra_schemas(),
         history=history,
         file=file,
-        extra={k: v for k, v in section.items() if k not in {"profiles", "schemas", "history"}},
+        extra={k: v for k, v in section.items() if k not in KNOWN},
+        runs_folder=runs,
+        keep_test_runs=keep,
     )

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exportc.compiler.inherit import find_base
-from exportc.compiler.pipeline import CompileResult, compile_file, display_path
-from exportc.config import load_config
+from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.config import ConfigError
+from exportc.project import cwd_project, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryStore, RunRow, aware, now
 from exportc.runtime.production import run_with_history
@@ -35,29 +35,39 @@ def os_user() -> str:
 
 
 def resolve_profile(name: str) -> Path:
-    """A profile path from a path or a profile name."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    found = find_base(name, False, ".", load_config().profiles)
+    """A profile path from a path or a profile name (in the working directory's project)."""
+    try:
+        found = find_profile(name)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     if found is None:
         raise UsageError(f"no profile file or profile named `{name}`")
-    return display_path(found)
+    return found
 
 
 _STORES: dict[str, HistoryStore] = {}
 
 
-def open_history(db: str | None) -> HistoryStore:
-    """The history store: ``--db`` (a SQLite path or a SQLAlchemy URL) or exportc.toml's.
+def history_location(db: str | None, profile: Path | None = None) -> str:
+    """The URL of the history a command uses: ``--db``, else the history of the profile's own
+    project (found from the profile's location), else the working directory's project."""
+    try:
+        project = project_of(profile) if profile is not None else cwd_project()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return history_url(project, db)
+
+
+def open_history(db: str | None, profile: Path | None = None, create: bool = True) -> HistoryStore:
+    """The history store (see ``history_location``). Read-only commands pass ``create=False``:
+    a history that does not exist yet is a ``NoHistory`` error, never a new empty file.
     One store (and connection pool) per database per process, closed at exit."""
-    url = load_config().history_url
-    if db:
-        url = db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+    url = history_location(db, profile)
     if url not in _STORES:
+        store = HistoryStore(url, create=create)
         if not _STORES:
             atexit.register(close_histories)
-        _STORES[url] = HistoryStore(url)
+        _STORES[url] = store
     return _STORES[url]
 
 
@@ -72,6 +82,7 @@ class RunResult:
     compiled: CompileResult
     report: Report | None
     scheduled: int | None = None
+    store: HistoryStore | None = None  # the history the run used (or was stored in)
 
 
 def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
@@ -115,15 +126,15 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
     bind_params(artefact, opts.params)  # a bad param is a usage error now, not at the scheduled time
     if at is not None:
         at = schedule_moment(at)
-    store = store or open_history(db)
+    store = store or open_history(db, path)
     request = _request(path, opts)
     if at is not None:
         run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
                                   "scheduled", request, (opts.date_from, opts.date_to),
                                   request["out"], scheduled_at=at)
-        return RunResult(compiled, None, scheduled=run_id)
+        return RunResult(compiled, None, scheduled=run_id, store=store)
     return RunResult(compiled, run_with_history(artefact, opts, store, request,
-                                                lock_timeout=lock_timeout))
+                                                lock_timeout=lock_timeout), store=store)
 
 
 def schedule_moment(at: dt.datetime) -> dt.datetime:

@@ -355,7 +355,8 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
 
     listing = runner.invoke(app, ["runs", "--db", db])
     assert listing.exit_code == 0
-    header, *lines = listing.output.splitlines()
+    where, header, *lines = listing.output.splitlines()
+    assert where == f"history: {open_history(db).where}"
     assert header.split() == ["id", "P/T", "status", "profile", "window", "booking", "started", "by",
                               "changes", "files", "description"]
     assert [line.split()[1:4] for line in lines] == [

@@ -10,6 +10,7 @@ from exportc.compiler.resolve import did_you_mean, literal_type
 from exportc.compiler.types import SCALARS, Type, assignable, list_of
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
+from exportc.project import display_path, table_path
 from exportc.tablefile import TableFileError, read_table_csv
 
 TYPE_NAMES = (*SCALARS, "list")
@@ -103,7 +104,7 @@ class Declarations:
                     self.err("E0215", f"table `{t.name}` has the key {k!r} twice", entry.span)
                 entries[k] = v
         elif t.file is not None:
-            path = Path(profile_file).parent / t.file
+            path = display_path(table_path(t.file, profile_file))
             entries = self.table_file(t, path, kt, vt)
         default = None
         if t.policy == "default" and t.default_value is not None:

@@ -10,7 +10,6 @@ unmarked rule, or a rule the base does not have, is an error pointing at both fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from exportc.compiler.resolve import did_you_mean
 from exportc.diagnostics import Diagnostic, Related, Span, error
@@ -156,32 +155,3 @@ def _replace_decl(old: ast.ParamDecl | ast.TableDecl | ast.LetDecl,
 def _t(t: ast.TypeRef) -> str:
     from exportc.dsl.formatter import format_type
     return format_type(t)
-
-
-def find_base(name: str, is_path: bool, child_file: str, folders: tuple[Path, ...]) -> Path | None:
-    """The file of a base profile, by path (relative to the child) or by profile name."""
-    if is_path:
-        candidate = (Path(child_file).parent / name).resolve()
-        return candidate if candidate.is_file() else None
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*.map")):
-            head = _declared_name(path)
-            if head == name:
-                return path.resolve()
-    return None
-
-
-def _declared_name(path: Path) -> str | None:
-    """The name in a file's ``profile`` line, read without a full parse."""
-    import re
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                m = re.match(r"\s*profile\s+([A-Za-z_][\w.]*)", line)
-                if m:
-                    return m.group(1)
-    except OSError:
-        return None
-    return None

@@ -27,15 +27,16 @@ from exportc.artefact import (
 from exportc.compiler import ir
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
-from exportc.compiler.inherit import Override, find_base, merge
+from exportc.compiler.inherit import Override, merge
 from exportc.compiler.resolve import Resolver, Scope
 from exportc.compiler.schema import SchemaError, SchemaModel, load_model
 from exportc.compiler.targets import TargetPlanner
 from exportc.compiler.types import Type
-from exportc.config import Config, ConfigError, load_config
+from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
 from exportc.dsl.parser import comment_start, parse_file
+from exportc.project import display_path, find_base, find_schema, project_of, schema_folders, table_path
 
 PASSES = ("parse", "merge_base", "declare", "load_schema", "plan_targets", "generate")
 
@@ -60,9 +61,9 @@ class CompileResult:
         return any(d.is_error for d in self.diagnostics)
 
 
-def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, ...] = ()
-          ) -> ast.Module | None:
-    """parse + merge_base, recursively for base profiles."""
+def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = ()) -> ast.Module | None:
+    """parse + merge_base, recursively for base profiles (each found from its child's location:
+    see ``exportc.project``)."""
     parsed = parse_file(str(path))
     result.sources[str(path)] = parsed.source
     result.diagnostics += parsed.diagnostics
@@ -77,9 +78,14 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
         return None
     if header.extends is None:
         return module
-    base_path = find_base(header.extends, header.extends_is_path, str(path), config.profiles)
+    try:
+        base_path = find_base(header.extends, header.extends_is_path, str(path))
+        folders = project_of(path).profiles
+    except ConfigError as exc:
+        result.diagnostics.append(error("E0002", str(exc), header.span))
+        return None
     if base_path is None:
-        where = ", ".join(os.path.relpath(f) for f in config.profiles) or "(none)"
+        where = ", ".join(os.path.relpath(f) for f in folders) or "(none)"
         result.diagnostics.append(error(
             "E0407", f"cannot find the base profile `{header.extends}`", header.span,
             "give a path (`extends \"../base.map\"`) or a profile name found in the profile "
@@ -90,7 +96,7 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
                                         f"{' -> '.join(p.name for p in (*chain, path.resolve(), base_path))}",
                                         header.span))
         return None
-    base = _load(display_path(base_path), config, result, (*chain, path.resolve()))
+    base = _load(display_path(base_path), result, (*chain, path.resolve()))
     if base is None:
         return None
     merged = merge(base, module)
@@ -99,45 +105,16 @@ def _load(path: Path, config: Config, result: CompileResult, chain: tuple[Path, 
     return merged.module
 
 
-def display_path(path: Path) -> Path:
-    """Relative to the working directory when the two share a folder (`../shared/...` rather than
-    an absolute path that differs per machine), so diagnostics read like the user's and stay stable."""
-    cwd = Path.cwd()
-    try:
-        return path.relative_to(cwd)
-    except ValueError:
-        pass
-    if path.is_absolute() and os.path.commonpath([path, cwd]) != path.anchor:
-        return Path(os.path.relpath(path, cwd))
-    return path
-
-
-def find_schema(name: str, profile_file: str, config: Config) -> Path | None:
-    """A target XSD: beside the profile, then in each schema folder (recursively by name)."""
-    direct = Path(profile_file).parent / name
-    if direct.is_file():
-        return direct.resolve()
-    for folder in config.schemas:
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate.resolve()
-    for folder in config.schemas:
-        if folder.is_dir():
-            for hit in sorted(folder.rglob(Path(name).name)):
-                return hit.resolve()
-    return None
-
-
-def compile_file(path: Path | str, config: Config | None = None) -> CompileResult:
+def compile_file(path: Path | str) -> CompileResult:
     """Run every pass over one profile."""
     path = Path(path)
     result = CompileResult(str(path))
     try:
-        config = config or load_config(path.parent)
+        project_of(path)  # a broken exportc.toml is reported once, before anything else
     except ConfigError as exc:
         result.diagnostics.append(error("E0002", str(exc), None))
         return result
-    module = _load(path, config, result)
+    module = _load(path, result)
     if module is None:
         return result
     result.module = module
@@ -149,7 +126,7 @@ def compile_file(path: Path | str, config: Config | None = None) -> CompileResul
         result.diagnostics.append(error("E0401", "the profile has no `target`", header.span,
                                         'add `target "schema.xsd" root RootElement`'))
         return result
-    model = _schema(target, str(path), config, result)
+    model = _schema(target, str(path), result)
     if model is None:
         return result
     profile = _plan(module, header, target, model, decl, result)
@@ -177,11 +154,16 @@ def _declare(module: ast.Module, file: str) -> Declarations:
     return decl
 
 
-def _schema(target: ast.TargetDecl, file: str, config: Config, result: CompileResult
-            ) -> SchemaModel | None:
-    schema_path = find_schema(target.schema, target.span.file or file, config)
+def _schema(target: ast.TargetDecl, file: str, result: CompileResult) -> SchemaModel | None:
+    declaring = target.span.file or file  # a base's target: the base's own project
+    try:
+        schema_path = find_schema(target.schema, declaring)
+        folders = schema_folders(declaring)
+    except ConfigError as exc:
+        result.diagnostics.append(error("E0002", str(exc), target.span))
+        return None
     if schema_path is None:
-        searched = list(dict.fromkeys([str(Path(file).parent), *(str(display_path(f)) for f in config.schemas)]))
+        searched = list(dict.fromkeys(str(display_path(f)) for f in folders))
         result.diagnostics.append(error(
             "E0313", f"cannot find the schema `{target.schema}`", target.span,
             "searched " + ", ".join(searched) + "; list the folder under `schemas` in exportc.toml"))
@@ -281,7 +263,7 @@ def _artefact(p: ir.Profile, texts: dict[str, str]) -> Artefact:
                              x.span.line) for x in p.params.values())
     tables = tuple(TableSpec(
         t.name, _type(t.key_type), _type(t.value_type), t.entries if t.file is None else None,
-        str((Path(t.span.file).parent / t.file).resolve()) if t.file else None, t.policy,
+        str(table_path(t.file, t.span.file)) if t.file else None, t.policy,
         t.default, t.description) for t in p.tables.values())
     blocks = tuple(BlockSpec(
         b.index, b.containers, b.position, b.element.name, b.source, b.where is not None,

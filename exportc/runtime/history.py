@@ -37,11 +37,13 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
+    make_url,
     select,
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 SCHEMA_VERSION = 1
 meta = MetaData()
@@ -113,6 +115,10 @@ class HistoryError(Exception):
     """The history database cannot be used (unreachable, locked, newer schema)."""
 
 
+class NoHistory(HistoryError):
+    """A read-only command found no history where it looked (and created none)."""
+
+
 class LockTimeout(HistoryError):
     """Another production run of the profile holds the lock."""
 
@@ -136,6 +142,17 @@ def holder_alive(pid: int, host: str, heartbeat: dt.datetime | None) -> bool:
     if host == HOST:
         return _pid_alive(pid)
     return heartbeat is not None and now() - heartbeat < STALE_AFTER
+
+
+def describe_url(url: str) -> str:
+    """A history URL as shown to users: a SQLite file as its path; any other URL without its
+    password."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1]
 
 
 def _migration_1(conn: Connection) -> None:
@@ -205,11 +222,36 @@ def _iso(v: dt.date | None) -> str | None:
 class HistoryStore:
     """Access to one history database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
         self.is_postgres = url.startswith("postgresql")
+        if not create and not self._sqlite_exists(url):
+            raise NoHistory(f"no history at {describe_url(url)}")
         self.engine = self._engine(url)
+        if not create and not self._has_schema():
+            self.engine.dispose()
+            raise NoHistory(f"no history at {describe_url(url)}")
         self.migrate()
+
+    @property
+    def where(self) -> str:
+        """Which history this is, for output and reports (a password is never shown)."""
+        return describe_url(self.url)
+
+    @staticmethod
+    def _sqlite_exists(url: str) -> bool:
+        if not url.startswith("sqlite:///"):
+            return True
+        path = url[len("sqlite:///"):]
+        return path in ("", ":memory:") or os.path.isfile(path)
+
+    def _has_schema(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                return inspect(conn).has_table(schema_versions.name)
+        except (OperationalError, DatabaseError) as exc:
+            raise HistoryError(f"cannot use the history database {self.where}: "
+                               f"{str(exc).splitlines()[0]}") from None
 
     @staticmethod
     def _engine(url: str) -> Engine:

@@ -244,7 +244,7 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
             report = _run(artefact, opts, store, run_id, record=False)
     except BaseException as exc:
         report = Report(artefact.name, opts.mode, status="failed", started=timestamp(),
-                        run_id=run_id)
+                        run_id=run_id, history=store.where)
         message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
         report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
         store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
@@ -273,6 +273,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
 
     def commit(report: Report, files: list[str]) -> None:
         report.run_id = run_id
+        report.history = store.where
         values = store.finish_values(report.status, report.to_json(), files, len(report.errors),
                                      len(report.warnings), _counts(report))
         with store.engine.begin() as conn:

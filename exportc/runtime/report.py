@@ -66,6 +66,7 @@ class Report:
     validation: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     run_id: int | None = None
+    history: str | None = None  # which history the run used (a file, or a URL without password)
 
     @property
     def errors(self) -> list[Problem]:
@@ -121,6 +122,8 @@ class Report:
                          + (f": {v.get('error')}" if v.get("error") else ""))
         for f in self.files:
             lines.append(f"  file: {f}")
+        if self.history:
+            lines.append(f"  history: {self.history}")
         shown = self.problems[:20]
         for p in shown:
             lines.append("  " + p.render())
