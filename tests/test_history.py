@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,9 +72,10 @@ def write_world(folder: Path, invoices: list[dict[str, Any]], customers: list[di
     return {"customers": str(folder / "customers.jsonl"), "invoices": str(folder / "invoices.jsonl")}
 
 
-def produce(db: str, sources: dict[str, str], out: Path, mode: str = "production", **kw: Any) -> Any:
+def produce(db: str, sources: dict[str, str], out: Path, mode: str = "production",
+            lock_timeout: float = 60.0, **kw: Any) -> Any:
     opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=out, mode=mode, **kw)
-    result = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db)
+    result = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db, lock_timeout=lock_timeout)
     assert result.report is not None, result.compiled.diagnostics
     return result.report
 
@@ -248,13 +250,91 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert report.status == "succeeded"
 
 
-def test_a_live_lock_times_out_with_a_clear_message(tmp_path: Path) -> None:
+def _foreign_lock(url: str, pid: int, age: int = 0, proc_start: str | None = None) -> None:
+    """A lock row left by another process: ``pid`` on this host, its heartbeat ``age`` s old."""
+    store = open_history(url)
+    with store.engine.begin() as conn:
+        conn.execute(locks.insert().values(profile="exact_online.invoices", run_id=99, pid=pid,
+                                           host=os.uname().nodename, proc_start=proc_start,
+                                           heartbeat=now() - dt.timedelta(seconds=age)))
+
+
+@pytest.fixture
+def stranger() -> Any:
+    """A live process on this host that is not an exportc run (a reused PID)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_lock_without_heartbeat_is_dead_though_its_pid_lives(tmp_path: Path, stranger: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    _foreign_lock(url, stranger.pid, age=600)  # e.g. after a reboot that handed the PID out again
+    report = produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r", lock_timeout=2)
+    assert report.status == "succeeded"
+
+
+def test_a_reused_pid_does_not_keep_a_lock_alive(tmp_path: Path, stranger: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    from exportc.runtime.liveness import process_start
+    if process_start(stranger.pid) is None:
+        pytest.skip("this OS does not tell when a process started")
+    _foreign_lock(url, stranger.pid, proc_start="another-boot:12345")  # fresh beat, other process
+    report = produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r", lock_timeout=2)
+    assert report.status == "succeeded"
+
+
+def test_a_live_lock_times_out_and_says_whose_it_is(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'h.db'}"
     store = open_history(url)
-    with store.lock("exact_online.invoices", 1, timeout=1), pytest.raises(LockTimeout, match="another production run"):
+    with store.lock("exact_online.invoices", 1, timeout=1), pytest.raises(LockTimeout) as caught:
         run_with_history(artefact(EXACT_PROFILE), RunOptions(
             sources=write_world(tmp_path / "v", BASE), params={"invoice_export": "1"}, out_dir=tmp_path / "o",
             mode="production"), store, {}, lock_timeout=0.5)
+    message = str(caught.value)
+    assert "another production run of `exact_online.invoices` holds the lock" in message
+    assert re.search(rf"\(run 1: pid {os.getpid()} on host {os.uname().nodename}, last heartbeat [01]s ago\)", message)
+
+
+def test_a_live_lock_on_postgres_names_the_running_run(db: str, tmp_path: Path) -> None:
+    store = open_history(db)
+    holder = store.create_run("exact_online.invoices", "P", "running", {}, (None, None), None)
+    with store.lock("exact_online.invoices", holder, timeout=1), pytest.raises(LockTimeout) as caught:
+        produce(db, write_world(tmp_path / "v", BASE), tmp_path / "r", lock_timeout=0.5)
+    assert f"(run {holder}: pid {os.getpid()} on host " in str(caught.value)
+
+
+def test_a_run_that_lost_its_lock_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = open_history(url)
+
+    def taken_over(point: str) -> None:  # another run judged this one dead and took the lock
+        if point == "after-lock":
+            with store.engine.begin() as conn:
+                conn.execute(locks.update().values(run_id=999, pid=1))
+    monkeypatch.setattr("exportc.runtime.production.crashpoint", taken_over)
+    with pytest.raises(HistoryError, match="lost the lock"):
+        produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r")
+    assert list(store.delivered_hashes("exact_online.invoices", "invoices")) == []
+    assert [r.status for r in store.list_runs()] == ["failed"]
+
+
+
+def test_a_version_1_history_gets_the_process_start_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = HistoryStore(url)
+    with store.engine.begin() as conn:  # back to what an exportc of schema version 1 made
+        for table in ("exportc_runs", "exportc_locks"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN proc_start"))
+        conn.execute(text("DELETE FROM exportc_schema WHERE version > 1"))
+    store.dispose()
+    report = produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r")
+    assert report.status == "succeeded"
+    store = HistoryStore(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT proc_start FROM exportc_runs")).scalar() is not None
+    store.dispose()
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

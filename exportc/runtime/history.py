@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -45,7 +44,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
-SCHEMA_VERSION = 1
+from exportc.runtime.liveness import HOST, Holder, my_start
+from exportc.runtime.liveness import now as now  # re-exported: the history's clock
+
+SCHEMA_VERSION = 2
 meta = MetaData()
 
 schema_versions = Table(
@@ -76,6 +78,7 @@ runs = Table(
     Column("pid", Integer),
     Column("host", String(200)),
     Column("heartbeat", DateTime),
+    Column("proc_start", String(100)),  # when the process started (liveness.process_start)
 )
 deliveries = Table(
     "exportc_deliveries", meta,
@@ -105,10 +108,8 @@ locks = Table(
     Column("pid", Integer, nullable=False),
     Column("host", String(200), nullable=False),
     Column("heartbeat", DateTime, nullable=False),
+    Column("proc_start", String(100)),
 )
-
-HOST = socket.gethostname()
-STALE_AFTER = dt.timedelta(seconds=60)  # a lock whose heartbeat is older than this is dead
 
 
 class HistoryError(Exception):
@@ -123,25 +124,10 @@ class LockTimeout(HistoryError):
     """Another production run of the profile holds the lock."""
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def holder_alive(pid: int, host: str, heartbeat: dt.datetime | None) -> bool:
-    """Whether the process that wrote a lock or a running run is still there."""
-    if host == HOST:
-        return _pid_alive(pid)
-    return heartbeat is not None and now() - heartbeat < STALE_AFTER
+def _holder(r: Any) -> Holder:
+    """The process a lock row or a running run's row names."""
+    return Holder(r.pid or 0, r.host or "", r.heartbeat, r.proc_start, r.run_id if hasattr(r, "run_id")
+                  else r.id)
 
 
 def describe_url(url: str) -> str:
@@ -159,7 +145,16 @@ def _migration_1(conn: Connection) -> None:
     meta.create_all(conn, tables=[runs, deliveries, delivery_log, locks])
 
 
-MIGRATIONS = {1: _migration_1}
+def _migration_2(conn: Connection) -> None:
+    """Runs and locks record their process's start time, so a reused PID is not taken for it."""
+    from sqlalchemy import inspect
+    for table in (runs, locks):
+        columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if "proc_start" not in columns:  # version 1 made by an older exportc
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN proc_start VARCHAR(100)"))
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2}
 
 
 @dataclass
@@ -305,13 +300,15 @@ class HistoryStore:
                 window_to=window[1], request=json.dumps(request, sort_keys=True), out_dir=out_dir,
                 files="[]", temp_files="[]", errors=0, warnings=0, counts="{}",
                 pid=os.getpid() if status == "running" else None,
-                host=HOST if status == "running" else None, heartbeat=now()))
+                host=HOST if status == "running" else None, heartbeat=now(),
+                proc_start=my_start() if status == "running" else None))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def start_run(self, run_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(
-                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now()))
+                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now(),
+                proc_start=my_start()))
 
     def set_temp_files(self, run_id: int, pairs: list[tuple[str, str]]) -> None:
         with self.engine.begin() as conn:
@@ -366,7 +363,7 @@ class HistoryStore:
                 runs.c.profile == profile, runs.c.temp_files != "[]"))).all()
             for r in rows:
                 pairs = json.loads(r.temp_files or "[]")
-                if r.status == "running" and holder_alive(r.pid or 0, r.host or "", r.heartbeat):
+                if r.status == "running" and _holder(r).alive():
                     continue
                 if r.status == "succeeded":
                     for tmp, final in pairs:
@@ -383,10 +380,11 @@ class HistoryStore:
                             os.remove(tmp)
                     notes.append(f"run {r.id}: removed the temporary files of a run that died")
                 conn.execute(update(runs).where(runs.c.id == r.id).values(temp_files="[]"))
-            dead = conn.execute(select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat).where(
+            dead = conn.execute(select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat,
+                                       runs.c.proc_start).where(
                 and_(runs.c.profile == profile, runs.c.status == "running"))).all()
             for r in dead:
-                if not holder_alive(r.pid or 0, r.host or "", r.heartbeat):
+                if not _holder(r).alive():
                     conn.execute(update(runs).where(runs.c.id == r.id).values(
                         status="failed", finished=now(),
                         report=json.dumps({"status": "failed", "problems": [{
@@ -409,8 +407,7 @@ class HistoryStore:
                 while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                     conn.commit()
                     if time.monotonic() > deadline:
-                        raise LockTimeout(f"another production run of `{profile}` is running; "
-                                          f"waited {timeout:.0f}s")
+                        raise self._lock_timeout(profile, run_id, timeout, None)
                     time.sleep(0.2)
                 conn.commit()
                 yield
@@ -426,18 +423,18 @@ class HistoryStore:
             try:
                 with self.engine.begin() as conn:
                     row = conn.execute(select(locks).where(locks.c.profile == profile)).first()
-                    if row is not None and not holder_alive(row.pid, row.host, row.heartbeat):
+                    if row is not None and not _holder(row).alive():
                         conn.execute(delete(locks).where(locks.c.profile == profile))
                         row = None
                     if row is None:
                         conn.execute(insert(locks).values(profile=profile, run_id=run_id,
-                                                          pid=os.getpid(), host=HOST, heartbeat=now()))
+                                                          pid=os.getpid(), host=HOST, heartbeat=now(),
+                                                          proc_start=my_start()))
                         break
             except IntegrityError:
-                pass  # another process inserted first
+                row = None  # another process inserted first
             if time.monotonic() > deadline:
-                raise LockTimeout(f"another production run of `{profile}` is running; waited "
-                                  f"{timeout:.0f}s")
+                raise self._lock_timeout(profile, run_id, timeout, _holder(row) if row else None)
             time.sleep(0.2)
         try:
             yield
@@ -445,6 +442,28 @@ class HistoryStore:
             with self.engine.begin() as conn:
                 conn.execute(delete(locks).where(and_(locks.c.profile == profile,
                                                       locks.c.pid == os.getpid())))
+
+    def _lock_timeout(self, profile: str, run_id: int, timeout: float, holder: Holder | None
+                      ) -> LockTimeout:
+        """The timeout, naming whose lock it is (on PostgreSQL: the profile's running production run)."""
+        if holder is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(runs).where(and_(
+                    runs.c.profile == profile, runs.c.mode == "P", runs.c.status == "running",
+                    runs.c.id != run_id)).order_by(runs.c.id)).first()
+            holder = _holder(row) if row is not None else None
+        who = f" ({holder.describe()})" if holder else ""
+        return LockTimeout(f"another production run of `{profile}` holds the lock{who}; waited "
+                           f"{timeout:g}s; it is released when that run ends, or a minute after "
+                           "its heartbeat stops")
+
+    def holds_lock(self, conn: Connection, profile: str, run_id: int) -> bool:
+        """Whether ``run_id`` still holds the profile's lock row (checked in the commit: a run
+        whose heartbeat stalled so long that another took the lock over must not record)."""
+        if self.is_postgres:
+            return True  # an advisory lock lives as long as its session; it cannot be taken over
+        row = conn.execute(select(locks.c.run_id, locks.c.pid).where(locks.c.profile == profile)).first()
+        return row is not None and row.run_id == run_id and row.pid == os.getpid()
 
     # -- deliveries --
     def delivered_hashes(self, profile: str, source: str) -> Iterator[tuple[str, str]]:
@@ -524,7 +543,8 @@ class HistoryStore:
                 return None
             claimed = conn.execute(update(runs).where(and_(
                 runs.c.id == row.id, runs.c.status == "scheduled")).values(
-                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now()))
+                status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now(),
+                proc_start=my_start()))
             if claimed.rowcount != 1:
                 return None
         return self.get_run(row.id)

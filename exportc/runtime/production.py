@@ -28,7 +28,7 @@ from exportc.artefact import Artefact, BlockSpec
 from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
-from exportc.runtime.history import HistoryStore
+from exportc.runtime.history import HistoryError, HistoryStore
 from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.sources import Coercer
 
@@ -277,6 +277,10 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
         values = store.finish_values(report.status, report.to_json(), files, len(report.errors),
                                      len(report.warnings), _counts(report))
         with store.engine.begin() as conn:
+            if record and not store.holds_lock(conn, artefact.name, run_id):
+                raise HistoryError(f"the run lost the lock of `{artefact.name}` (its heartbeat "
+                                   "stopped for a minute and another run took it over); nothing "
+                                   "was recorded or delivered")
             if record and report.status == "succeeded":
                 store.record_deliveries(conn, artefact.name, run_id, tracker.items())
             store.finish_run(run_id, values, conn)
