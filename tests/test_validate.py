@@ -1,0 +1,68 @@
+"""Output validation: libxml2 validates the stream in C, and agrees with lxml's own validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exportc.runtime import validate
+from exportc.runtime.validate import validate_file, validate_file_lxml
+
+XSD = Path(__file__).parent / "schemas" / "orders.xsd"
+GOOD = """<?xml version="1.0" encoding="UTF-8"?>
+<Orders>
+  <Order id="1">
+    <Date>2026-11-02</Date>
+  </Order>
+</Orders>
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "out.xml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_the_c_validator_is_available_here() -> None:
+    """The fast path is lxml's libxml2 through ctypes; if this fails every run falls back to the
+    slow lxml loop (correct, but 2x slower)."""
+    assert validate._c_schema(str(XSD), XSD.stat().st_mtime) is not None
+
+
+def test_a_valid_document_is_valid(tmp_path: Path) -> None:
+    result = validate_file(_write(tmp_path, GOOD), XSD)
+    assert result == {"valid": True, "schema": "orders.xsd", "error": None}
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    (GOOD.replace("<Date>2026-11-02</Date>", "<Date>2026-11-02</Date><Bogus/>"), 4, "Bogus"),
+    (GOOD.replace("2026-11-02", "2 nov"), 4, "xs:date"),
+    (GOOD.replace("    <Date>2026-11-02</Date>\n", ""), 3, "Missing child element"),
+])
+def test_an_invalid_document_names_the_line_and_the_element(tmp_path: Path, text: str, line: int,
+                                                            words: str) -> None:
+    path = _write(tmp_path, text)
+    result = validate_file(path, XSD)
+    assert result["valid"] is False
+    assert result["error"].startswith(f"line {line}: ")
+    assert words in result["error"]
+    assert validate_file_lxml(path, XSD)["valid"] is False  # the two agree
+
+
+def test_a_document_that_is_not_well_formed_is_worded_by_lxml(tmp_path: Path) -> None:
+    result = validate_file(_write(tmp_path, GOOD.replace("</Order>", "</Ordr>")), XSD)
+    assert result["valid"] is False
+    assert "Ordr" in result["error"]
+
+
+def test_validation_does_not_hand_elements_to_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow path (a Python loop over every element) is not taken for a valid document."""
+    def slow(*_a: object) -> object:
+        raise AssertionError("the lxml loop ran")
+    monkeypatch.setattr(validate, "validate_file_lxml", slow)
+    one = '  <Order id="1">\n    <Date>2026-11-02</Date>\n  </Order>\n'
+    assert one in GOOD
+    many = GOOD.replace(one, one * 5000)
+    assert validate_file(_write(tmp_path, many), XSD)["valid"] is True
