@@ -484,14 +484,15 @@ def test_cmd(
     """Run profile test cases: golden XML, XPath assertions, expected problems (exit 1 on failure)."""
     import time
 
-    from exportc.config import ConfigError, load_config
+    from exportc.config import ConfigError
+    from exportc.project import cwd_project
     from exportc.workbench.results import counts, render_text
     from exportc.workbench.results import junit as junit_xml
     from exportc.workbench.runner import discover, run_test_file
 
     if not paths:
         try:
-            paths = list(load_config().profiles)
+            paths = list(cwd_project().profiles)
         except ConfigError as exc:
             raise _usage_error(str(exc)) from None
     missing = [p for p in paths if not p.exists()]
