@@ -480,12 +480,19 @@ def test_cmd(
         help="Test files (*.test.toml), or folders searched for them (default: the profile folders)")] = None,
     update: Annotated[bool, typer.Option("--update", help="Rewrite golden files from the output")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML to this file")] = None,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Report which rules and when/where/if "
+                                           "branches the cases exercised")] = False,
+    coverage_json: Annotated[Path | None, typer.Option("--coverage-json", help="Write the coverage "
+                                                       "report as JSON to this file")] = None,
+    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Fail (exit 1) when rule "
+                                                     "coverage is below this percentage")] = None,
 ) -> None:
     """Run profile test cases: golden XML, XPath assertions, expected problems (exit 1 on failure)."""
     import time
 
     from exportc.config import ConfigError
     from exportc.project import cwd_project
+    from exportc.workbench.coverage import Coverage
     from exportc.workbench.results import counts, render_text
     from exportc.workbench.results import junit as junit_xml
     from exportc.workbench.runner import discover, run_test_file
@@ -501,13 +508,23 @@ def test_cmd(
     files = discover(paths)
     if not files:
         raise _usage_error("no test files (*.test.toml) found")
+    measure = Coverage() if coverage or coverage_json or fail_under is not None else None
     started = time.perf_counter()
-    results = [run_test_file(f, update=update) for f in files]
+    results = [run_test_file(f, update=update, coverage=measure) for f in files]
     typer.echo(render_text(results, time.perf_counter() - started))
     if junit is not None:
         junit.write_bytes(junit_xml(results))
+    below = False
+    if measure is not None:
+        if coverage or fail_under is not None:
+            typer.echo(measure.render_text())
+        if coverage_json is not None:
+            coverage_json.write_text(measure.to_json() + "\n", "utf-8")
+        if fail_under is not None and measure.percent < fail_under:
+            below = True
+            typer.echo(f"rule coverage {measure.percent:.1f}% is below --fail-under {fail_under:g}%")
     c = counts(results)
-    raise typer.Exit(1 if c["failed"] or c["error"] else 0)
+    raise typer.Exit(1 if c["failed"] or c["error"] or below else 0)
 
 
 @app.command("codes")

@@ -11,6 +11,7 @@ runtime error names the ``.map`` line.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from exportc.compiler import ir
@@ -19,6 +20,18 @@ from exportc.diagnostics import Span
 from exportc.values import format_value, xml_escape
 
 _INDENT = "  "
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A coverage probe: a rule or check that ran (``outcome`` empty), or one way a ``when``,
+    ``where`` or ``if`` went (``true``/``false``, ``then``/``else``), at a profile location."""
+
+    kind: str
+    outcome: str
+    file: str
+    line: int
+    column: int
 
 
 class Code(str):
@@ -85,8 +98,11 @@ _NULLABLE_OPS = {"add": "n_add", "sub": "n_sub", "mul": "n_mul", "concat": "n_co
 class Generator:
     """Turns an ``ir.Profile`` into the source of a module with ``bind(P, T, RUN)``."""
 
-    def __init__(self, profile: ir.Profile) -> None:
+    def __init__(self, profile: ir.Profile, probes: bool = False) -> None:
         self.p = profile
+        # Coverage builds only (``exportc test --coverage``): what each probe id stands for.
+        self.probes: list[Probe] | None = [] if probes else None
+        self.here: Span | None = None  # the rule or clause whose expression is being generated
         self.w = CodeWriter()
         self.consts: dict[str, str] = {}
         self.tmp = 0
@@ -130,6 +146,9 @@ class Generator:
                 return f"getf(previous, {n!r})"
             case ir.Lookup(table=t, key=k):
                 return f"t_{t}.opt({self.expr(k)})" if k.type.nullable else f"t_{t}({self.expr(k)})"
+            case ir.Cond(cond=c, then=a, otherwise=b) if self.probes is not None:
+                then, other = self.probe_pair("if", ("then", "else"))
+                return f"(cov_val({then}, {self.expr(a)}) if {self.expr(c)} else cov_val({other}, {self.expr(b)}))"
             case ir.Cond(cond=c, then=a, otherwise=b):
                 return f"({self.expr(a)} if {self.expr(c)} else {self.expr(b)})"
             case ir.ListExpr(items=items):
@@ -225,6 +244,7 @@ class Generator:
             if isinstance(s.expr, ir.Const):
                 names[id(s)] = self.const(s.expr.value)
                 continue
+            self.here = s.span
             code = self.expr(s.expr)
             if code in seen:
                 names[id(s)] = seen[code]
@@ -266,13 +286,16 @@ class Generator:
         w.at(el.span)
         opened = 0
         if el.when is not None:
-            w.line(f"if {self.expr(el.when)}:")
+            self.here = el.span
+            w.line(f"if {self.branch('when', el.when)}:")
             w.indent()
             opened += 1
         if names is None:
+            self.hit_rules(el)
             names = self.prepare(el)
         for c in el.checks:
             w.at(c.span)
+            self.here = c.span
             if c.severity == "error":
                 w.line(f"if not {self.expr(c.cond)}:")
                 w.indent()
@@ -369,12 +392,48 @@ class Generator:
             w.line(f"for {var} in {self.expr(rep.source)} or ():")
         w.indent()
         if rep.where is not None:
-            w.line(f"if not {self.expr(rep.where)}:")
+            self.here = rep.span
+            w.line(f"if not {self.branch('where', rep.where)}:")
             w.indent()
             w.line("continue")
             w.outdent()
         self.element(rep.element, depth, counter=counter)
         w.outdent()
+
+    # -- coverage probes --
+    def probe(self, kind: str, outcome: str, span: Span | None) -> int:
+        assert self.probes is not None
+        at = span or self.here
+        self.probes.append(Probe(kind, outcome, at.file if at else "", at.line if at else 0,
+                                 at.column if at else 0))
+        return len(self.probes) - 1
+
+    def probe_pair(self, kind: str, outcomes: tuple[str, str]) -> tuple[int, int]:
+        return self.probe(kind, outcomes[0], None), self.probe(kind, outcomes[1], None)
+
+    def branch(self, kind: str, cond: ir.Expr) -> str:
+        """A ``when``/``where`` condition; in a coverage build it records which way it went."""
+        if self.probes is None:
+            return self.expr(cond)
+        yes, no = self.probe_pair(kind, ("true", "false"))
+        return f"cov_if({yes}, {no}, {self.expr(cond)})"
+
+    def hit_rules(self, el: ir.Element) -> None:
+        """Coverage builds: the rules and checks of ``el`` (and its implicit children) ran."""
+        if self.probes is None:
+            return
+        ids: list[int] = []
+
+        def walk(e: ir.Element) -> None:
+            for _, slot in [*e.attrs, *([("", e.text)] if e.text else [])]:
+                ids.append(self.probe("rule", "", slot.span))
+            ids.extend(self.probe("check", "", c.span) for c in e.checks)
+            for _, child in e.children:
+                if isinstance(child, ir.Element) and child.implicit:
+                    walk(child)
+        walk(el)
+        if ids:
+            self.w.line(f"cov_hit({tuple(ids)!r})")
 
     # -- module --
     def module(self) -> str:
@@ -394,6 +453,8 @@ class Generator:
         from exportc.compiler.resolve import RUN_FIELDS
         for name in RUN_FIELDS:
             w.line(f"run_{name} = RUN[{name!r}]")
+        if self.probes is not None:
+            w.line("from exportc.runtime.probes import cov_hit, cov_if, cov_val")
         w.line("fns = {}")
         for block in p.blocks:
             self.block(block)
@@ -404,6 +465,7 @@ class Generator:
             w.line("change = previous = None")
             for c in p.global_checks:
                 w.at(c.span)
+                self.here = c.span
                 w.line(f"if not {self.expr(c.cond)}:")
                 w.indent()
                 if c.severity == "error":
@@ -435,10 +497,12 @@ class Generator:
         w.line(f"fns['block_{b.index}'] = block_{b.index}")
         if b.where is not None:
             w.at(b.span)
+            self.here = b.span
             w.line(f"fns['where_{b.index}'] = lambda r0, change=None, previous=None: "
-                   f"{self.expr(b.where)}")
+                   f"{self.branch('where', b.where)}")
         for n, sc in enumerate(b.set_checks):
             w.at(sc.span)
+            self.here = sc.span
             values = ", ".join(self.expr(a) for a in sc.args)
             per = "".join(self.expr(x) + ", " for x in sc.per)
             w.line(f"fns['set_{b.index}_{n}'] = lambda r0, change=None, previous=None: "
@@ -447,6 +511,15 @@ class Generator:
 
 def _name(child: ir.Element | ir.Repeat) -> str:
     return child.element.name if isinstance(child, ir.Repeat) else child.name
+
+
+def generate_probed(profile: ir.Profile) -> tuple[str, list[tuple[str, int]], list[Probe]]:
+    """Like ``generate``, with coverage probes: which rules ran and which way each ``when``,
+    ``where`` and ``if`` went. For ``exportc test --coverage`` only; runs never use it."""
+    g = Generator(profile, probes=True)
+    src = g.module()
+    assert g.probes is not None
+    return src, g.linemap, g.probes
 
 
 def generate(profile: ir.Profile) -> tuple[str, list[tuple[str, int]]]:

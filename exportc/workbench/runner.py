@@ -33,6 +33,7 @@ from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, rec
 from exportc.workbench.canonical import BadXml, check_xpath, unified_diff
 from exportc.workbench.canonical import canonical as canonical_xml
 from exportc.workbench.casefile import TEST_SUFFIX, Case, ExpectedProblem, TestFile, load_test_file
+from exportc.workbench.coverage import Coverage
 
 
 @dataclass
@@ -74,10 +75,9 @@ def discover(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def run_test_file(path: Path, update: bool = False, artefact_for: Any = None) -> FileResult:
-    """Load a test file, compile its profile (merged with its base), run every case.
-
-    ``artefact_for(compiled)`` may swap the artefact (coverage runs use an instrumented one)."""
+def run_test_file(path: Path, update: bool = False, coverage: Coverage | None = None) -> FileResult:
+    """Load a test file, compile its profile (merged with its base), run every case; with
+    ``coverage``, on a coverage build of the profile, collecting what each case exercised."""
     test = load_test_file(path)
     result = FileResult(test)
     if test.diagnostics or test.profile is None:
@@ -85,9 +85,11 @@ def run_test_file(path: Path, update: bool = False, artefact_for: Any = None) ->
     result.compiled = compile_file(test.profile)
     if not result.compiled.ok or result.compiled.artefact is None:
         return result
-    artefact = artefact_for(result.compiled) if artefact_for else result.compiled.artefact
+    artefact = coverage.instrument(result.compiled) if coverage else result.compiled.artefact
     for case in test.cases:
         result.cases.append(run_case(artefact, case, update))
+        if coverage:
+            coverage.collect(artefact)
     return result
 
 

@@ -1,0 +1,103 @@
+"""``exportc test --coverage``: rules and when/where/if branches exercised, per profile file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import CORPUS, EXACT_PROFILE, EXAMPLES, ROOT
+from syrupy.assertion import SnapshotAssertion
+from typer.testing import CliRunner
+
+from exportc.cli import app
+from exportc.compiler.pipeline import compile_file
+from exportc.runtime.execute import RunOptions, execute
+from exportc.workbench.coverage import Coverage
+
+runner = CliRunner()
+CORPUS_TESTS = CORPUS / "workbench"
+
+
+def test_shipped_profiles_have_full_rule_coverage() -> None:
+    result = runner.invoke(app, ["test", "--coverage", "--fail-under", "100"])
+    assert result.exit_code == 0, result.output
+    assert "profiles/exact-online/exact-online.map: 100.0%" in result.output
+    assert "profiles/examples/acme-recreatie.map: 100.0%" in result.output
+
+
+def test_unexercised_rules_and_branches_are_named_with_file_and_line(snapshot: SnapshotAssertion) -> None:
+    result = runner.invoke(app, ["test", "--coverage", str(CORPUS_TESTS)])
+    assert result.exit_code == 0, result.output  # no threshold: the cases pass
+    assert result.output.split("rule coverage:")[1] == snapshot
+
+
+def test_below_the_threshold_fails(tmp_path: Path) -> None:
+    out = tmp_path / "coverage.json"
+    result = runner.invoke(app, ["test", "--fail-under", "90", "--coverage-json", str(out), str(CORPUS_TESTS)])
+    assert result.exit_code == 1
+    assert "rule coverage 60.0% is below --fail-under 90%" in result.output
+    data = json.loads(out.read_text("utf-8"))
+    (profile,) = data["files"]
+    assert profile["rules"] == {"hit": 5, "total": 7} and profile["branches"] == {"hit": 4, "total": 8}
+    assert {(m["line"], m["kind"], m["outcome"]) for m in profile["missed"]} == {
+        (15, "where", "false"), (18, "if", "then"), (20, "when", "true"), (21, "rule", None),
+        (22, "rule", None), (26, "where", "false")}
+
+
+def test_more_cases_reach_full_coverage(tmp_path: Path) -> None:
+    text = (CORPUS_TESTS / "orders.test.toml").read_text("utf-8")
+    text = f'profile = "{CORPUS_TESTS / "orders.map"}"\n' + text + """
+[[case]]
+name = "a big order with a customer, a zero line and a negative order"
+expect.xpath = ["//Order/Note = 'big'", "//Order/Customer/@vip = 'true'", "count(//Line) = 1"]
+
+[[case.sources.orders]]
+id = "B"
+placed = 2026-11-02
+customer = "Jansen"
+total = 2000.00
+
+[[case.sources.orders.lines]]
+nr = 1
+amount = 0.00
+
+[[case.sources.orders.lines]]
+nr = 2
+amount = 2000.00
+
+[[case.sources.orders]]
+id = "C"
+placed = 2026-11-02
+total = -1.00
+"""
+    path = tmp_path / "orders.test.toml"
+    path.write_text(text, "utf-8")
+    result = runner.invoke(app, ["test", "--fail-under", "100", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "orders.map: 100.0% — rules and checks 7/7, branches 8/8" in result.output
+
+
+def test_a_coverage_build_writes_the_same_output(tmp_path: Path) -> None:
+    """Probes observe; they change nothing the profile writes."""
+    compiled = compile_file(EXACT_PROFILE)
+    assert compiled.artefact is not None
+    probed = Coverage().instrument(compiled)
+    assert "cov_hit(" in probed.python and "cov_hit(" not in compiled.artefact.python
+    outputs = []
+    for name, artefact in (("plain", compiled.artefact), ("probed", probed)):
+        for mode in ("true", "false"):
+            opts = RunOptions(sources={"customers": str(EXAMPLES / "customers.csv"),
+                                       "invoices": str(EXAMPLES / "invoices.jsonl")},
+                              params={"invoice_export": mode}, out_dir=tmp_path / name / mode)
+            report = execute(artefact, opts)
+            assert report.status == "succeeded", report.problems
+            outputs.append(Path(report.files[0]).read_bytes())
+    assert outputs[:2] == outputs[2:]
+
+
+def test_base_rules_count_for_the_base_file() -> None:
+    """A customer profile's cases exercise its base profile's rules too (keyed by file:line)."""
+    result = runner.invoke(app, ["test", "--coverage", str(ROOT / "profiles" / "examples")])
+    assert result.exit_code == 0, result.output
+    assert "profiles/exact-online/exact-online.map:" in result.output
+    assert "profiles/examples/acme-recreatie.map: 100.0% — rules and checks 2/2" in result.output
