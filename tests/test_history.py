@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import EXACT_PROFILE, EXACT_XSD, EXAMPLES, ROOT
 from helpers import artefact, assert_valid
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import text
@@ -187,6 +187,31 @@ def _cli(db: str, sources: dict[str, str], out: Path, *extra: str, env: dict[str
         args += ["--source", f"{k}={v}"]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})},
                           timeout=120)
+
+
+def broken(number: str, amount: str) -> dict[str, Any]:
+    """An invoice whose new version fails (its ledger account is not in the article table)."""
+    inv = invoice(number, amount)
+    inv["Regels"][0]["Grootboekrekening"] = "9999"
+    return inv
+
+
+def test_a_changed_record_whose_new_version_fails_is_left_out_whole(db: str, tmp_path: Path) -> None:
+    """Not its reversal alone, and the history keeps what was delivered: no phantom version that
+    a later run would reverse, nothing stuck."""
+    assert produce(db, write_world(tmp_path / "v1", [invoice("A1", "121.00")]), tmp_path / "r1").status == "succeeded"
+    for n in (2, 3):  # twice: the next run is not stuck on a version that never went out
+        report = produce(db, write_world(tmp_path / f"v{n}", [broken("A1", "133.10")]), tmp_path / f"r{n}",
+                         skip_invalid=True)
+        assert report.status == "succeeded"
+        assert delivered(tmp_path / f"r{n}")["reversals"] == [] == delivered(tmp_path / f"r{n}")["invoices"]
+        (problem,) = report.errors
+        assert problem.code == "E0605" and "nothing of this record was delivered" in problem.message
+        assert "held back" in problem.message and report.records["invoices"] == {}
+    fixed = produce(db, write_world(tmp_path / "v4", [invoice("A1", "133.10")]), tmp_path / "r4")
+    assert fixed.status == "succeeded"
+    got = delivered(tmp_path / "r4")
+    assert got["reversals"] == [("A1", Decimal("-121.00"))] and got["invoices"] == [("A1", Decimal("133.10"))]
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
@@ -377,32 +402,46 @@ def test_scheduled_runs_run_when_due(db: str, tmp_path: Path) -> None:
 
 # ---- the invariant -------------------------------------------------------------------------
 
-_step = st.lists(st.tuples(st.sampled_from(["K1", "K2", "K3", "K4"]),
-                           st.sampled_from(["set", "delete", "keep"]),
-                           st.sampled_from(["12.10", "24.20", "121.00", "-60.50"])), max_size=4)
+_step = st.tuples(
+    st.lists(st.tuples(st.sampled_from(["K1", "K2", "K3", "K4"]),
+                       st.sampled_from(["set", "delete", "keep", "break"]),
+                       st.sampled_from(["12.10", "24.20", "121.00", "-60.50"])), max_size=4),
+    st.booleans())  # the run's --skip-invalid
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(st.lists(_step, min_size=1, max_size=4))
+@example([([("K1", "set", "12.10")], False), ([("K1", "break", "24.20")], True),
+          ([("K1", "break", "24.20")], True), ([("K1", "set", "24.20")], False)])
+@example([([("K1", "set", "12.10"), ("K2", "break", "121.00")], True), ([("K2", "set", "121.00")], False)])
 def test_signed_total_per_record_equals_the_source(tmp_path_factory: pytest.TempPathFactory,
-                                                   steps: list[list[tuple[str, str, str]]]) -> None:
+                                                   steps: list[tuple[list[tuple[str, str, str]], bool]]) -> None:
     """For any sequence of source changes and production runs, the signed total delivered per
-    invoice equals its current amount (zero once deleted), and nothing is delivered twice."""
+    invoice equals its current amount (zero once deleted), and nothing is delivered twice.
+
+    A ``break`` makes the record's new version fail: without --skip-invalid the run fails and
+    delivers nothing; with it that record is left out whole, so its total stays what was
+    delivered before, until a later version of it goes through."""
     tmp = tmp_path_factory.mktemp("inv")
     url = f"sqlite:///{tmp / 'h.db'}"
-    world: dict[str, str] = {}
+    world: dict[str, tuple[str, bool]] = {}  # key -> (amount, whether this version fails)
+    expected: dict[str, Decimal] = {}  # key -> the amount that must have gone out in total
     totals: dict[str, Decimal] = {}
     last_delivered: dict[str, str | None] = {}
-    for n, step in enumerate(steps):
+    for n, (step, skip) in enumerate(steps):
         for key, action, amount in step:
-            if action == "set":
-                world[key] = amount
+            if action in ("set", "break"):
+                world[key] = (amount, action == "break")
             elif action == "delete":
                 world.pop(key, None)
-        sources = write_world(tmp / f"v{n}", [invoice(k, a) for k, a in sorted(world.items())])
-        report = produce(url, sources, tmp / f"r{n}")
-        assert report.status == "succeeded", report.summary()
+        rows = [broken(k, a) if bad else invoice(k, a) for k, (a, bad) in sorted(world.items())]
+        report = produce(url, write_world(tmp / f"v{n}", rows), tmp / f"r{n}", skip_invalid=skip)
+        failing = any(bad for _, bad in world.values())
+        assert report.status == ("failed" if failing and not skip else "succeeded"), report.summary()
+        if report.status == "succeeded":
+            expected = {k: v for k, v in expected.items() if k in world}  # deletions went out
+            expected.update({k: Decimal(a) for k, (a, bad) in world.items() if not bad})
         got = delivered(tmp / f"r{n}")
         for key, amount in got["invoices"] + got["reversals"]:
             totals[key] = totals.get(key, Decimal(0)) + amount
@@ -411,8 +450,8 @@ def test_signed_total_per_record_equals_the_source(tmp_path_factory: pytest.Temp
             last_delivered[key] = str(amount)
         for key, _ in got["reversals"]:
             last_delivered[key] = None
-        for key in {*world, *totals}:
-            assert totals.get(key, Decimal(0)) == Decimal(world.get(key, "0")), (key, steps)
+        for key in {*world, *totals, *expected}:
+            assert totals.get(key, Decimal(0)) == expected.get(key, Decimal(0)), (key, steps)
 
 
 # ---- the overview commands ------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Running the top-level blocks: one pass over each source feeds every block that reads it.
 
 Each block writes its records into its own spool file, so a source is parsed once however many
-blocks read it; at the end the spools are joined in schema order into the document. Each record
-is rendered into its own buffer first, so a record that fails half-way is left out whole.
+blocks read it; at the end the spools are joined in schema order into the document. A record is
+delivered whole or not at all: every block that reads it renders into a buffer first, and only
+when none failed do the buffers go into the spools and the record into the history. So a changed
+invoice whose new version fails is not delivered as its reversal alone (with --skip-invalid it
+is left out, and its delivered state stays as it was).
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ class BlockRun:
         self.spool: IO[str] = open(spool, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
         self.flags: dict[str, list[_Flag]] = {}
         self.ok = True
+        self.txn: _Pending | None = None  # the record at hand, across the blocks reading it
 
     def _fail(self) -> None:
+        if self.txn is not None:
+            self.txn.failed = True
         if self.opts.skip_invalid:
             self.counts.skipped += 1
         else:
@@ -114,21 +120,20 @@ class BlockRun:
                 return None
         return change if self._write(record, key, change, previous, source) else None
 
-    def offer_deleted(self) -> None:
-        """Records delivered before, in this run's scope, gone from the source."""
-        for key, previous in self.tracker.deleted(self.block):
-            if not (self.block.uses_change or self.block.uses_previous):
-                continue  # recorded as deleted; this block writes nothing for it
-            self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, "history"
-            try:
-                if self.where is not None and not self.where(previous, "deleted", previous):
-                    continue
-            except RecordError as exc:
-                self._problem(exc, key, "history")
-                self._fail()
-                continue
-            self.counts.records += 1
-            self._write(previous, key, "deleted", previous, None)
+    def offer_deleted(self, key: str, previous: dict[str, Any]) -> None:
+        """A record delivered before, in this run's scope, gone from the source."""
+        if not (self.block.uses_change or self.block.uses_previous):
+            return  # recorded as deleted; this block writes nothing for it
+        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, "history"
+        try:
+            if self.where is not None and not self.where(previous, "deleted", previous):
+                return
+        except RecordError as exc:
+            self._problem(exc, key, "history")
+            self._fail()
+            return
+        self.counts.records += 1
+        self._write(previous, key, "deleted", previous, None)
 
     def _write(self, record: dict[str, Any] | None, key: str | None, change: str,
                previous: dict[str, Any] | None, source: str | None) -> bool:
@@ -154,7 +159,14 @@ class BlockRun:
             return False
         if not buf:
             return False
-        xml = "".join(buf)
+        if self.txn is not None:
+            self.txn.parts.append((self, change, "".join(buf)))
+        else:
+            self.put(record, key, change, "".join(buf))
+        return True
+
+    def put(self, record: dict[str, Any] | None, key: str | None, change: str, xml: str) -> None:
+        """Deliver one record's element: into the spool, the counts and the history."""
         self.spool.write(xml)
         self.counts.written += 1
         if self.counts.written == 2:
@@ -162,7 +174,6 @@ class BlockRun:
         self.counts.by_change[change] = self.counts.by_change.get(change, 0) + 1
         if record is not None and key is not None:
             self.tracker.delivered(self.block, key, record, change, xml)
-        return True
 
     def close(self) -> None:
         if not self.spool.closed:
@@ -219,16 +230,14 @@ class BlockSet:
                 if not _in_window(shape.window, record, self.opts):
                     continue
                 where = f"{rec.file}, row {rec.number}"
-                kind = None
-                for br in runs:
-                    kind = br.offer(record, key, where) or kind
+                _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
                 if kind:  # once per record, however many blocks deliver it
                     tally[kind] = tally.get(kind, 0) + 1
-            for br in runs:
-                br.offer_deleted()
-            deleted = sum(1 for _ in self.tracker.deleted(first.block))
-            if deleted:
-                tally["deleted"] = deleted
+            for key, previous in self.tracker.deleted(first.block):
+                ok, _ = _whole(runs, previous, key, lambda br: br.offer_deleted(key, previous))  # noqa: B023
+                if ok:  # recorded as deleted even when no block writes anything for it
+                    self.tracker.delivered(first.block, key, previous, "deleted", "")
+                    tally["deleted"] = tally.get("deleted", 0) + 1
         except SourceError as exc:
             self.ctx.report.problems.append(Problem(
                 "error", exc.code, exc.message, first.name, None, None, None,
@@ -248,6 +257,40 @@ class BlockSet:
         for br in self.runs:
             br.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+
+@dataclass
+class _Pending:
+    """One record's elements from every block that reads it, held until all of them succeed."""
+
+    failed: bool = False
+    parts: list[tuple[BlockRun, str, str]] = field(default_factory=list)  # (block, change, xml)
+
+
+def _whole(runs: list[BlockRun], record: dict[str, Any], key: str,
+           offer: Callable[[BlockRun], str | None]) -> tuple[bool, str | None]:
+    """Offer one record to every block; deliver all of its elements, or none when one failed.
+
+    Returns whether the record went through (no block failed) and the change kind a block
+    delivered or skipped as unchanged (None when no block took it).
+    """
+    txn = _Pending()
+    kind = None
+    for br in runs:
+        br.txn = txn
+        try:
+            kind = offer(br) or kind
+        finally:
+            br.txn = None
+    if txn.failed:
+        held = sorted({br.name for br, _, _ in txn.parts})
+        problems = runs[0].ctx.report.problems
+        if held and problems:  # say that what did render was held back with it
+            problems[-1].message += f"; so nothing of this record was delivered ({', '.join(held)} held back)"
+        return False, None
+    for br, change, xml in txn.parts:
+        br.put(record, key, change, xml)
+    return True, kind
 
 
 @dataclass

@@ -49,7 +49,8 @@ class ChangeTracker:
 
     def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
                   xml: str) -> None:
-        """Called for each record written."""
+        """Called for each element a record delivered, once all of the record's blocks succeeded
+        (for a deletion, also once when no block writes anything for it)."""
 
     def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         """Records delivered before that are gone now (key, previous values)."""

@@ -83,6 +83,8 @@ class HistoryTracker(ChangeTracker):
         self.pending_count = 0
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        # Deletions found, recorded only when their record went out whole (see `delivered`).
+        self._deletions: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
         self.wheres: dict[int, Callable[..., Any]] = {}
 
     def bind_wheres(self, fns: dict[str, Callable[..., Any]]) -> None:
@@ -143,8 +145,13 @@ class HistoryTracker(ChangeTracker):
     def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
                   xml: str) -> None:
         source = block.source or ""
-        if self.none or self._last_delivered == (source, key) or change == "deleted":
-            return  # deletions are spooled when found; a record is recorded once
+        if change == "deleted":  # found by _find_deleted; recorded once the deletion went out
+            item = self._deletions.pop((source, key), None)
+            if item is not None:
+                self._spool(item)
+            return
+        if self.none or self._last_delivered == (source, key):
+            return  # a record is recorded once, however many blocks deliver it
         self._last_delivered = (source, key)
         text, h = self._hashed(source, key, record)
         shape = self.a.sources[source]
@@ -176,7 +183,7 @@ class HistoryTracker(ChangeTracker):
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
                 continue  # outside this run's selection
-            self._spool((source, key, "deleted", delivered_hash, payload_text, window))
+            self._deletions[(source, key)] = (source, key, "deleted", delivered_hash, payload_text, window)
             out.append((key, record))
         return out
 
