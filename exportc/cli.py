@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from exportc.compiler.pipeline import CompileResult
     from exportc.runtime.history import HistoryStore, RunRow
 
+from exportc.clihelp import PlainHelpGroup
 from exportc.diagnostics import (
     Diagnostic,
     render_all_text,
@@ -29,14 +30,29 @@ from exportc.diagnostics import (
     render_json,
 )
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(cls=PlainHelpGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
                   help="Compile and run declarative XML export profiles.")
 
 
 class Format(StrEnum):
+    """Output of `check`: diagnostics as text, JSON or GitHub annotations."""
+
     text = "text"
     json = "json"
     github = "github"
+
+
+class ListFormat(StrEnum):
+    """Output of the overview commands: readable text or JSON."""
+
+    text = "text"
+    json = "json"
+
+
+PROFILE = "PROFILE"
+RUN = "RUN"
+DB_HELP = "History: SQLite file or database URL"
 
 
 _T = TypeVar("_T")
@@ -75,8 +91,9 @@ def collect_profiles(paths: list[Path]) -> list[Path]:
 
 @app.command()
 def check(
-    paths: Annotated[list[Path], typer.Argument(help="Profiles, or folders searched for *.map")],
-    format: Annotated[Format, typer.Option("--format", help="text, json or github")] = Format.text,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH",
+                                                help="Profiles, or folders searched for *.map")],
+    format: Annotated[Format, typer.Option("--format", help="How to show the diagnostics")] = Format.text,
 ) -> None:
     """Compile profiles and report every diagnostic (exit 1 when there are errors)."""
     from exportc.compiler.pipeline import check_files
@@ -93,10 +110,11 @@ def check(
 
 @app.command()
 def fmt(
-    paths: Annotated[list[Path], typer.Argument(help="Profiles, or folders searched for *.map")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH",
+                                                help="Profiles, or folders searched for *.map")],
     check: Annotated[bool, typer.Option("--check", help="Only report files that would change")] = False,
 ) -> None:
-    """Lay profiles out canonically (comments kept); ``--check`` changes nothing."""
+    """Lay profiles out canonically (comments kept); with --check, change nothing."""
     from exportc.dsl.formatter import format_module
     from exportc.dsl.parser import parse_file
 
@@ -169,8 +187,8 @@ class Emit(StrEnum):
 
 @app.command("compile")
 def compile_cmd(
-    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
-    emit: Annotated[Emit, typer.Option("--emit", help="ast, ir, python or overrides")] = Emit.python,
+    profile: Annotated[str, typer.Argument(metavar=PROFILE, help="A .map file or a profile name")],
+    emit: Annotated[Emit, typer.Option("--emit", help="The stage to show")] = Emit.python,
 ) -> None:
     """Show a stage of the compiler: the AST, the checked IR, or the generated Python."""
     import pprint
@@ -215,20 +233,27 @@ def _progress() -> Callable[[str, int], None]:
 
 @app.command()
 def run(
-    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
-    source: Annotated[list[str] | None, typer.Option("--source", help="NAME=PATH or NAME=URL")] = None,
-    query: Annotated[list[str] | None, typer.Option("--query", help="NAME=SQL for a database source")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="Window start (YYYY-MM-DD)")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Window end, inclusive")] = None,
-    booking_date: Annotated[str | None, typer.Option("--booking-date", help="Booking date")] = None,
-    description: Annotated[str | None, typer.Option("--description", help="Run description")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for the files and report")] = Path("out"),
+    profile: Annotated[str, typer.Argument(metavar=PROFILE, help="A .map file or a profile name")],
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", metavar="NAME=PATH", help="A source's file, or NAME=URL for a database")] = None,
+    query: Annotated[list[str] | None, typer.Option(
+        "--query", metavar="NAME=SQL", help="The query for a database source")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="NAME=VALUE", help="A profile param (`exportc params PROFILE` lists them)")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", metavar="DATE",
+                                                  help="Window start (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Window end, inclusive")] = None,
+    booking_date: Annotated[str | None, typer.Option("--booking-date", metavar="DATE",
+                                                     help="Booking date")] = None,
+    description: Annotated[str | None, typer.Option("--description", metavar="TEXT",
+                                                    help="Run description")] = None,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the files and report")] = Path("out"),
     production: Annotated[bool, typer.Option("--production", help="Record what is delivered")] = False,
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="Store the run for this moment")] = None,
-    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another "
-                                                "production run of the profile")] = 60.0,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
+    at: Annotated[str | None, typer.Option("--at", metavar="MOMENT", help="Store the run for this moment "
+                                           "(YYYY-MM-DDTHH:MM, local time unless it gives a zone)")] = None,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS", help="Seconds to wait "
+                                                "for another production run of the profile")] = 60.0,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip XSD validation")] = False,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
 ) -> None:
@@ -279,9 +304,9 @@ def _store(db: str | None, create: bool = False, profile: Path | None = None) ->
 
 @app.command()
 def runs(
-    profile: Annotated[str | None, typer.Argument(help="Only this profile (name)")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    profile: Annotated[str | None, typer.Argument(metavar=PROFILE, help="Only this profile (name)")] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
+    format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
 ) -> None:
     """The overview of all runs, test (T) and production (P); errors flagged with !, warnings with *.
     A profile given as a file uses that profile's project's history."""
@@ -297,7 +322,7 @@ def runs(
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
     rows = _store(db, profile=path).list_runs(name) if _history_exists(db, path) else []
-    if format is Format.json:
+    if format is ListFormat.json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
     typer.echo(f"history: {where}")
@@ -363,14 +388,14 @@ def _run_row(run_id: int, db: str | None) -> tuple[HistoryStore, RunRow]:
 
 @app.command()
 def show(
-    run_id: Annotated[int, typer.Argument(help="Run id (see `exportc runs`)")],
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    run_id: Annotated[int, typer.Argument(metavar=RUN, help="Run id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
+    format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
 ) -> None:
     """One run's report."""
     from exportc.runtime.report import Report
     store, row = _run_row(run_id, db)
-    if format is Format.json:
+    if format is ListFormat.json:
         typer.echo(json.dumps({**row.to_json(), "report": json.loads(row.report) if row.report else None,
                                "history": store.where}, indent=2, ensure_ascii=False))
         return
@@ -393,22 +418,22 @@ def show(
 
 @app.command()
 def files(
-    run_id: Annotated[int, typer.Argument(help="Run id (see `exportc runs`)")],
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-    format: Annotated[Format, typer.Option("--format", help="text or json")] = Format.text,
+    run_id: Annotated[int, typer.Argument(metavar=RUN, help="Run id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
+    format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
 ) -> None:
     """The files a run wrote (its report beside them)."""
     store, row = _run_row(run_id, db)
     store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
     waiting = row.status == "scheduled"  # nothing written yet, so nothing is missing either
-    if waiting and format is Format.text:
+    if waiting and format is ListFormat.text:
         typer.echo(f"run {row.id} is scheduled for "
                    f"{_when(row.scheduled_at) if row.scheduled_at else '?'}; it has no files yet")
         return
     reports = [] if waiting or not row.out_dir else [
         str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")]
     listed = [*row.files, *reports]
-    if format is Format.json:
+    if format is ListFormat.json:
         typer.echo(json.dumps({"run": row.id, "files": [{"path": f, "exists": Path(f).exists()}
                                                          for f in listed]}, indent=2))
         return
@@ -418,9 +443,10 @@ def files(
 
 @app.command()
 def worker(
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then stop")] = False,
-    poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for due runs")] = 5.0,
+    poll: Annotated[float, typer.Option("--poll", metavar="SECONDS",
+                                        help="Seconds between looks for due runs")] = 5.0,
 ) -> None:
     """Run scheduled exports when they are due (cron- or systemd-friendly); exit 1 when a run
     it executed failed."""
@@ -442,8 +468,8 @@ def worker(
 
 @app.command()
 def cancel(
-    run_id: Annotated[int, typer.Argument(metavar="RUN", help="A scheduled run's id (see `exportc runs`)")],
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    run_id: Annotated[int, typer.Argument(metavar=RUN, help="A scheduled run's id (see `exportc runs`)")],
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
 ) -> None:
     """Cancel a scheduled run before a worker starts it."""
     from exportc.orchestrate import cancel_run
@@ -458,8 +484,8 @@ def cancel(
 
 @app.command()
 def doc(
-    profile: Annotated[str, typer.Argument(help="A .map file or a profile name")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file")] = None,
+    profile: Annotated[str, typer.Argument(metavar=PROFILE, help="A .map file or a profile name")],
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help="Write to this file")] = None,
 ) -> None:
     """Markdown documentation of a profile: params, tables and the field mapping."""
     from exportc.compiler.document import document
@@ -477,14 +503,16 @@ def doc(
 @app.command("test")
 def test_cmd(
     paths: Annotated[list[Path] | None, typer.Argument(
+        metavar="PATH",
         help="Test files (*.test.toml), or folders searched for them (default: the profile folders)")] = None,
     update: Annotated[bool, typer.Option("--update", help="Rewrite golden files from the output")] = False,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML to this file")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE",
+                                               help="Also write JUnit XML to this file")] = None,
     coverage: Annotated[bool, typer.Option("--coverage", help="Report which rules and when/where/if "
                                            "branches the cases exercised")] = False,
-    coverage_json: Annotated[Path | None, typer.Option("--coverage-json", help="Write the coverage "
+    coverage_json: Annotated[Path | None, typer.Option("--coverage-json", metavar="FILE", help="Write the coverage "
                                                        "report as JSON to this file")] = None,
-    fail_under: Annotated[float | None, typer.Option("--fail-under", help="Fail (exit 1) when rule "
+    fail_under: Annotated[float | None, typer.Option("--fail-under", metavar="PERCENT", help="Fail (exit 1) when rule "
                                                      "coverage is below this percentage")] = None,
 ) -> None:
     """Run profile test cases: golden XML, XPath assertions, expected problems (exit 1 on failure)."""
@@ -525,6 +553,58 @@ def test_cmd(
             typer.echo(f"rule coverage {measure.percent:.1f}% is below --fail-under {fail_under:g}%")
     c = counts(results)
     raise typer.Exit(1 if c["failed"] or c["error"] or below else 0)
+
+
+@app.command()
+def profiles(
+    format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
+) -> None:
+    """The project's profiles (the profile folders of exportc.toml): name, title, target, params."""
+    from exportc.clihelp import default_text, params_json
+    from exportc.orchestrate import project_profiles
+    from exportc.runtime.execute import UsageError
+
+    try:
+        found = project_profiles()
+    except UsageError as exc:
+        raise _usage_error(str(exc)) from None
+    if format is ListFormat.json:
+        typer.echo(json.dumps([{"file": str(path), "name": r.artefact.name if r.artefact else None,
+                                "title": r.artefact.title if r.artefact else None,
+                                "target": f"{Path(r.artefact.schema_path).name}" if r.artefact else None,
+                                "root": r.artefact.root if r.artefact else None,
+                                "params": params_json(r.artefact) if r.artefact else [],
+                                "errors": sum(d.is_error for d in r.diagnostics)} for path, r in found],
+                              indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("no profiles (looked in the profile folders of exportc.toml)")
+    for path, r in found:
+        a = r.artefact
+        if a is None:
+            typer.echo(f"{path}: does not compile; `exportc check {path}` says why")
+            continue
+        typer.echo(f"{a.name}  {a.title or ''}".rstrip())
+        typer.echo(f"  file:   {path}")
+        typer.echo(f"  target: {Path(a.schema_path).name} (root {a.root})")
+        typer.echo("  params: " + (", ".join(f"{p.name}={default_text(p)}" for p in a.params) or "none"))
+
+
+@app.command()
+def params(
+    profile: Annotated[str, typer.Argument(metavar=PROFILE, help="A .map file or a profile name")],
+    format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
+) -> None:
+    """A profile's params: type, default and description (pass them to `run` as --param NAME=VALUE)."""
+    from exportc.clihelp import params_json, params_lines
+
+    artefact = _compiled(profile)[1].artefact
+    assert artefact is not None
+    if format is ListFormat.json:
+        typer.echo(json.dumps(params_json(artefact), indent=2, ensure_ascii=False))
+        return
+    for line in params_lines(artefact):
+        typer.echo(line)
 
 
 @app.command("codes")

@@ -19,7 +19,7 @@ from typing import Any
 
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.config import ConfigError
-from exportc.project import cwd_project, find_profile, history_url, project_of
+from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryStore, RunRow, aware, now
 from exportc.runtime.production import run_with_history
@@ -43,6 +43,22 @@ def resolve_profile(name: str) -> Path:
     if found is None:
         raise UsageError(f"no profile file or profile named `{name}`")
     return found
+
+
+def project_profiles() -> list[tuple[Path, CompileResult]]:
+    """Every profile in the working directory's project's profile folders, each compiled."""
+    try:
+        folders = cwd_project().profiles
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    seen: set[Path] = set()
+    out = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.map")) if folder.is_dir() else []:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                out.append((display_path(path), compile_file(display_path(path))))
+    return out
 
 
 _STORES: dict[str, HistoryStore] = {}
