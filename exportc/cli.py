@@ -607,6 +607,15 @@ def params(
         typer.echo(line)
 
 
+@app.command()
+def lsp() -> None:
+    """Run the language server on stdin/stdout (for editors: diagnostics, hover, completion,
+    go to definition, outline, formatting)."""
+    from exportc.lsp.server import serve
+
+    serve()
+
+
 @app.command("codes")
 def codes_cmd(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference page")] = False,

@@ -11,10 +11,14 @@ from exportc import codes
 
 PACKAGE = ROOT / "exportc"
 # For each layer, the exportc modules it must never import.
+_FRONT_DOORS = ("exportc.cli", "exportc.orchestrate", "exportc.workbench", "exportc.lsp")
 FORBIDDEN = {
-    "dsl": ("exportc.compiler", "exportc.runtime", "exportc.cli", "exportc.orchestrate", "lxml", "xmlschema"),
-    "compiler": ("exportc.runtime", "exportc.cli", "exportc.orchestrate"),
-    "runtime": ("exportc.compiler", "exportc.dsl", "exportc.cli", "exportc.orchestrate", "lark", "xmlschema"),
+    "dsl": ("exportc.compiler", "exportc.runtime", *_FRONT_DOORS, "lxml", "xmlschema"),
+    "compiler": ("exportc.runtime", *_FRONT_DOORS),
+    "runtime": ("exportc.compiler", "exportc.dsl", *_FRONT_DOORS, "lark", "xmlschema"),
+    # the language server checks profiles; it never runs one
+    "lsp": ("exportc.runtime", "exportc.cli", "exportc.orchestrate", "exportc.workbench"),
+    "workbench": ("exportc.cli", "exportc.orchestrate", "exportc.lsp"),
 }
 
 

@@ -35,7 +35,7 @@ from exportc.compiler.types import Type
 from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
-from exportc.dsl.parser import comment_start, parse_file
+from exportc.dsl.parser import comment_start, parse_file, parse_text
 from exportc.project import display_path, find_base, find_schema, project_of, schema_folders, table_path
 
 PASSES = ("parse", "merge_base", "declare", "load_schema", "plan_targets", "generate")
@@ -52,6 +52,8 @@ class CompileResult:
     profile: ir.Profile | None = None
     artefact: Artefact | None = None
     overrides: list[Override] = field(default_factory=list)
+    parsed: dict[str, ast.Module] = field(default_factory=dict)  # each file's own AST, unmerged
+    schema: SchemaModel | None = None  # the target schema's model, once loaded
 
     @property
     def ok(self) -> bool:
@@ -61,15 +63,16 @@ class CompileResult:
         return any(d.is_error for d in self.diagnostics)
 
 
-def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = ()) -> ast.Module | None:
+def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = (), text: str | None = None
+          ) -> ast.Module | None:
     """parse + merge_base, recursively for base profiles (each found from its child's location:
-    see ``exportc.project``)."""
-    parsed = parse_file(str(path))
+    see ``exportc.project``); ``text`` replaces the file's saved content (an editor's buffer)."""
+    parsed = parse_text(text, str(path)) if text is not None else parse_file(str(path))
     result.sources[str(path)] = parsed.source
     result.diagnostics += parsed.diagnostics
     if parsed.module is None or not parsed.ok:
         return None
-    module = parsed.module
+    module = result.parsed[str(path)] = parsed.module
     header = next((i for i in module.items if isinstance(i, ast.ProfileDecl)), None)
     if header is None:
         result.diagnostics.append(error("E0406", "the profile has no `profile` declaration",
@@ -105,8 +108,10 @@ def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = ()) -> as
     return merged.module
 
 
-def compile_file(path: Path | str) -> CompileResult:
-    """Run every pass over one profile."""
+def compile_file(path: Path | str, text: str | None = None, emit: bool = True) -> CompileResult:
+    """Run every pass over one profile. ``text`` is the profile's unsaved content (the language
+    server's buffer; its base, schema and tables are still found from ``path``); without
+    ``emit`` the checks run but no code is generated (``artefact`` stays None)."""
     path = Path(path)
     result = CompileResult(str(path))
     try:
@@ -114,7 +119,7 @@ def compile_file(path: Path | str) -> CompileResult:
     except ConfigError as exc:
         result.diagnostics.append(error("E0002", str(exc), None))
         return result
-    module = _load(path, result)
+    module = _load(path, result, text=text)
     if module is None:
         return result
     result.module = module
@@ -126,14 +131,15 @@ def compile_file(path: Path | str) -> CompileResult:
         result.diagnostics.append(error("E0401", "the profile has no `target`", header.span,
                                         'add `target "schema.xsd" root RootElement`'))
         return result
-    model = _schema(target, str(path), result)
+    model = result.schema = _schema(target, str(path), result)
     if model is None:
         return result
     profile = _plan(module, header, target, model, decl, result)
     if profile is None or result.errors():
         return result
     result.profile = profile
-    result.artefact = _artefact(profile, result.sources)
+    if emit:
+        result.artefact = _artefact(profile, result.sources)
     return result
 
 

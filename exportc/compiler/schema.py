@@ -313,12 +313,25 @@ def build_model(path: Path, digest: str) -> SchemaModel:
     return SchemaModel(str(path), digest, roots, b.types, namespaces, b.used_ns)
 
 
+_LOADED: dict[tuple[str, str], SchemaModel] = {}  # (path, digest) -> model, for long-lived processes
+
+
 def load_model(path: Path) -> SchemaModel:
-    """The model of an XSD, from the cache when its content hash is known."""
+    """The model of an XSD, from the cache when its content hash is known (and from memory when
+    this process loaded it before: the language server re-checks on every edit)."""
     try:
         digest = schema_digest(path)
     except OSError as exc:
         raise SchemaError(f"{path}: {exc.strerror}") from exc
+    loaded = _LOADED.get((str(path), digest))
+    if loaded is not None:
+        return loaded
+    model = _load_cached(path, digest)
+    _LOADED[(str(path), digest)] = model
+    return model
+
+
+def _load_cached(path: Path, digest: str) -> SchemaModel:
     cache = cache_dir() / f"schema-{digest[:32]}.pickle"
     try:
         with open(cache, "rb") as fh:
