@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from exportc.cli import app
 
 COMMANDS = ["", "check", "fmt", "compile", "run", "runs", "show", "files", "worker", "cancel", "doc",
-            "codes", "profiles", "params", "test"]
+            "codes", "profiles", "params", "test", "lsp"]
 
 
 def _help(command: str, monkeypatch: pytest.MonkeyPatch) -> str:
