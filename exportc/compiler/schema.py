@@ -10,14 +10,14 @@ the content hash of the XSD and every file it includes or imports.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from exportc import cache
+from exportc.cache import cache_dir
 from exportc.values import show_pattern
 
 MODEL_VERSION = 3  # bump when the pickled shape changes
@@ -287,13 +287,6 @@ def schema_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def cache_dir() -> Path:
-    """Where derived schema models are kept (``EXPORTC_CACHE_DIR`` or the user cache)."""
-    base = os.environ.get("EXPORTC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "exportc")
-    return Path(base)
-
-
 def build_model(path: Path, digest: str) -> SchemaModel:
     """Read the XSD with xmlschema (slow) and derive the model."""
     import xmlschema  # imported here: a warm cache never pays for it
@@ -332,24 +325,13 @@ def load_model(path: Path) -> SchemaModel:
 
 
 def _load_cached(path: Path, digest: str) -> SchemaModel:
-    cache = cache_dir() / f"schema-{digest[:32]}.pickle"
-    try:
-        with open(cache, "rb") as fh:
-            model = pickle.load(fh)
-        if isinstance(model, SchemaModel) and model.digest == digest:
-            model.path = str(path)
-            return model
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        pass
+    entry = cache_dir() / f"schema-{digest[:32]}.pickle"
+    model = cache.read(entry)
+    if isinstance(model, SchemaModel) and model.digest == digest:
+        model.path = str(path)
+        return model
     model = build_model(path, digest)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # a read-only cache only costs time
+    cache.write(entry, model)
     return model
 
 

@@ -10,6 +10,7 @@ arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messag
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput
 
+from exportc.cache import cache_dir
 from exportc.diagnostics import Diagnostic, Span, error
 from exportc.dsl import ast
 from exportc.dsl.syntax_errors import describe_syntax_error, lexical_diagnostics
@@ -75,9 +78,20 @@ class _LetEnd:
 
 @cache
 def _parser() -> Lark:
+    """The LALR parser. Building its tables takes ~0.3 s (strict mode checks every terminal
+    pair for collisions), so lark keeps them in the user cache, in a file named by the grammar's
+    hash and lark's version; lark checks that hash again on load and rebuilds a stale or corrupt
+    file."""
     grammar = resources.files("exportc.dsl").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                postlex=_LetEnd(), maybe_placeholders=True, strict=True)
+    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:32]
+    options: dict[str, Any] = dict(parser="lalr", lexer="contextual", propagate_positions=True,
+                                   postlex=_LetEnd(), maybe_placeholders=True, strict=True)
+    path = cache_dir() / f"grammar-{digest}.lark-cache"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return Lark(grammar, cache=str(path), **options)
+    except Exception:  # an unwritable or unreadable cache only costs time
+        return Lark(grammar, **options)
 
 
 def _tok_span(file: str, tok: Token) -> Span:
