@@ -21,10 +21,11 @@ import json
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.canonical import encoder
 from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
@@ -33,20 +34,7 @@ from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
-
-
-def _json_default(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.date):  # and datetime
-        return value.isoformat()
-    raise TypeError(f"cannot record {type(value).__name__}")
-
-
-def canonical(record: dict[str, Any]) -> str:
-    """The record's values as canonical JSON (sorted keys, decimals and dates as text)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default)
+_json_str = encode_basestring
 
 
 def _compact(sha256_hex: str) -> int:
@@ -58,8 +46,10 @@ def _compact(sha256_hex: str) -> int:
 class HistoryTracker(ChangeTracker):
     """Classifies records against the history; collects what a production run will record."""
 
-    def __init__(self, store: HistoryStore, artefact: Artefact, opts: RunOptions) -> None:
+    def __init__(self, store: HistoryStore, artefact: Artefact, opts: RunOptions,
+                 record: bool = True) -> None:
         self.store = store
+        self.record = record  # a test run classifies like a production run but records nothing
         self.a = artefact
         self.opts = opts
         self.profile = artefact.name
@@ -72,6 +62,9 @@ class HistoryTracker(ChangeTracker):
         self.state: dict[str, dict[str, int | None]] = {
             s: ({} if self.none else {k: _compact(h) for k, h in store.delivered_hashes(self.profile, s)})
             for s in sources}
+        # One canonical text per record, by an encoder generated from the source's declared
+        # types (byte for byte the text earlier releases hashed: see `canonical`).
+        self.encoders = {s: encoder(artefact.sources[s]) for s in sources}
         self._read: tuple[str, str, int | None] = ("", "", None)  # (source, key, old hash) just read
         # (source, key, canonical text, hash) of the record at hand: classify and delivered both
         # need them, once per record however many blocks it feeds.
@@ -117,26 +110,30 @@ class HistoryTracker(ChangeTracker):
         return True
 
     def _spool(self, item: tuple[str, str, str, str, str, dt.date | None]) -> None:
+        """One line per delivery: the payload is canonical JSON already (no raw newline or tab),
+        so it is written as it is, not encoded a second time; source and key as JSON strings."""
+        if not self.record:
+            return
         s, k, c, h, p, w = item
-        self.pending.write(json.dumps([s, k, c, h, p, w.isoformat() if w else None]) + "\n")
+        self.pending.write(f"{_json_str(s)}\t{_json_str(k)}\t{c}\t{h}\t{w.isoformat() if w else ''}\t{p}\n")
         self.pending_count += 1
 
     def _hashed(self, source: str, key: str, record: dict[str, Any]) -> tuple[str, str]:
         if self._current[:2] != (source, key):
-            text = canonical(record)
+            text = self.encoders[source](record)
             self._current = (source, key, text, hashlib.sha256(text.encode()).hexdigest())
         return self._current[2], self._current[3]
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[str, dict[str, Any] | None]:
         source = block.source or ""
-        cur = self._hashed(source, key, record)[1]
         # seen_key took the record's old hash out of `state` just before (BlockSet._feed calls it
         # first, for every record); `state` itself says None for it by now.
         assert self._read[:2] == (source, key), "classify follows seen_key for the same record"
         old = self._read[2]
         if old is None:
-            return "new", None
+            return "new", None  # hashed only if it is delivered (a test run never hashes it)
+        cur = self._hashed(source, key, record)[1]
         change = "unchanged" if old == _compact(cur) else "changed"
         # An unchanged record is skipped under `history mutations`: no need to fetch its past.
         needs_previous = change == "changed" or (block.uses_previous and self.a.history == "full")
@@ -150,8 +147,8 @@ class HistoryTracker(ChangeTracker):
             if item is not None:
                 self._spool(item)
             return
-        if self.none or self._last_delivered == (source, key):
-            return  # a record is recorded once, however many blocks deliver it
+        if self.none or not self.record or self._last_delivered == (source, key):
+            return  # a record is recorded once, however many blocks deliver it; a test run never
         self._last_delivered = (source, key)
         text, h = self._hashed(source, key, record)
         shape = self.a.sources[source]
@@ -201,8 +198,8 @@ class HistoryTracker(ChangeTracker):
         self.pending.flush()
         self.pending.seek(0)
         for line in self.pending:
-            s, k, c, h, p, w = json.loads(line)
-            yield s, k, c, h, p, dt.date.fromisoformat(w) if w else None
+            s, k, c, h, w, p = line.rstrip("\n").split("\t", 5)
+            yield json.loads(s), json.loads(k), c, h, p, dt.date.fromisoformat(w) if w else None
 
     def close(self) -> None:
         self.pending.close()
@@ -271,7 +268,7 @@ def _counts(report: Report) -> dict[str, int]:
 
 
 def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
-    tracker = HistoryTracker(store, artefact, opts)
+    tracker = HistoryTracker(store, artefact, opts, record=record)
 
     def prepare(pairs: list[tuple[str, str]]) -> None:
         if record:

@@ -25,9 +25,10 @@ from lxml import etree
 from exportc.artefact import Artefact
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.diagnostics import Diagnostic
+from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
 from exportc.runtime.history import HistoryStore
-from exportc.runtime.production import HistoryTracker, canonical
+from exportc.runtime.production import HistoryTracker
 from exportc.runtime.report import Problem, Report
 from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, record_key
 from exportc.workbench.canonical import BadXml, check_xpath, unified_diff

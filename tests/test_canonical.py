@@ -1,0 +1,63 @@
+"""The generated canonical encoder writes exactly the reference bytes (``json.dumps`` with sorted
+keys), for every type a source can declare: the history's hashes depend on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.runtime.canonical import canonical, encoder
+
+LINE = ShapeSpec("invoices.Regels", ("n",), None,
+                 {"n": TypeSpec("int"), "amount": TypeSpec("decimal"), "from": TypeSpec("date", True),
+                  "note": TypeSpec("text", True)}, {}, {})
+SHAPE = ShapeSpec("invoices", ("number",), "day",
+                  {"number": TypeSpec("text"), "day": TypeSpec("date"), "at": TypeSpec("datetime", True),
+                   "paid": TypeSpec("bool", True), "total": TypeSpec("decimal", True),
+                   "codes": TypeSpec("list", True, TypeSpec("int")), "extra": TypeSpec("any", True),
+                   "Zeta": TypeSpec("text"), "ünï": TypeSpec("text", True)},
+                 {"lines": LINE}, {"customer": ("customers", ("number",))})
+
+texts = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+def _line() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"n": st.integers(), "amount": st.decimals(allow_nan=False, allow_infinity=False),
+                                  "from": st.none() | st.dates(), "note": st.none() | texts})
+
+
+RECORDS = st.fixed_dictionaries({
+    "number": texts, "day": st.dates(), "at": st.none() | st.datetimes(),
+    "paid": st.none() | st.booleans(), "total": st.none() | st.decimals(allow_nan=False, allow_infinity=False),
+    "codes": st.none() | st.lists(st.integers(), max_size=3).map(tuple), "extra": st.none() | texts | st.integers(),
+    "Zeta": texts, "ünï": st.none() | texts, "lines": st.lists(_line(), max_size=3),
+    "customer": st.none() | st.fixed_dictionaries({"number": texts, "since": st.dates()}),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(RECORDS)
+def test_the_generated_encoder_writes_the_reference_bytes(record: dict[str, Any]) -> None:
+    assert encoder(SHAPE)(record) == canonical(record)
+
+
+def test_values_of_another_type_than_declared_take_the_reference_path() -> None:
+    odd = {"number": 7, "day": dt.datetime(2026, 1, 2, 3, 4), "at": None, "paid": 1, "total": 2,
+           "codes": [1, None], "extra": {"b": Decimal("1.50"), "a": [dt.date(2026, 1, 1)]}, "Zeta": "z",
+           "ünï": None, "lines": [], "customer": None}
+    assert encoder(SHAPE)(odd) == canonical(odd)
+    assert encoder(SHAPE)({**odd, "unknown": 1}) == canonical({**odd, "unknown": 1})
+    missing = dict(odd)
+    del missing["Zeta"]
+    assert encoder(SHAPE)({**missing, "other": 1}) == canonical({**missing, "other": 1})
+
+
+def test_a_field_name_an_fstring_cannot_hold_still_encodes() -> None:
+    shape = ShapeSpec("s", ("a",), None, {"a{b}": TypeSpec("text"), "it's\\": TypeSpec("int")}, {}, {})
+    record = {"a{b}": "x\"y\n", "it's\\": 3}
+    assert encoder(shape)(record) == canonical(record)

@@ -1,0 +1,31 @@
+"""An upgrade of exportc never turns delivered records into changes.
+
+``fixtures/history-0.1/history.db`` was written by a production run of exportc 0.1 (before the
+canonical encoder was generated per source) over the JSON Lines beside it. Whatever this exportc
+changes in how records are read, encoded or hashed, a production run over the same data must
+find every delivered record unchanged and deliver nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import EXACT_PROFILE, ROOT
+
+from exportc.orchestrate import run_profile
+from exportc.runtime.execute import RunOptions
+
+FIXTURE = Path(__file__).parent / "fixtures" / "history-0.1"
+
+
+def test_a_history_of_the_previous_release_sees_its_records_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    shutil.copy(FIXTURE / "history.db", db)
+    opts = RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
+                               "invoices": str(FIXTURE / "invoices.jsonl")},
+                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production")
+    report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=str(db)).report
+    assert report is not None and report.status == "succeeded", report and report.problems
+    assert report.records == {"customers": {"unchanged": 30}, "invoices": {"unchanged": 120}}
+    assert all(counts.written == 0 for counts in report.blocks.values())
