@@ -123,6 +123,7 @@ CODES: dict[str, tuple[str, str]] = {
               "beside it with the same stem) does not exist."),
     "E0704": ("case expects nothing", "A case gives no golden file, XPath assertion or expected "
               "problems, so it could never fail."),
+    "W0501": ("rows without a parent", "Joined rows (invoice lines) whose parent record is not in the source."),
     "W0601": ("check warning", "A `check ... else warning` did not hold for a record."),
     "W0608": ("set-level check warning", "no_overlap() or unique() found clashing records (warning)."),
 }

@@ -26,9 +26,7 @@ def parse_scalar(text: str, name: str) -> object:
             d = Decimal(s)
         except InvalidOperation:
             raise ValueError(f"`{text}` is not a decimal number (use `.` as separator)") from None
-        if not d.is_finite():
-            raise ValueError(f"`{text}` is not a finite number")
-        return d
+        return bounded(d, text)
     if name == "bool":
         low = s.lower()
         if low in ("true", "1", "yes", "ja", "y"):
@@ -47,6 +45,26 @@ def parse_scalar(text: str, name: str) -> object:
         except ValueError:
             raise ValueError(f"`{text}` is not a date-time (YYYY-MM-DDTHH:MM:SS)") from None
     raise ValueError(f"cannot read a {name} from text")
+
+
+MAX_DIGITS = 40  # digits a decimal may have before, and after, its point (money needs 15)
+
+
+def bounded(d: Decimal, text: str | None = None) -> Decimal:
+    """``d`` when it is finite and fits ``MAX_DIGITS`` digits either side of the point.
+
+    `1e999999999` is a valid decimal, but written out it is a gigabyte of digits: a run would
+    hang formatting it and deliver a 10 MB amount. No accounting value comes near the bound.
+    """
+    shown = (text if text is not None else str(d))[:40]
+    if not d.is_finite():
+        raise ValueError(f"`{shown}` is not a finite number")
+    if d and d.adjusted() >= MAX_DIGITS:
+        raise ValueError(f"`{shown}` is too large: more than {MAX_DIGITS} digits before the point")
+    exponent = d.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DIGITS:
+        raise ValueError(f"`{shown}` has more than {MAX_DIGITS} digits after the point")
+    return d
 
 
 def format_value(value: object) -> str:

@@ -209,6 +209,9 @@ class Generator:
         t = slot.expr.type.name
         if t == "text" or t == "any":
             conv = f"esc_attr({var})" if attr else f"esc_text({var})"
+        elif t in ("int", "decimal") and slot.xsd.category in ("float", "double"):
+            # xs:float/xs:double accept any digits, but not every magnitude: bound it here
+            conv = f"fmt_float({var}, {slot.xsd.category.upper()}_MAX, {slot.target!r})"
         elif t == "int":
             conv = f"str({var})"
         elif t == "decimal":

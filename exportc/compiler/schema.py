@@ -20,13 +20,13 @@ from exportc import cache
 from exportc.cache import cache_dir
 from exportc.values import show_pattern
 
-MODEL_VERSION = 3  # bump when the pickled shape changes
+MODEL_VERSION = 4  # bump when the pickled shape changes
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 # Value categories, by the builtin type an XSD simple type derives from.
 _CATEGORIES = {
     "boolean": "boolean", "date": "date", "dateTime": "datetime", "time": "time",
-    "float": "float", "double": "float", "decimal": "decimal",
+    "float": "float", "double": "double", "decimal": "decimal",
     "integer": "integer", "int": "integer", "long": "integer", "short": "integer",
     "byte": "integer", "nonNegativeInteger": "integer", "positiveInteger": "integer",
     "nonPositiveInteger": "integer", "negativeInteger": "integer", "unsignedInt": "integer",
@@ -36,8 +36,8 @@ _CATEGORIES = {
 
 @dataclass(frozen=True, slots=True)
 class SimpleType:
-    """A simple type: its category (text, integer, decimal, float, boolean, date, datetime,
-    time) and facets."""
+    """A simple type: its category (text, integer, decimal, float, double, boolean, date,
+    datetime, time) and facets."""
 
     name: str
     category: str

@@ -27,6 +27,7 @@ _FILLS = {
     "integer": {"int"},
     "decimal": {"int", "decimal"},
     "float": {"int", "decimal"},
+    "double": {"int", "decimal"},
     "boolean": {"bool"},
     "date": {"date"},
     "datetime": {"datetime"},
@@ -36,6 +37,7 @@ _FILL_HINTS = {
     "integer": "round it first: round(x) gives a whole number; int(x) converts text",
     "decimal": "convert text with decimal(x)",
     "float": "convert text with decimal(x)",
+    "double": "convert text with decimal(x)",
     "date": "a date field or a date literal (YYYY-MM-DD) is needed",
     "boolean": "a condition is needed, e.g. `x == 1`",
 }

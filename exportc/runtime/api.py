@@ -17,6 +17,8 @@ from exportc.values import facet_problem, format_value
 
 __all__ = [
     "D0",
+    "DOUBLE_MAX",
+    "FLOAT_MAX",
     "Decimal",
     "RecordError",
     "Table",
@@ -32,6 +34,7 @@ __all__ = [
     "esc_attr",
     "esc_text",
     "fmt_dec",
+    "fmt_float",
     "fn_abs",
     "fn_coalesce",
     "fn_contains",
@@ -113,6 +116,24 @@ def esc_attr(s: str) -> str:
 def fmt_dec(d: Decimal) -> str:
     """A decimal in plain notation (never an exponent, never through float)."""
     return format(d, "f")
+
+
+FLOAT_MAX = Decimal("3.4028234663852886e38")  # the largest xs:float (IEEE single precision)
+DOUBLE_MAX = Decimal("1.7976931348623157e308")  # the largest xs:double
+
+
+def fmt_float(d: Decimal | int, limit: Decimal, target: str) -> str:
+    """A number for an xs:float/xs:double target, in plain notation, within the type's range.
+
+    Written as plain digits, `1e400` passes the XSD's lexical check but no reader holds it (Exact
+    reads amounts as floats): a record error, not a 401-digit amount.
+    """
+    if not -limit <= d <= limit:
+        kind = "xs:float" if limit == FLOAT_MAX else "xs:double"
+        shown = f"{Decimal(d):.6E}"
+        raise RecordError("E0602", f"the value {shown} for `{target}` is out of the range of "
+                          f"{kind} (at most ±{limit:.7E})")
+    return format(d, "f") if isinstance(d, Decimal) else str(d)
 
 
 def check_facets(text: str, facets: dict[str, object], target: str) -> str:

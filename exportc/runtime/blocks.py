@@ -25,6 +25,7 @@ from exportc.runtime.faults import crashpoint
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, Problem
 from exportc.runtime.sources import Binding, SourceError, record_key
+from exportc.values import format_value
 
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
@@ -233,6 +234,7 @@ class BlockSet:
                 _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
                 if kind:  # once per record, however many blocks deliver it
                     tally[kind] = tally.get(kind, 0) + 1
+            self._orphans(reader, first)
             for key, previous in self.tracker.deleted(first.block):
                 ok, _ = _whole(runs, previous, key, lambda br: br.offer_deleted(key, previous))  # noqa: B023
                 if ok:  # recorded as deleted even when no block writes anything for it
@@ -244,6 +246,19 @@ class BlockSet:
                 exc.file + (f", row {exc.row}" if exc.row else "")))
             return False
         return True
+
+    def _orphans(self, reader: RecordReader, first: BlockRun) -> None:
+        """Child rows (invoice lines) whose parent is not in the source: a warning naming them."""
+        for fname, (child, on, keys) in reader.orphans.items():
+            if not keys:
+                continue
+            shown = ", ".join(", ".join(f"{f}={format_value(v)}" for f, v in zip(on, k, strict=True))
+                              for k in list(dict.fromkeys(keys))[:5])
+            more = f" and {len(set(keys)) - 5} more" if len(set(keys)) > 5 else ""
+            self.ctx.report.problems.append(Problem(
+                "warning", "W0501", f"{len(keys)} row(s) of `{fname}` belong to no record of this "
+                f"source and were left out: {shown}{more}", first.name, None, None, None,
+                child.location))
 
     def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
         """Copy the spools in block (schema) order; ``write(containers)`` opens the containers."""

@@ -28,6 +28,22 @@ class JsonArrayError(ValueError):
         self.message, self.line, self.column, self.item = message, line, column, item
 
 
+class DuplicateKey(ValueError):
+    """A JSON object with the same key twice (json would silently keep the last)."""
+
+
+def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for every JSON source: an object, refusing a key given twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise DuplicateKey(f"the key `{k}` appears twice in one object")
+            seen.add(k)
+    return obj
+
+
 class _Buffer:
     """A sliding window over the text: ``text[pos:]`` is what is not consumed yet."""
 
@@ -85,7 +101,7 @@ def _may_be_cut(exc: json.JSONDecodeError, text: str) -> bool:
 
 def iter_array(fh: TextIO, chunk: int = CHUNK) -> Iterator[Any]:
     """Each item of the JSON array in ``fh`` (floats as Decimal), checking the syntax around them."""
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = json.JSONDecoder(parse_float=Decimal, object_pairs_hook=json_object)
     buf = _Buffer(fh, chunk)
     item = 0
 
@@ -112,6 +128,8 @@ def iter_array(fh: TextIO, chunk: int = CHUNK) -> Iterator[Any]:
                     if _may_be_cut(exc, buf.text) and buf.more():
                         continue
                     raise fail(exc.msg, exc.pos) from None
+                except ValueError as exc:  # a key twice, or an integer of over 4300 digits
+                    raise fail(str(exc)) from None
                 # A number read up to the buffer's end (`0` of `0.5`) may go on in the file: a
                 # scalar counts only once the character after it is a delimiter.
                 if (not isinstance(value, dict | list | str)

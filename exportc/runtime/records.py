@@ -65,6 +65,7 @@ class _Join:
         streaming = (_sorted(read_raw(child), self.on, self.parent_convs)
                      and _sorted(read_raw(parent_binding), self.on, self.parent_convs))
         self.index: dict[tuple[Any, ...], list[Located]] | None = None
+        self.skipped: list[tuple[Any, ...]] = []  # streamed rows whose parent key never came
         self.stream: Iterator[Located] | None = None
         self.pending: tuple[tuple[Any, ...], Located] | None = None
         if streaming:
@@ -91,13 +92,25 @@ class _Join:
                                               nxt.number), nxt)
                 pk, loc = self.pending
                 if pk < key:
-                    self.pending = None  # a line without an invoice (reported by nobody)
+                    self.skipped.append(pk)  # a line without an invoice: see `orphans`
+                    self.pending = None
                     continue
                 if pk > key:
                     break
                 locs.append(loc)
                 self.pending = None
         return [self.coerce(loc.row, loc.file, loc.number) for loc in locs]
+
+    def orphans(self) -> list[tuple[Any, ...]]:
+        """Join keys of child rows that no parent record took (once every parent was read)."""
+        if self.index is not None:
+            return sorted(self.index, key=repr)
+        rest = [self.pending[0]] if self.pending is not None else []
+        assert self.stream is not None
+        rest += [_join_key(loc.row, self.on, self.parent_convs, loc.file, loc.number)
+                 for loc in self.stream]
+        self.pending = None
+        return self.skipped + rest
 
 
 class RecordReader:
@@ -117,6 +130,8 @@ class RecordReader:
         self.coerce = Coercer(shape, joined)
         self.joined = joined
         self.ref_index: dict[str, dict[tuple[Any, ...], Row]] = {}
+        # After iterating: per joined list, the keys of child rows without a parent record.
+        self.orphans: dict[str, tuple[Binding, tuple[str, ...], list[tuple[Any, ...]]]] = {}
 
     def _refs(self, name: str) -> dict[tuple[Any, ...], Row]:
         if name not in self.ref_index:
@@ -150,3 +165,5 @@ class RecordReader:
                 yield Record(None, loc.file, loc.number, exc)
                 continue
             yield Record(rec, loc.file, loc.number)
+        for fname, join in joins.items():
+            self.orphans[fname] = (join.child, join.on, join.orphans())

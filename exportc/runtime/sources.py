@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime.jsonarray import JsonArrayError, iter_array
-from exportc.values import parse_scalar
+from exportc.runtime.jsonarray import JsonArrayError, iter_array, json_object
+from exportc.values import bounded, parse_scalar
 
 Row = dict[str, Any]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 
 class SourceError(Exception):
@@ -101,10 +104,12 @@ def _read_csv(file: str) -> Iterator[Located]:
         try:
             header = next(reader)
         except StopIteration:
-            return
+            raise SourceError("is empty: a CSV source needs at least its header row", file,
+                              code="E0501") from None
         except csv.Error as exc:
             raise SourceError(f"bad CSV: {exc}", file, 1, code="E0501") from None
         header = [h.strip() for h in header]
+        _check_delimiter(header, file)
         width = len(header)
         number = 1
         try:
@@ -118,12 +123,25 @@ def _read_csv(file: str) -> Iterator[Located]:
             raise SourceError(f"bad CSV: {exc}", file, number + 1, code="E0501") from None
 
 
+def _check_delimiter(header: list[str], file: str) -> None:
+    """A header of one column that holds another separator: the file is not `,`-separated."""
+    if len(header) != 1:
+        return
+    for sep, name in ((";", "`;`"), ("\t", "a tab"), ("|", "`|`")):
+        if header[0].count(sep) >= 1:
+            raise SourceError(f"the header has one column, `{header[0][:60]}`: the file seems "
+                              f"separated by {name}, but a CSV source is separated by `,`", file, 1,
+                              code="E0501")
+
+
 def _loads(text: str, file: str, number: int) -> Any:
     try:
-        return json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal, object_pairs_hook=json_object)
     except json.JSONDecodeError as exc:
         raise SourceError(f"invalid JSON: {exc.msg} (column {exc.colno})", file, number,
                           code="E0501") from None
+    except ValueError as exc:  # a key twice, or an integer of more than 4300 digits
+        raise SourceError(f"invalid JSON: {exc}", file, number, code="E0501") from None
 
 
 def _read_jsonl(file: str) -> Iterator[Located]:
@@ -190,11 +208,9 @@ def _to_decimal(v: Any) -> Decimal:
     if isinstance(v, bool):
         raise ValueError("is true/false, not a number")
     if isinstance(v, Decimal):
-        if not v.is_finite():
-            raise ValueError(f"`{v}` is not a finite number")
-        return v
+        return bounded(v)
     if isinstance(v, int):
-        return Decimal(v)
+        return bounded(Decimal(v))
     if isinstance(v, float):  # only from databases with binary floats; shortest repr, no noise
         try:
             return _to_decimal(Decimal(repr(v)))
@@ -205,6 +221,9 @@ def _to_decimal(v: Any) -> Decimal:
 
 def _to_text(v: Any) -> str:
     if isinstance(v, str):
+        if not v.isascii() and (bad := _SURROGATE.search(v)):
+            raise ValueError(f"contains a lone surrogate (U+{ord(bad.group()):04X}), which is not a "
+                             "character: the source is not valid Unicode text")
         return v
     if isinstance(v, (bool, dict | list)):
         raise ValueError(f"expected text, found {json.dumps(v, default=str)[:40]}")
