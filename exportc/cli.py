@@ -247,7 +247,8 @@ def run(
                                                      help="Booking date")] = None,
     description: Annotated[str | None, typer.Option("--description", metavar="TEXT",
                                                     help="Run description")] = None,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the files and report")] = Path("out"),
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Also copy the run's files and report "
+                                             "to this folder (the run keeps its own in the run store)")] = None,
     production: Annotated[bool, typer.Option("--production", help="Record what is delivered")] = False,
     db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
     at: Annotated[str | None, typer.Option("--at", metavar="MOMENT", help="Store the run for this moment "
@@ -421,24 +422,42 @@ def files(
     run_id: Annotated[int, typer.Argument(metavar=RUN, help="Run id (see `exportc runs`)")],
     db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
     format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
+    copy_to: Annotated[Path | None, typer.Option("--copy-to", metavar="DIR", help="Copy the run's files into "
+                                                 "this folder")] = None,
 ) -> None:
-    """The files a run wrote (its report beside them)."""
+    """The files a run wrote (its report beside them); ``--copy-to DIR`` copies them there."""
+    from exportc.runtime.runstore import RunStoreError, copy_files, run_files
+
     store, row = _run_row(run_id, db)
     store.recover(row.profile)  # a committed run whose files were not moved yet gets them now
-    waiting = row.status == "scheduled"  # nothing written yet, so nothing is missing either
+    row = store.get_run(run_id) or row
+    typer.echo(f"history: {store.where}", err=True)
+    waiting = row.status in ("scheduled", "cancelled")  # nothing written yet, so nothing is missing
     if waiting and format is ListFormat.text:
-        typer.echo(f"run {row.id} is scheduled for "
-                   f"{_when(row.scheduled_at) if row.scheduled_at else '?'}; it has no files yet")
+        typer.echo(f"run {row.id} is {row.status}" + (f" for {_when(row.scheduled_at)}" if row.scheduled_at
+                                                     else "") + "; it has no files yet")
         return
-    reports = [] if waiting or not row.out_dir else [
-        str(Path(row.out_dir) / name) for name in ("report.json", "report.txt")]
-    listed = [*row.files, *reports]
+    listed = [] if waiting else run_files(row.files, row.out_dir)
+    pruned = row.mode == "T" and bool(row.out_dir) and not Path(row.out_dir or ".").is_dir()
+    if copy_to is not None:
+        missing = [str(f) for f in listed if not f.exists()]
+        if missing or not listed:
+            raise _usage_error(f"run {row.id}'s files are " + ("pruned (test runs beyond the newest "
+                               "`keep_test_runs` are removed)" if pruned else
+                               "missing: " + ", ".join(missing) if missing else "none"))
+        try:
+            for f in copy_files(listed, copy_to):
+                typer.echo(str(f))
+        except RunStoreError as exc:
+            raise _usage_error(str(exc)) from None
+        return
     if format is ListFormat.json:
-        typer.echo(json.dumps({"run": row.id, "files": [{"path": f, "exists": Path(f).exists()}
-                                                         for f in listed]}, indent=2))
+        typer.echo(json.dumps({"run": row.id, "history": store.where, "pruned": pruned,
+                               "files": [{"path": str(f), "exists": f.exists()} for f in listed]},
+                              indent=2))
         return
     for f in listed:
-        typer.echo(f + ("" if Path(f).exists() else "  (missing)"))
+        typer.echo(str(f) + ("" if f.exists() else "  (pruned)" if pruned else "  (missing)"))
 
 
 @app.command()

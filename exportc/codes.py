@@ -126,6 +126,8 @@ CODES: dict[str, tuple[str, str]] = {
     "W0501": ("rows without a parent", "Joined rows (invoice lines) whose parent record is not in the source."),
     "W0601": ("check warning", "A `check ... else warning` did not hold for a record."),
     "W0608": ("set-level check warning", "no_overlap() or unique() found clashing records (warning)."),
+    "W0634": ("copy to --out failed", "The run finished and kept its files in the run store, but "
+              "copying them to the --out folder failed; `exportc files RUN --copy-to DIR` copies them."),
 }
 
 

@@ -109,7 +109,7 @@ def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
             "from": opts.date_from.isoformat() if opts.date_from else None,
             "to": opts.date_to.isoformat() if opts.date_to else None,
             "booking_date": opts.booking_date.isoformat() if opts.booking_date else None,
-            "description": opts.description, "out": str(opts.out_dir.resolve()),
+            "description": opts.description, "out": str(opts.out_dir.resolve()) if opts.out_dir else None,
             "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode,
             "started_by": opts.started_by}
 
@@ -120,7 +120,7 @@ def options_from_request(req: dict[str, Any]) -> RunOptions:
     return RunOptions(sources=req["sources"], params=req["params"], queries=req.get("queries", {}),
                       date_from=day(req["from"]), date_to=day(req["to"]),
                       booking_date=day(req["booking_date"]), description=req["description"],
-                      out_dir=Path(req["out"]), validate=req["validate"],
+                      out_dir=Path(req["out"]) if req.get("out") else None, validate=req["validate"],
                       skip_invalid=req["skip_invalid"], mode=req["mode"],
                       started_by=req.get("started_by"))
 
@@ -147,7 +147,7 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
     if at is not None:
         run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
                                   "scheduled", request, (opts.date_from, opts.date_to),
-                                  request["out"], scheduled_at=at)
+                                  None, scheduled_at=at)
         return RunResult(compiled, None, scheduled=run_id, store=store)
     return RunResult(compiled, run_with_history(artefact, opts, store, request,
                                                 lock_timeout=lock_timeout), store=store)

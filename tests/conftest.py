@@ -19,6 +19,8 @@ EXACT_PROFILE = ROOT / "profiles" / "exact-online" / "exact-online.map"
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["EXPORTC_CACHE_DIR"] = str(tmp_path_factory.mktemp("schema-cache"))
+    # Runs keep their files in a run store; the tests' runs go to one outside the checkout.
+    os.environ["EXPORTC_RUN_STORE"] = str(tmp_path_factory.mktemp("run-store"))
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ def _stable(text: str, tmp_path: Path) -> str:
     text = _MOMENT.sub("2000-01-01 00:00:00", text)
     text = re.sub(r"timings: .*", "timings: …", text)
     text = re.sub(r"history: .*", "history: <the test's history>", text)  # differs per backend
+    text = text.replace(os.environ["EXPORTC_RUN_STORE"], "<run store>")
+    text = re.sub(r"(run-\d+-[PT])-\d{8}T\d{6}", r"\1-<moment>", text)
     return text.replace(str(tmp_path), "<tmp>")
 
 

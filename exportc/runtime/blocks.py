@@ -240,6 +240,7 @@ class BlockSet:
                 if ok:  # recorded as deleted even when no block writes anything for it
                     self.tracker.delivered(first.block, key, previous, "deleted", "")
                     tally["deleted"] = tally.get("deleted", 0) + 1
+            crashpoint("after-deletions")
         except SourceError as exc:
             self.ctx.report.problems.append(Problem(
                 "error", exc.code, exc.message, first.name, None, None, None,

@@ -27,7 +27,9 @@ class RunOptions:
     date_to: dt.date | None = None
     booking_date: dt.date | None = None
     description: str | None = None
-    out_dir: Path = Path("out")
+    # Where ``execute`` writes. Through ``run_with_history`` with a run store, the run writes into
+    # its own folder there and this is only a copy target (``--out``); None: no copy.
+    out_dir: Path | None = None
     validate: bool = True
     skip_invalid: bool = False
     mode: str = "test"

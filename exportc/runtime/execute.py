@@ -25,6 +25,7 @@ from exportc.runtime.blocks import BlockSet
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.report import Problem, Report, timestamp
+from exportc.runtime.runstore import publish
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.validate import validate_file
 from exportc.values import format_value, parse_scalar
@@ -182,16 +183,58 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     if bind is not None:
         bind(fns)
     report.timings["prepare"] = round(time.perf_counter() - started, 4)
+    crashpoint("after-bind")
+    if opts.out_dir is None:
+        raise UsageError("no output folder")
+    out_dir = opts.out_dir.resolve()  # the history keeps absolute paths
     try:
-        opts.out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot use {opts.out_dir} as output folder: {exc.strerror}") from None
-    out_path = opts.out_dir / (output_name or f"{artefact.name}.xml")
+        raise UsageError(f"cannot use {out_dir} as output folder: {exc.strerror}") from None
+    out_path = out_dir / (output_name or f"{artefact.name}.xml")
     output = _Output(out_path, artefact)
     blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
                       out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
     if hooks:  # from here on, recovery can clean up after a crash
         hooks[0]([(str(output.tmp), str(out_path)), (str(blocks.spool_dir), "")])
+    ok = _write(artefact, fns, blocks, output, report, opts)
+    crashpoint("after-close")
+    for problem in report.problems:
+        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
+    report.timings["total"] = round(time.perf_counter() - started, 4)
+    report.status = "succeeded" if ok else "failed"
+    report.finished = timestamp()
+    if ok and not report.nothing_to_deliver:
+        report.files = [str(out_path)]
+        try:
+            if hooks:
+                hooks[1](report, report.files)  # the commit point of a production run
+        except BaseException:
+            output.discard()
+            raise
+        if hooks:
+            publish(output.tmp, out_path)  # a run of the history: never over an existing file
+        else:
+            os.replace(output.tmp, out_path)
+        _fsync_dir(out_path.parent)
+        crashpoint("after-rename")
+        if hooks:
+            hooks[2]()
+            crashpoint("after-moved")
+    else:
+        output.discard()
+        if hooks:
+            hooks[1](report, [])
+            hooks[2]()  # nothing left to move into place
+    write_report(report, out_dir)
+    crashpoint("after-report")
+    return report
+
+
+def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: BlockSet, output: _Output,
+           report: Report, opts: RunOptions) -> bool:
+    """Feed the blocks, join their spools into the temporary file and validate it; whether the
+    run may deliver. A run in which no block wrote anything writes no document at all."""
     ok = True
     try:
         if "global_checks" in fns:
@@ -199,11 +242,15 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         t0 = time.perf_counter()
         if ok:
             ok = blocks.run()
-            blocks.join_into(output.open_containers)
+            crashpoint("after-blocks")
+            report.nothing_to_deliver = ok and not any(c.written for c in report.blocks.values())
+            if not report.nothing_to_deliver:
+                blocks.join_into(output.open_containers)
         blocks.discard()
         output.close()
         report.timings["emit"] = round(time.perf_counter() - t0, 4)
-        if ok and opts.validate:
+        crashpoint("before-validate")
+        if ok and opts.validate and not report.nothing_to_deliver:
             t1 = time.perf_counter()
             report.validation = validate_file(output.tmp, Path(artefact.schema_path))
             report.timings["validate"] = round(time.perf_counter() - t1, 4)
@@ -216,33 +263,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         blocks.discard()
         output.discard()
         raise
-    crashpoint("after-close")
-    for problem in report.problems:
-        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
-    report.timings["total"] = round(time.perf_counter() - started, 4)
-    if ok:
-        report.status = "succeeded"
-        report.files = [str(out_path)]
-        report.finished = timestamp()
-        try:
-            if hooks:
-                hooks[1](report, report.files)  # the commit point of a production run
-        except BaseException:
-            output.discard()
-            raise
-        os.replace(output.tmp, out_path)
-        _fsync_dir(out_path.parent)
-        crashpoint("after-rename")
-        if hooks:
-            hooks[2]()
-    else:
-        output.discard()
-        report.status = "failed"
-        report.finished = timestamp()
-        if hooks:
-            hooks[1](report, [])
-    write_report(report, opts.out_dir)
-    return report
+    return ok
 
 
 def _fsync_dir(path: Path) -> None:

@@ -130,6 +130,19 @@ def _holder(r: Any) -> Holder:
                   else r.id)
 
 
+def _restore_reports(out_dir: str | None, report_json: str | None) -> None:
+    """A committed run killed before it wrote its reports gets them from its history row."""
+    from exportc.runtime.report import Report
+    if not out_dir or not report_json or not os.path.isdir(out_dir):
+        return
+    for name in ("report.json", "report.txt"):
+        path = os.path.join(out_dir, name)
+        if not os.path.exists(path):
+            body = report_json if name.endswith(".json") else Report.from_json(report_json).summary() + "\n"
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(body)
+
+
 def describe_url(url: str) -> str:
     """A history URL as shown to users: a SQLite file as its path; any other URL without its
     password."""
@@ -310,6 +323,11 @@ class HistoryStore:
                 status="running", started=now(), pid=os.getpid(), host=HOST, heartbeat=now(),
                 proc_start=my_start()))
 
+    def set_out_dir(self, run_id: int, out_dir: str) -> None:
+        """The run's own folder in the run store (absolute)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(out_dir=out_dir))
+
     def set_temp_files(self, run_id: int, pairs: list[tuple[str, str]]) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(temp_files=json.dumps(pairs)))
@@ -371,7 +389,9 @@ class HistoryStore:
                             os.replace(tmp, final)
                         elif os.path.isdir(tmp):
                             shutil.rmtree(tmp, ignore_errors=True)
-                    notes.append(f"run {r.id}: moved its files into place after a crash")
+                    _restore_reports(r.out_dir, r.report)
+                    notes.append(f"run {r.id}: moved its files into place after a crash"
+                                 + (f" (in {r.out_dir})" if r.out_dir else ""))
                 else:
                     for tmp, _final in pairs:
                         if os.path.isdir(tmp):

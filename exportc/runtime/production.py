@@ -15,22 +15,27 @@ removed by the next run, a run that dies after it has its files moved into place
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.project import project_of, run_store
 from exportc.runtime.canonical import encoder
 from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, RunOptions, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryError, HistoryStore
 from exportc.runtime.report import Problem, Report, timestamp
+from exportc.runtime.runstore import REPORTS, RunStoreError, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
@@ -226,27 +231,54 @@ class _Heartbeat:
         self.thread.join(timeout=5)
 
 
+@dataclass(frozen=True)
+class Storage:
+    """Where a run's files go: the project's run store, and how many test runs it keeps."""
+
+    root: Path
+    keep_test_runs: int = 50
+
+    @classmethod
+    def of(cls, artefact: Artefact) -> Storage:
+        """The run store of the project the profile belongs to (``exportc.project``)."""
+        project = project_of(artefact.files[0])
+        return cls(run_store(project), project.keep_test_runs)
+
+
 def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
                      request: dict[str, Any], run_id: int | None = None,
-                     lock_timeout: float = 60.0) -> Report:
-    """A test or production run, listed in the runs overview; production runs record."""
+                     lock_timeout: float = 60.0, storage: Storage | None = None) -> Report:
+    """A test or production run, listed in the runs overview; production runs record.
+
+    The run writes into its own new folder in the run store; ``opts.out_dir``, when given, only
+    receives a copy of its files afterwards."""
     production = opts.mode == "production"
+    storage = storage or Storage.of(artefact)
     notes = store.recover(artefact.name)
+    crashpoint("after-recover")
     window = (opts.date_from, opts.date_to)
     if run_id is None:
         run_id = store.create_run(artefact.name, "P" if production else "T", "running", request,
-                                  window, str(opts.out_dir))
+                                  window, None)
     else:
         store.start_run(run_id)
     crashpoint("after-run-row")
+    copy_to, report = opts.out_dir, None
     try:
+        folder = new_run_folder(storage.root, artefact.name, run_id, "P" if production else "T")
+        store.set_out_dir(run_id, str(folder))
+        crashpoint("after-run-folder")
+        opts = dataclasses.replace(opts, out_dir=folder)
         if production:
             with store.lock(artefact.name, run_id, lock_timeout), _Heartbeat(store, run_id, artefact.name):
                 crashpoint("after-lock")
                 report = _run(artefact, opts, store, run_id, record=True)
+            crashpoint("after-unlock")
         else:
             report = _run(artefact, opts, store, run_id, record=False)
     except BaseException as exc:
+        if report is not None:
+            raise  # finished and recorded; only what came after it failed
         report = Report(artefact.name, opts.mode, status="failed", started=timestamp(),
                         run_id=run_id, history=store.where)
         message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
@@ -255,7 +287,32 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         raise
     for note in notes:
         report.problems.insert(0, Problem("note", "N0620", note))
+    if copy_to is not None:
+        _copy_out(report, folder, Path(copy_to), artefact)
+    if not production:
+        _prune_test_runs(store, artefact.name, storage)
     return report
+
+
+def _copy_out(report: Report, folder: Path, dest: Path, artefact: Artefact) -> None:
+    """Copy the run's files to ``--out``; a failed copy is a warning (the run store keeps them)."""
+    files = [Path(f) for f in report.files] + [folder / name for name in REPORTS]
+    try:
+        copy_files(files, dest, stale=[f"{artefact.name}.xml"], crash=crashpoint)
+    except RunStoreError as exc:
+        report.problems.append(Problem("warning", "W0634", f"{exc}; the files are in {folder} "
+                                       f"(`exportc files {report.run_id} --copy-to DIR`)"))
+        return
+    report.copied_to = str(dest.resolve())
+    crashpoint("after-copy")
+
+
+def _prune_test_runs(store: HistoryStore, profile: str, storage: Storage) -> None:
+    """Remove the folders of a profile's test runs beyond the newest ``keep_test_runs``."""
+    tests = [r for r in store.list_runs(profile) if r.mode == "T" and r.out_dir
+             and r.status in ("succeeded", "failed")]
+    old = tests[:-storage.keep_test_runs] if storage.keep_test_runs else tests
+    prune([r.out_dir for r in old if r.out_dir], storage.root)
 
 
 def _counts(report: Report) -> dict[str, int]:
@@ -269,6 +326,7 @@ def _counts(report: Report) -> dict[str, int]:
 
 def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
     tracker = HistoryTracker(store, artefact, opts, record=record)
+    crashpoint("after-history-read")
 
     def prepare(pairs: list[tuple[str, str]]) -> None:
         if record:
@@ -280,6 +338,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
         report.history = store.where
         values = store.finish_values(report.status, report.to_json(), files, len(report.errors),
                                      len(report.warnings), _counts(report))
+        crashpoint("before-commit")
         with store.engine.begin() as conn:
             if record and not store.holds_lock(conn, artefact.name, run_id):
                 raise HistoryError(f"the run lost the lock of `{artefact.name}` (its heartbeat "
@@ -287,6 +346,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
                                    "was recorded or delivered")
             if record and report.status == "succeeded":
                 store.record_deliveries(conn, artefact.name, run_id, tracker.items())
+                crashpoint("mid-commit")  # inside the transaction: a kill here rolls it back
             store.finish_run(run_id, values, conn)
         crashpoint("after-commit")
 

@@ -67,6 +67,8 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     run_id: int | None = None
     history: str | None = None  # which history the run used (a file, or a URL without password)
+    nothing_to_deliver: bool = False  # no new, changed or deleted record: no document written
+    copied_to: str | None = None  # the --out folder the run's files were copied to
 
     @property
     def errors(self) -> list[Problem]:
@@ -122,6 +124,11 @@ class Report:
                          + (f": {v.get('error')}" if v.get("error") else ""))
         for f in self.files:
             lines.append(f"  file: {f}")
+        if self.nothing_to_deliver:
+            lines.append("  nothing to deliver: no new, changed or deleted records, so no document "
+                         "was written")
+        if self.copied_to:
+            lines.append(f"  copied to: {self.copied_to}")
         if self.history:
             lines.append(f"  history: {self.history}")
         shown = self.problems[:20]
