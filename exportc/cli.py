@@ -425,7 +425,7 @@ def files(
     copy_to: Annotated[Path | None, typer.Option("--copy-to", metavar="DIR", help="Copy the run's files into "
                                                  "this folder")] = None,
 ) -> None:
-    """The files a run wrote (its report beside them); ``--copy-to DIR`` copies them there."""
+    """The files a run wrote (its report beside them); --copy-to copies them into a folder."""
     from exportc.runtime.runstore import RunStoreError, copy_files, run_files
 
     store, row = _run_row(run_id, db)

@@ -464,9 +464,10 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     come_due(db, data[2]["id"])
     worked = runner.invoke(app, ["worker", "--once", "--db", db])
     assert worked.exit_code == 0 and "1 scheduled run(s) done" in worked.output
-    assert (tmp_path / "s" / XML).exists()
-    # Nothing changed since the production run: the scheduled one delivered nothing new.
-    assert delivered(tmp_path / "s") == {"invoices": [], "reversals": [], "accounts": []}
+    # Nothing changed since the production run: the scheduled one has nothing to deliver, and
+    # writes no document (its report, copied to its --out, says so).
+    assert not (tmp_path / "s" / XML).exists()
+    assert json.loads((tmp_path / "s" / "report.json").read_text("utf-8"))["nothing_to_deliver"]
 
 
 def test_sql_source_on_the_history_database(db: str, tmp_path: Path) -> None:
