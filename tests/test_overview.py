@@ -31,7 +31,7 @@ def _stable(text: str, tmp_path: Path) -> str:
     text = re.sub(r"timings: .*", "timings: …", text)
     text = re.sub(r"history: .*", "history: <the test's history>", text)  # differs per backend
     text = text.replace(os.environ["EXPORTC_RUN_STORE"], "<run store>")
-    text = re.sub(r"(run-\d+-[PT])-\d{8}T\d{6}", r"\1-<moment>", text)
+    text = re.sub(r"(run-\d+-[PT])-\d{8}T\d{6}(\.\d+)?", r"\1-<moment>", text)
     return text.replace(str(tmp_path), "<tmp>")
 
 
