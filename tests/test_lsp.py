@@ -179,6 +179,8 @@ def test_hover_on_names_and_functions() -> None:
     line = _line(text, "article[Grootboekrekening] > Item/@code") + 1
     table = features.hover(a, line, 6)
     assert table is not None and "table `article`" in table and "text -> text" in table
+    let = features.hover(a, _line(text, "customer_code   > OrderedBy") + 1, 5)
+    assert let is not None and "let `customer_code`" in let and "= cust_id_prefix + pad(cust_id, cust_id_length)" in let
     field = features.hover(a, line, 14)
     assert field is not None and "field `Grootboekrekening`" in field and "field of `Regels`" in field
 

@@ -16,6 +16,7 @@ from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.compiler.schema import Attribute, ComplexType, Particle, SchemaModel, SimpleType
 from exportc.diagnostics import Span
 from exportc.dsl import ast
+from exportc.dsl.formatter import format_expr
 
 
 @dataclass
@@ -188,7 +189,7 @@ def declarations(module: ast.Module | None) -> list[Named]:
         if isinstance(item, ast.ParamDecl):
             out.append(Named("param", item.name, _type_text(item.type), item.span, item.description))
         elif isinstance(item, ast.LetDecl):
-            out.append(Named("let", item.name, "let", item.span, None))
+            out.append(Named("let", item.name, "= " + format_expr(item.value), item.span, None))
         elif isinstance(item, ast.TableDecl):
             detail = f"{_type_text(item.key_type)} -> {_type_text(item.value_type)}"
             doc = (item.description or "") + (f" (from {item.file})" if item.file else "")

@@ -99,7 +99,7 @@ def run_case(artefact: Artefact, case: Case, update: bool = False) -> CaseResult
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="exportc-test-") as tmp:
         folder = Path(tmp)
-        store = HistoryStore(f"sqlite:///{folder / 'history.db'}")
+        store = HistoryStore("sqlite:///:memory:")  # private to the case; no file to fsync
         try:
             result = _run(artefact, case, folder, store, update)
         except (UsageError, SourceError) as exc:
