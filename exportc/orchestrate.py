@@ -12,11 +12,14 @@ import dataclasses
 import datetime as dt
 import getpass
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exportc.bindings import Binding, apply_binding, load_bindings
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
@@ -59,6 +62,11 @@ def project_profiles() -> list[tuple[Path, CompileResult]]:
                 seen.add(path.resolve())
                 out.append((display_path(path), compile_file(display_path(path))))
     return out
+
+
+def binding_for(profile: Path, name: str) -> Binding | None:
+    """The sources and params that the profile's project binds to the profile ``name``."""
+    return load_bindings(project_of(profile).file).get(name)
 
 
 _STORES: dict[str, HistoryStore] = {}
@@ -127,8 +135,10 @@ def options_from_request(req: dict[str, Any]) -> RunOptions:
 
 def run_profile(profile: str, opts: RunOptions, db: str | None = None,
                 at: dt.datetime | None = None, lock_timeout: float = 60.0,
-                store: HistoryStore | None = None, started_by: str | None = None) -> RunResult:
-    """Compile; then run now (recorded in the overview) or store the run for ``at``.
+                store: HistoryStore | None = None, started_by: str | None = None,
+                queue: bool = False) -> RunResult:
+    """Compile; then run now (recorded in the overview) or store the run for ``at``; with
+    ``queue``, store it due now for a worker (the console's) instead of running it here.
 
     ``started_by`` names who started (or scheduled) the run, as the overview shows it: the web
     console passes its logged-in user; left out, it is the OS user of this process (the CLI)."""
@@ -138,10 +148,13 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
     if not compiled.ok or compiled.artefact is None:
         return RunResult(compiled, None)
     artefact = compiled.artefact
+    apply_binding(binding_for(path, artefact.name), opts)
     from exportc.runtime.execute import bind_params
     bind_params(artefact, opts.params)  # a bad param is a usage error now, not at the scheduled time
     if at is not None:
         at = schedule_moment(at)
+    elif queue:
+        at = now()
     store = store or open_history(db, path)
     request = _request(path, opts)
     if at is not None:
@@ -179,29 +192,41 @@ def cancel_run(store: HistoryStore, run_id: int) -> RunRow:
     return cancelled
 
 
+Observer = Callable[[RunRow, RunOptions], None]
+
+
 def work(store: HistoryStore, once: bool, poll: float = 5.0,
-         on_run: Any = None) -> int:
-    """Run due scheduled runs; with ``once``, those due now, then return how many ran."""
+         on_run: Any = None, observe: Observer | None = None,
+         wake: threading.Event | None = None, stop: threading.Event | None = None) -> int:
+    """Run due scheduled runs; with ``once``, those due now, then return how many ran.
+    ``observe`` may hook progress callbacks into a run's options before it starts; ``wake``
+    cuts the wait short (a run was just queued), ``stop`` ends the loop (the server stops)."""
     done = 0
-    while True:
+    while stop is None or not stop.is_set():
         row = store.claim_due()
         if row is None:
             if once:
                 return done
-            time.sleep(poll)
+            if wake is None:
+                time.sleep(poll)
+            elif wake.wait(poll):
+                wake.clear()
             continue
-        report = execute_scheduled(store, row)
+        report = execute_scheduled(store, row, observe)
         done += 1
         if on_run is not None:
             on_run(row, report)
+    return done
 
 
-def execute_scheduled(store: HistoryStore, row: RunRow) -> Report | None:
+def execute_scheduled(store: HistoryStore, row: RunRow, observe: Observer | None = None) -> Report | None:
     """Run a claimed scheduled run; a profile that no longer compiles fails the run."""
     from exportc.diagnostics import render_all_text
     req = row.request
     compiled = compile_file(Path(req["profile"]))
     opts = options_from_request(req)
+    if observe is not None:
+        observe(row, opts)
     if not compiled.ok or compiled.artefact is None:
         report = Report(row.profile, opts.mode, status="failed", run_id=row.id)
         from exportc.runtime.report import Problem

@@ -45,3 +45,13 @@ def test_no_wrong_way_imports() -> None:
 
 def test_diagnostics_page_is_current() -> None:
     assert (ROOT / "docs" / "diagnostics.md").read_text("utf-8") == codes.markdown()
+
+
+def test_only_the_cli_imports_the_console() -> None:
+    """exportc/web is a front door like the CLI: nothing below it may depend on it."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        inside = PACKAGE / "web" in path.parents or path == PACKAGE / "cli.py"
+        if not inside and any(n.startswith("exportc.web") for n in _imports(path)):
+            wrong.append(str(path.relative_to(ROOT)))
+    assert wrong == []

@@ -34,7 +34,8 @@ class RunOptions:
     skip_invalid: bool = False
     mode: str = "test"
     started_by: str | None = None  # who started the run: the OS user (CLI) or the console's login
-    progress: Callable[[str, int], None] | None = None
+    progress: Callable[[str, int], None] | None = None  # (source, records read so far)
+    phase: Callable[[str], None] | None = None  # reading, writing, validating, recording
 
 
 # Hook for production runs: given a block and a record, say how it changed and what was

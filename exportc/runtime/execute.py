@@ -32,7 +32,8 @@ from exportc.values import format_value, parse_scalar
 
 # ---- params and tables ------------------------------------------------------------------------
 
-def _parse_param(text: str, t: TypeSpec) -> object:
+def parse_param(text: str, t: TypeSpec) -> object:
+    """A param value given as text, parsed by its type (ValueError/TypeError when it is bad)."""
     if t.nullable and text.strip() == "":
         return None
     if t.name == "list":
@@ -54,7 +55,7 @@ def bind_params(artefact: Artefact, given: dict[str, str]) -> dict[str, object]:
     for p in artefact.params:
         if p.name in given:
             try:
-                values[p.name] = _parse_param(given[p.name], p.type)
+                values[p.name] = parse_param(given[p.name], p.type)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"param `{p.name}` ({p.type}): {exc}") from None
         elif p.has_default:
@@ -208,6 +209,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         report.files = [str(out_path)]
         try:
             if hooks:
+                _phase(opts, "recording")
                 hooks[1](report, report.files)  # the commit point of a production run
         except BaseException:
             output.discard()
@@ -241,10 +243,12 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
             ok = _call_global(artefact, fns["global_checks"], report)
         t0 = time.perf_counter()
         if ok:
+            _phase(opts, "reading")
             ok = blocks.run()
             crashpoint("after-blocks")
             report.nothing_to_deliver = ok and not any(c.written for c in report.blocks.values())
             if not report.nothing_to_deliver:
+                _phase(opts, "writing")
                 blocks.join_into(output.open_containers)
         blocks.discard()
         output.close()
@@ -252,6 +256,7 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
         crashpoint("before-validate")
         if ok and opts.validate and not report.nothing_to_deliver:
             t1 = time.perf_counter()
+            _phase(opts, "validating")
             report.validation = validate_file(output.tmp, Path(artefact.schema_path))
             report.timings["validate"] = round(time.perf_counter() - t1, 4)
             if not report.validation["valid"]:
@@ -264,6 +269,12 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
         output.discard()
         raise
     return ok
+
+
+def _phase(opts: RunOptions, name: str) -> None:
+    """Tell whoever follows the run (the console's progress page) which phase it is in."""
+    if opts.phase is not None:
+        opts.phase(name)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -314,4 +325,4 @@ def _call_global(artefact: Artefact, fn: Callable[[], None], report: Report) -> 
 
 
 __all__ = ["ChangeTracker", "RunOptions", "UsageError", "bind_params", "execute", "load_bind",
-           "load_tables"]
+           "load_tables", "parse_param"]

@@ -40,6 +40,7 @@ from sqlalchemy import (
     make_url,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
@@ -47,7 +48,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, Operati
 from exportc.runtime.liveness import HOST, Holder, my_start
 from exportc.runtime.liveness import now as now  # re-exported: the history's clock
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 meta = MetaData()
 
 schema_versions = Table(
@@ -167,7 +168,12 @@ def _migration_2(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN proc_start VARCHAR(100)"))
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2}
+def _migration_3(conn: Connection) -> None:
+    from exportc.runtime.accounts import create_tables  # the console's users and sessions
+    create_tables(conn)
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
 
 
 @dataclass
@@ -225,6 +231,10 @@ def _iso(v: dt.date | None) -> str | None:
     if isinstance(v, dt.datetime):
         return aware(v).isoformat()
     return v.isoformat() if v else None
+
+
+# The overview's columns: everything but the (large) report text.
+_SUMMARY = [c for c in runs.c if c.name not in ("report", "temp_files")]
 
 
 class HistoryStore:
@@ -353,10 +363,12 @@ class HistoryStore:
             c.execute(stmt)
 
     def _row(self, r: Any) -> RunRow:
+        """A run from a database row; a summary row (see ``_SUMMARY``) has no request or report."""
+        m = r._mapping
         return RunRow(r.id, r.profile, r.mode, r.status, r.created, r.scheduled_at, r.started,
-                      r.finished, r.window_from, r.window_to, json.loads(r.request), r.out_dir,
-                      json.loads(r.files or "[]"), r.report, r.errors or 0, r.warnings or 0,
-                      json.loads(r.counts or "{}"))
+                      r.finished, r.window_from, r.window_to, json.loads(m.get("request") or "{}"),
+                      r.out_dir, json.loads(r.files or "[]"), m.get("report"), r.errors or 0,
+                      r.warnings or 0, json.loads(r.counts or "{}"))
 
     def list_runs(self, profile: str | None = None) -> list[RunRow]:
         q = select(runs).order_by(runs.c.id)
@@ -364,6 +376,43 @@ class HistoryStore:
             q = q.where(runs.c.profile == profile)
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(q)]
+
+    def page_runs(self, profile: str | None = None, kind: str | None = None, limit: int = 50,
+                  offset: int = 0, profiles: tuple[str, ...] | None = None) -> tuple[list[RunRow], int]:
+        """One page of the overview, newest first, and how many runs match: ``kind`` is
+        ``P``/``T`` (mode) or ``failed``; ``profiles`` limits to those. The page query leaves
+        out the report texts, so a page costs the same with 10 runs or 100,000."""
+        conds = []
+        if profile:
+            conds.append(runs.c.profile == profile)
+        if profiles is not None:
+            conds.append(runs.c.profile.in_(profiles))
+        if kind in ("P", "T"):
+            conds.append(runs.c.mode == kind)
+        elif kind == "failed":
+            conds.append((runs.c.status == "failed") | (runs.c.errors > 0))
+        where = and_(true(), *conds)
+        cols = _SUMMARY
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar() or 0
+            rows = conn.execute(select(*cols).where(where).order_by(runs.c.id.desc())
+                                .limit(limit).offset(offset)).all()
+        return [self._row(r) for r in rows], int(total)
+
+    def latest_runs(self) -> dict[str, RunRow]:
+        """Per profile, its newest run (for the export page)."""
+        newest = select(func.max(runs.c.id)).group_by(runs.c.profile)
+        cols = _SUMMARY
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(runs.c.id.in_(newest))).all()
+        return {r.profile: self._row(r) for r in rows}
+
+    def production_running(self, profile: str) -> bool:
+        """Whether a production run of the profile is running now."""
+        q = select(func.count()).select_from(runs).where(and_(
+            runs.c.profile == profile, runs.c.mode == "P", runs.c.status == "running"))
+        with self.engine.connect() as conn:
+            return bool(conn.execute(q).scalar())
 
     def get_run(self, run_id: int) -> RunRow | None:
         with self.engine.connect() as conn:
