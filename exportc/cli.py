@@ -260,6 +260,7 @@ def run(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
 ) -> None:
     """Run an export: a test run (default) or a --production run; --at schedules it."""
+    from exportc.config import ConfigError
     from exportc.orchestrate import os_user, run_profile
     from exportc.runtime.execute import RunOptions, UsageError
     from exportc.runtime.history import HistoryError
@@ -276,7 +277,7 @@ def run(
     try:
         result = run_profile(profile, opts, db=db, at=_moment(at), lock_timeout=lock_timeout,
                              started_by=os_user())
-    except (UsageError, HistoryError) as exc:
+    except (UsageError, HistoryError, ConfigError) as exc:
         raise _usage_error(str(exc)) from None
     if result.scheduled is not None:
         assert result.store is not None

@@ -78,7 +78,6 @@ def test_run_usage_errors_exit_2(tmp_path: Path) -> None:
         base + srcs,                                              # missing required param
         [*base, *srcs, "--param", "invoice_export=perhaps"],      # bad param value
         [*base, *srcs, "--param", "invoice_export"],              # not NAME=VALUE
-        [*base, "--param", "invoice_export=1"],                   # unbound source
         [*base, *srcs, "--param", "invoice_export=1", "--from", "23-11-2026"],
         ["run", "nonexistent_profile", "--out", str(tmp_path), "--db", str(tmp_path / "h.db")],
     ]
