@@ -20,7 +20,6 @@ from exportc import codes
 
 if TYPE_CHECKING:
     from exportc.compiler.pipeline import CompileResult
-    from exportc.runtime.accounts import Accounts
     from exportc.runtime.history import HistoryStore, RunRow
 
 from exportc.clihelp import PlainHelpGroup
@@ -505,101 +504,22 @@ def cancel(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8080,
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to listen on")] = 8080,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE|URL", help=DB_HELP)] = None,
 ) -> None:
     """The operators' console in a browser: start, follow, schedule and download exports."""
     from exportc.web.server import is_loopback, serve
 
     store = _store(db, create=True)
+    from exportc.runtime.accounts import Accounts
     if not is_loopback(host):
         typer.echo(f"warning: serving on {host} without TLS: passwords and session cookies cross the "
                    "network in clear text; put a TLS proxy in front (cookies are marked secure)", err=True)
     typer.echo(f"exportc console on http://{host}:{port}/  (history: {store.url.split('@')[-1]})")
-    if not _accounts(store).list():
+    if not Accounts(store).list():
         typer.echo("no users yet: add one with `exportc users add NAME --role admin`", err=True)
     serve(store, host, port)
-
-
-users_app = typer.Typer(no_args_is_help=True, help="Users of the console (kept in the history database).")
-app.add_typer(users_app, name="users")
-
-
-def _accounts(store: HistoryStore) -> Accounts:
-    from exportc.runtime.accounts import Accounts
-    return Accounts(store)
-
-
-def _password(stdin: bool) -> str:
-    if stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-
-
-class Role(StrEnum):
-    viewer = "viewer"
-    operator = "operator"
-    admin = "admin"
-
-
-@users_app.command("add")
-def users_add(
-    name: Annotated[str, typer.Argument(help="User name")],
-    role: Annotated[Role, typer.Option("--role", help="viewer, operator or admin")],
-    profile: Annotated[list[str] | None, typer.Option("--profile", help="Limit to this profile (repeat)")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-) -> None:
-    """Add a user (the first admin is made this way)."""
-    from exportc.runtime.accounts import AccountError
-    accounts = _accounts(_store(db, create=True))
-    try:
-        user = accounts.add(name, role.value, _password(password_stdin), profile or None)
-    except AccountError as exc:
-        raise _usage_error(str(exc)) from None
-    typer.echo(f"added {user.name} ({user.role})")
-
-
-@users_app.command("list")
-def users_list(
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-) -> None:
-    """List the users, their roles and the profiles they are limited to."""
-    found = _accounts(_store(db)).list()
-    for u in found:
-        typer.echo(f"{u.name}  {u.role}" + (f"  profiles: {', '.join(u.profiles)}" if u.profiles else ""))
-    if not found:
-        typer.echo("no users")
-
-
-@users_app.command("passwd")
-def users_passwd(
-    name: Annotated[str, typer.Argument(help="User name")],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-) -> None:
-    """Set a user's password (their sessions end)."""
-    from exportc.runtime.accounts import AccountError
-    try:
-        _accounts(_store(db)).passwd(name, _password(password_stdin))
-    except AccountError as exc:
-        raise _usage_error(str(exc)) from None
-    typer.echo(f"password of {name} changed")
-
-
-@users_app.command("remove")
-def users_remove(
-    name: Annotated[str, typer.Argument(help="User name")],
-    db: Annotated[str | None, typer.Option("--db", help="History: SQLite file or database URL")] = None,
-) -> None:
-    """Remove a user (their sessions end)."""
-    from exportc.runtime.accounts import AccountError
-    try:
-        _accounts(_store(db)).remove(name)
-    except AccountError as exc:
-        raise _usage_error(str(exc)) from None
-    typer.echo(f"removed {name}")
 
 
 @app.command()
@@ -746,6 +666,11 @@ def codes_cmd(
         return
     for code, (title, _text) in codes.CODES.items():
         typer.echo(f"{code}  {title}")
+
+
+from exportc.usercli import users_app  # noqa: E402  (a sub-app: `exportc users ...`)
+
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:
