@@ -37,8 +37,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistorySto
 
 
 @pytest.fixture
-def web(store: HistoryStore, tmp_path: Path) -> Iterator[TestClient]:
-    with client(console(store, tmp_path / "runs")) as c:
+def web(store: HistoryStore) -> Iterator[TestClient]:
+    with client(console(store)) as c:
         yield c
 
 

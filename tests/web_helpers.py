@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -18,10 +17,8 @@ PASSWORD = "correct horse battery staple"
 EXACT = "exact_online.invoices"
 
 
-def console(store: HistoryStore, run_root: Path) -> Console:
-    made = build(store)
-    made.run_root = run_root
-    return made
+def console(store: HistoryStore) -> Console:
+    return build(store)
 
 
 def add_users(store: HistoryStore) -> None:

@@ -42,7 +42,6 @@ class Console:
     store: HistoryStore
     catalog: Catalog
     runner: Runner
-    run_root: Path  # where console runs write their files
     secure_cookies: bool = False
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     env: jinja2.Environment = field(default_factory=lambda: _environment())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, ParamSpec
@@ -109,8 +108,9 @@ class Parsed:
     errors: dict[str, str]  # field name -> message (English; translated where shown)
 
 
-def parse(entry: Entry, values: dict[str, Any], out_dir: Path, now: dt.datetime) -> Parsed:
-    """Check every field; the run's options only when all are good."""
+def parse(entry: Entry, values: dict[str, Any], now: dt.datetime) -> Parsed:
+    """Check every field; the run's options only when all are good (the run writes into its own
+    folder in the project's run store)."""
     a = entry.artefact
     assert a is not None
     errors: dict[str, str] = {}
@@ -147,7 +147,7 @@ def parse(entry: Entry, values: dict[str, Any], out_dir: Path, now: dt.datetime)
         return Parsed(None, at, errors)
     opts = RunOptions(sources={}, params=params, date_from=days["from"], date_to=days["to"],
                       booking_date=days["booking_date"], description=values.get("description") or None,
-                      out_dir=out_dir, mode=mode)
+                      mode=mode)
     return Parsed(opts, at, {})
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +102,7 @@ def start(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
         return _form(ctx, entry, None, {})
     values = forms.submitted(ctx.raw_form)
-    out_dir = ctx.console.run_root / f"{entry.name}-{now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    parsed = forms.parse(entry, values, out_dir, now())
+    parsed = forms.parse(entry, values, now())
     if parsed.opts is None:
         return _form(ctx, entry, values, parsed.errors, 400)
     if parsed.opts.mode == "production" and values.get("confirmed") != "yes":

@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from exportc.runtime.history import RunRow
 from exportc.runtime.report import Problem, Report
+from exportc.runtime.runstore import run_files
 from exportc.web.app import Ctx
 
 PAGE_SIZE = 50
@@ -46,8 +47,9 @@ def _run(ctx: Ctx) -> RunRow | None:
 
 def files_of(row: RunRow) -> list[str]:
     """The run's files, then its report files: what the run page offers, by position."""
-    reports = [str(Path(row.out_dir) / n) for n in ("report.json", "report.txt")] if row.out_dir else []
-    return [*row.files, *(r for r in reports if row.status not in ("scheduled", "cancelled"))]
+    if row.status in ("scheduled", "cancelled"):
+        return []
+    return [str(p) for p in run_files(row.files, row.out_dir)]
 
 
 def _report(row: RunRow) -> Report | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from exportc.project import project_at, run_store
+from exportc.project import project_at
 from exportc.runtime.history import HistoryStore
 from exportc.web.app import Console, create_app
 from exportc.web.catalog import Catalog
@@ -16,8 +16,7 @@ def build(store: HistoryStore, start: Path | None = None, workers: int = 2,
           secure_cookies: bool = False) -> Console:
     """The console of the project found from ``start`` (the working directory by default)."""
     config = project_at(start or Path.cwd())
-    return Console(store, Catalog(config.profiles), Runner(store, workers),
-                   run_store(config) / "console", secure_cookies=secure_cookies)
+    return Console(store, Catalog(config.profiles), Runner(store, workers), secure_cookies=secure_cookies)
 
 
 def is_loopback(host: str) -> bool:
