@@ -579,6 +579,8 @@ def test_cmd(
     measure = Coverage() if coverage or coverage_json or fail_under is not None else None
     started = time.perf_counter()
     results = [run_test_file(f, update=update, coverage=measure) for f in files]
+    if measure is not None:
+        measure.add_untested(paths)
     typer.echo(render_text(results, time.perf_counter() - started))
     if junit is not None:
         junit.write_bytes(junit_xml(results))

@@ -101,3 +101,21 @@ def test_base_rules_count_for_the_base_file() -> None:
     assert result.exit_code == 0, result.output
     assert "profiles/exact-online/exact-online.map:" in result.output
     assert "profiles/examples/acme-recreatie.map: 100.0% — rules and checks 2/2" in result.output
+
+
+def test_a_profile_without_tests_counts_at_zero() -> None:
+    """A profile under the given folders that no case exercises is reported, not left out."""
+    result = runner.invoke(app, ["test", "--fail-under", "50", str(CORPUS_TESTS), str(CORPUS / "runtime")])
+    assert result.exit_code == 1
+    assert "tests/corpus/runtime/orders.map: 0.0% — rules and checks 0/10" in result.output
+    assert "rule coverage 36.0% is below --fail-under 50%" in result.output
+
+
+def test_json_counts_the_cases_that_exercised_each_item(tmp_path: Path) -> None:
+    out = tmp_path / "coverage.json"
+    assert runner.invoke(app, ["test", "--coverage-json", str(out), str(ROOT / "profiles")]).exit_code == 0
+    files = {f["file"]: f for f in json.loads(out.read_text("utf-8"))["files"]}
+    items = files["profiles/examples/acme-recreatie.map"]["items"]
+    assert [(i["line"], i["kind"], i["cases"]) for i in items] == [(10, "rule", 4), (11, "rule", 4)]
+    exact = files["profiles/exact-online/exact-online.map"]["items"]
+    assert all(i["cases"] > 0 for i in exact)

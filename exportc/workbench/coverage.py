@@ -17,7 +17,7 @@ from pathlib import Path
 
 from exportc.artefact import Artefact
 from exportc.compiler.codegen import Probe, generate_probed
-from exportc.compiler.pipeline import CompileResult
+from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.runtime import probes as runtime_probes
 
 Key = tuple[str, int, int, str, str]  # file (resolved), line, column, kind, outcome
@@ -39,18 +39,18 @@ class FileCoverage:
 
     file: str
     items: dict[Key, str] = field(default_factory=dict)  # key -> the profile line, as written
-    hit: set[Key] = field(default_factory=set)
+    hits: dict[Key, int] = field(default_factory=dict)  # key -> how many cases exercised it
 
     def counts(self, branches: bool) -> tuple[int, int]:
         keys = [k for k in self.items if (k[3] in ("when", "where", "if")) == branches]
-        return sum(1 for k in keys if k in self.hit), len(keys)
+        return sum(1 for k in keys if k in self.hits), len(keys)
 
     @property
     def percent(self) -> float:
-        return 100.0 * len(self.hit) / len(self.items) if self.items else 100.0
+        return 100.0 * len(self.hits) / len(self.items) if self.items else 100.0
 
     def missed(self) -> list[tuple[Key, str]]:
-        return sorted((k, t) for k, t in self.items.items() if k not in self.hit)
+        return sorted((k, t) for k, t in self.items.items() if k not in self.hits)
 
 
 @dataclass
@@ -60,14 +60,17 @@ class Coverage:
     files: dict[str, FileCoverage] = field(default_factory=dict)
     _builds: dict[int, list[Probe]] = field(default_factory=dict)
 
-    def instrument(self, compiled: CompileResult) -> Artefact:
-        """A coverage build of a compiled profile, its probes registered here."""
+    def instrument(self, compiled: CompileResult, only: str | None = None) -> Artefact:
+        """A coverage build of a compiled profile, its probes registered here (``only``: just
+        those of that file)."""
         assert compiled.profile is not None and compiled.artefact is not None
         source, linemap, probes = generate_probed(compiled.profile)
         artefact = dataclasses.replace(compiled.artefact, python=source, linemap=tuple(linemap))
         texts = {str(Path(f).resolve()): t.splitlines() for f, t in compiled.sources.items()}
         for p in probes:
             key = _key(p)
+            if only is not None and key[0] != only:
+                continue
             fc = self.files.setdefault(key[0], FileCoverage(key[0]))
             lines = texts.get(key[0], [])
             fc.items[key] = lines[p.line - 1].strip() if 0 < p.line <= len(lines) else ""
@@ -78,14 +81,24 @@ class Coverage:
     def collect(self, artefact: Artefact) -> None:
         """Record what the case just run on ``artefact`` hit."""
         probes = self._builds[id(artefact)]
-        for i in runtime_probes.take():
-            key = _key(probes[i])
-            self.files[key[0]].hit.add(key)
+        for key in {_key(probes[i]) for i in runtime_probes.take()}:
+            hits = self.files[key[0]].hits
+            hits[key] = hits.get(key, 0) + 1
+
+    def add_untested(self, folders: list[Path]) -> None:
+        """Profiles under ``folders`` that no test file exercised count too, at 0 % (a profile
+        without tests must not raise the total by being left out)."""
+        for folder in folders:
+            for path in sorted(folder.rglob("*.map")) if folder.is_dir() else ():
+                if str(path.resolve()) not in self.files:
+                    compiled = compile_file(path)
+                    if compiled.ok and compiled.profile is not None:
+                        self.instrument(compiled, only=str(path.resolve()))
 
     @property
     def percent(self) -> float:
         total = sum(len(f.items) for f in self.files.values())
-        hit = sum(len(f.hit) for f in self.files.values())
+        hit = sum(len(f.hits) for f in self.files.values())
         return 100.0 * hit / total if total else 100.0
 
     def to_json(self) -> str:
@@ -94,7 +107,9 @@ class Coverage:
              "rules": dict(zip(("hit", "total"), fc.counts(False), strict=True)),
              "branches": dict(zip(("hit", "total"), fc.counts(True), strict=True)),
              "missed": [{"line": k[1], "column": k[2], "kind": k[3], "outcome": k[4] or None, "text": t}
-                        for k, t in fc.missed()]}
+                        for k, t in fc.missed()],
+             "items": [{"line": k[1], "column": k[2], "kind": k[3], "outcome": k[4] or None, "text": t,
+                        "cases": fc.hits.get(k, 0)} for k, t in sorted(fc.items.items())]}
             for fc in sorted(self.files.values(), key=lambda f: f.file)]}
         return json.dumps(out, indent=2, ensure_ascii=False)
 
