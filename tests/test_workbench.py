@@ -186,3 +186,25 @@ def test_delivered_records_make_a_reversal_without_production_runs(tmp_path: Pat
                   + CASE_DATA + "[[case.delivered" + delivered.replace("121.00", "100.00"))
     result = runner.invoke(app, ["test", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_golden_folder_holds_one_file_per_document(tmp_path: Path) -> None:
+    """Document-per-record profiles write several files; a golden folder ("name/") has one each."""
+    path = _write(tmp_path, '[[case]]\nname = "folder"\nparams = { invoice_export = true }\n'
+                  'expect.golden = "golden/folder/"\n' + CASE_DATA)
+    assert runner.invoke(app, ["test", "--update", str(path)]).exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "golden" / "folder").iterdir())
+    assert written == ["exact_online.invoices.xml"]
+    assert runner.invoke(app, ["test", str(path)]).exit_code == 0
+    (tmp_path / "golden" / "folder" / "stale.xml").write_text("<eExact/>", "utf-8")
+    result = runner.invoke(app, ["test", str(path)])
+    assert result.exit_code == 1 and "the golden document stale.xml was not written by the run" in result.output
+
+
+def test_xpath_namespaces_from_the_documents_and_the_test_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'namespaces = { i = "http://www.w3.org/2001/XMLSchema-instance" }\n'
+                  '[[case]]\nname = "ns"\nparams = { invoice_export = true }\n'
+                  "expect.xpath = [\"/eExact/@i:noNamespaceSchemaLocation = 'eExact-XML.xsd'\","
+                  " \"/eExact/@xsi:noNamespaceSchemaLocation = 'eExact-XML.xsd'\"]\n" + CASE_DATA)
+    result = runner.invoke(app, ["test", str(path)])
+    assert result.exit_code == 0, result.output

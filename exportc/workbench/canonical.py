@@ -69,11 +69,11 @@ def _shown(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def check_xpath(doc: etree._Element, expr: str) -> str | None:
+def check_xpath(doc: etree._Element, expr: str, namespaces: dict[str, str] | None = None) -> str | None:
     """None when ``expr`` holds on ``doc``; else a message with the actual value of its left
     side (``//Invoice/ForeignAmount/Value is '121.00', expected = '121.10'``)."""
     try:
-        result = doc.xpath(expr)
+        result = doc.xpath(expr, namespaces=namespaces or {})
     except etree.XPathError as exc:
         return f"`{expr}` is not a valid XPath 1.0 expression: {exc}"
     if isinstance(result, bool):
@@ -89,7 +89,7 @@ def check_xpath(doc: etree._Element, expr: str) -> str | None:
         return f"`{expr}` is {_shown(result)}"
     left, op, right = parts
     try:
-        actual = doc.xpath(left)
+        actual = doc.xpath(left, namespaces=namespaces or {})
     except etree.XPathError:
         return f"`{expr}` does not hold"
     return f"`{expr}` does not hold: `{left}` is {_shown(actual)}, expected {op} {right}"

@@ -40,7 +40,7 @@ from exportc.diagnostics import Diagnostic, Span, error
 
 TEST_SUFFIX = ".test.toml"
 
-_TOP = ("profile", "defaults", "case")
+_TOP = ("profile", "namespaces", "defaults", "case")
 _SHARED = ("params", "run", "sources", "delivered")
 _CASE = ("name", *_SHARED, "expect")
 _RUN = ("from", "to", "booking_date", "description", "mode", "skip_invalid")
@@ -74,8 +74,10 @@ class Case:
     sources: dict[str, Path | Records] = field(default_factory=dict)
     delivered: dict[str, Path | Records] = field(default_factory=dict)
     golden: Path | None = None
+    golden_folder: bool = False  # one golden file per document (document-per-record profiles)
     xpath: list[str] = field(default_factory=list)
     problems: list[ExpectedProblem] = field(default_factory=list)
+    namespaces: dict[str, str] = field(default_factory=dict)  # XPath prefixes
 
 
 @dataclass
@@ -134,6 +136,10 @@ class _Reader:
     def read(self, data: dict[str, Any]) -> tuple[Path | None, list[Case]]:
         self.keys(data, _TOP, "the test file", 1)
         profile = self.profile(data.get("profile"))
+        namespaces = self.table(data.get("namespaces", {}), "`namespaces`", _line_of(self.lines, 1, "namespaces"))
+        if not all(isinstance(v, str) for v in namespaces.values()):
+            raise self.bad("E0701", "`namespaces` maps prefixes to namespace URIs (text)",
+                           _line_of(self.lines, 1, "namespaces"))
         defaults = self.table(data.get("defaults", {}), "`defaults`", _line_of(self.lines, 1, "defaults"))
         self.keys(defaults, _SHARED, "`defaults`", 1)
         raw_cases = data.get("case", [])
@@ -146,6 +152,7 @@ class _Reader:
             if case.name in names:
                 raise self.bad("E0701", f"two cases are named `{case.name}`", line, "give each case its own name")
             names.add(case.name)
+            case.namespaces = dict(namespaces)
             cases.append(case)
         return profile, cases
 
@@ -195,6 +202,7 @@ class _Reader:
             if not isinstance(golden, str):
                 raise self.bad("E0701", "`expect.golden` must be a file name", _line_of(self.lines, line, "golden"))
             case.golden = (self.path.parent / golden).resolve()
+            case.golden_folder = golden.endswith("/") or case.golden.is_dir()
         xpath = raw.get("xpath", [])
         if not isinstance(xpath, list) or not all(isinstance(x, str) for x in xpath):
             raise self.bad("E0701", "`expect.xpath` must be a list of XPath expressions",

@@ -20,8 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from exportc.artefact import Artefact
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.diagnostics import Diagnostic
@@ -29,11 +27,10 @@ from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
 from exportc.runtime.history import HistoryStore
 from exportc.runtime.production import HistoryTracker
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Report
 from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, record_key
-from exportc.workbench.canonical import BadXml, check_xpath, unified_diff
-from exportc.workbench.canonical import canonical as canonical_xml
-from exportc.workbench.casefile import TEST_SUFFIX, Case, ExpectedProblem, TestFile, load_test_file
+from exportc.workbench import expect
+from exportc.workbench.casefile import TEST_SUFFIX, Case, TestFile, load_test_file
 from exportc.workbench.coverage import Coverage
 
 
@@ -187,13 +184,14 @@ def _run(artefact: Artefact, case: Case, folder: Path, store: HistoryStore, upda
     finally:
         tracker.close()
     _name_inline(report, folder)
-    output = Path(report.files[0]).read_bytes() if report.status == "succeeded" and report.files else None
+    outputs = expect.outputs_of(report)
     result = CaseResult(case, "passed")
-    result.messages += _problems(case.problems, report)
+    result.messages += expect.problems(case.problems, report)
     if case.golden is not None:
-        result.messages += _golden(case.golden, output, report, update, result)
+        found, result.updated = expect.golden(case, outputs, report, update)
+        result.messages += found
     if case.xpath:
-        result.messages += _xpaths(case.xpath, output, report)
+        result.messages += expect.xpaths(case, outputs, report)
     if result.messages:
         result.status = "failed"
     return result
@@ -206,69 +204,3 @@ def _name_inline(report: Report, folder: Path) -> None:
         if p.source and p.source.startswith(prefix):
             name, _, rest = p.source[len(prefix):].partition(".jsonl")
             p.source = f"sources.{name}" + rest.replace(", row ", ", record ")
-
-
-def _failed_run(report: Report) -> str:
-    errors = "; ".join(p.render() for p in report.errors) or "no problem reported"
-    return f"the run failed, so there is no output: {errors}"
-
-
-def _golden(golden: Path, output: bytes | None, report: Report, update: bool, result: CaseResult) -> list[str]:
-    if output is None:
-        return [_failed_run(report)]
-    actual = canonical_xml(output)
-    if update:
-        if not golden.is_file() or _canonical_file(golden) != actual:
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_text(actual, "utf-8")
-            result.updated = True
-        return []
-    if not golden.is_file():
-        return [f"the golden file {golden} does not exist; run `exportc test --update` to write it"]
-    try:
-        expected = _canonical_file(golden)
-    except BadXml as exc:
-        return [f"the golden file {golden} is not well-formed XML: {exc}"]
-    if expected == actual:
-        return []
-    return [f"the output differs from {golden.name}:\n" + unified_diff(expected, actual, golden.name)]
-
-
-def _canonical_file(path: Path) -> str:
-    return canonical_xml(path.read_bytes())
-
-
-def _xpaths(exprs: list[str], output: bytes | None, report: Report) -> list[str]:
-    if output is None:
-        return [_failed_run(report)]
-    doc = etree.fromstring(output)
-    return [m for m in (check_xpath(doc, e) for e in exprs) if m is not None]
-
-
-def _matches(want: ExpectedProblem, got: Problem) -> bool:
-    if want.code != got.code:
-        return False
-    if want.severity is not None and want.severity != got.severity:
-        return False
-    if want.message is not None and want.message not in got.message:
-        return False
-    if want.key is not None:
-        record = got.record or ""
-        values = [part.partition("=")[2] for part in record.split(", ")]
-        return want.key == record or want.key == ", ".join(values)
-    return True
-
-
-def _problems(expected: list[ExpectedProblem], report: Report) -> list[str]:
-    """Every expected problem must be reported, and every reported warning or error expected."""
-    actual = [p for p in report.problems if p.severity in ("error", "warning")]
-    missing = []
-    for want in expected:
-        hit = next((p for p in actual if _matches(want, p)), None)
-        if hit is None:
-            missing.append(want)
-        else:
-            actual.remove(hit)
-    out = [f"expected problem {w} was not reported" for w in missing]
-    out += [f"unexpected problem: {p.render()}" for p in actual]
-    return out
