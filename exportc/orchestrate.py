@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DatabaseError
+
 from exportc.bindings import Binding, apply_binding, load_bindings
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
-from exportc.runtime.history import HistoryStore, RunRow, aware, now
+from exportc.runtime.history import HistoryError, HistoryStore, RunRow, aware, db_reason, now
 from exportc.runtime.production import run_with_history
 from exportc.runtime.report import Report
 
@@ -142,6 +144,8 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
 
     ``started_by`` names who started (or scheduled) the run, as the overview shows it: the web
     console passes its logged-in user; left out, it is the OS user of this process (the CLI)."""
+    if lock_timeout < 0:
+        raise UsageError(f"the lock timeout must be 0 seconds or more, not {lock_timeout:g}")
     opts = dataclasses.replace(opts, started_by=started_by or opts.started_by or os_user())
     path = resolve_profile(profile)
     compiled = compile_file(path)
@@ -157,13 +161,16 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         at = now()
     store = store or open_history(db, path)
     request = _request(path, opts)
-    if at is not None:
-        run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
-                                  "scheduled", request, (opts.date_from, opts.date_to),
-                                  None, scheduled_at=at)
-        return RunResult(compiled, None, scheduled=run_id, store=store)
-    return RunResult(compiled, run_with_history(artefact, opts, store, request,
-                                                lock_timeout=lock_timeout), store=store)
+    try:
+        if at is not None:
+            run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
+                                      "scheduled", request, (opts.date_from, opts.date_to),
+                                      None, scheduled_at=at)
+            return RunResult(compiled, None, scheduled=run_id, store=store)
+        return RunResult(compiled, run_with_history(artefact, opts, store, request,
+                                                    lock_timeout=lock_timeout), store=store)
+    except DatabaseError as exc:  # e.g. a read-only history: one line naming it, no traceback
+        raise HistoryError(f"cannot write the history database {store.where}: {db_reason(exc)}") from None
 
 
 def schedule_moment(at: dt.datetime) -> dt.datetime:

@@ -144,6 +144,12 @@ def _restore_reports(out_dir: str | None, report_json: str | None) -> None:
                 fh.write(body)
 
 
+def db_reason(exc: SQLAlchemyError) -> str:
+    """The database's own words for an error, on one line (``file is not a database``)."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
+
+
 def describe_url(url: str) -> str:
     """A history URL as shown to users: a SQLite file as its path; any other URL without its
     password."""
@@ -269,7 +275,7 @@ class HistoryStore:
                 return inspect(conn).has_table(schema_versions.name)
         except (OperationalError, DatabaseError) as exc:
             raise HistoryError(f"cannot use the history database {self.where}: "
-                               f"{str(exc).splitlines()[0]}") from None
+                               f"{db_reason(exc)}") from None
 
     @staticmethod
     def _engine(url: str) -> Engine:
@@ -306,11 +312,16 @@ class HistoryStore:
                 for version in range(current + 1, SCHEMA_VERSION + 1):
                     MIGRATIONS[version](conn)
                     conn.execute(insert(schema_versions).values(version=version, applied=now()))
-        except OperationalError as exc:
-            raise HistoryError(f"cannot use the history database: {str(exc).splitlines()[0]}") from None
+        except DatabaseError as exc:  # also a file that is no database, or a read-only one
+            raise HistoryError(f"cannot use the history database {self.where}: {db_reason(exc)}") from None
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def discard_run(self, run_id: int) -> None:
+        """Remove a run row that a usage error stopped before anything ran (nothing to list)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(runs).where(and_(runs.c.id == run_id, runs.c.temp_files == "[]")))
 
     # -- runs --
     def create_run(self, profile: str, mode: str, status: str, request: dict[str, Any],

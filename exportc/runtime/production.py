@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from exportc.artefact import Artefact, BlockSpec
 from exportc.project import project_of, run_store
 from exportc.runtime.canonical import encoder
 from exportc.runtime.context import in_window
-from exportc.runtime.execute import ChangeTracker, RunOptions, execute
+from exportc.runtime.execute import ChangeTracker, RunOptions, UsageError, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryError, HistoryStore
 from exportc.runtime.report import Problem, Report, timestamp
@@ -257,13 +258,14 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     notes = store.recover(artefact.name)
     crashpoint("after-recover")
     window = (opts.date_from, opts.date_to)
+    created = run_id is None
     if run_id is None:
         run_id = store.create_run(artefact.name, "P" if production else "T", "running", request,
                                   window, None)
     else:
         store.start_run(run_id)
     crashpoint("after-run-row")
-    copy_to, report = opts.out_dir, None
+    copy_to, report, folder = opts.out_dir, None, None
     try:
         folder = new_run_folder(storage.root, artefact.name, run_id, "P" if production else "T")
         store.set_out_dir(run_id, str(folder))
@@ -279,6 +281,11 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     except BaseException as exc:
         if report is not None:
             raise  # finished and recorded; only what came after it failed
+        if created and isinstance(exc, UsageError):  # the command was wrong: nothing to list
+            store.discard_run(run_id)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         report = Report(artefact.name, opts.mode, status="failed", started=timestamp(),
                         run_id=run_id, history=store.where)
         message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
