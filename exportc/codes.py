@@ -113,6 +113,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E0620": ("run died", "A run was killed or crashed; the next run marked it failed."),
     "E0621": ("run stopped", "A run stopped on an error outside the records (lock, database, I/O)."),
     "E0622": ("scheduled profile broken", "A scheduled run's profile no longer compiles."),
+    "E0640": ("amount with too many decimals", "fixed(x, places) got a value with more decimals than "
+              "the target takes; it is never rounded silently."),
     "E0699": ("internal error", "A bug in exportc; please report it with the profile and record."),
     # -- profile tests (exportc test) --
     "E0701": ("bad test file", "A profile test file (`*.test.toml`) is not valid TOML or a value "

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime.canonical import canonical, encoder
+from exportc.runtime.canonical import canonical, encoder, own
 
 LINE = ShapeSpec("invoices.Regels", ("n",), None,
                  {"n": TypeSpec("int"), "amount": TypeSpec("decimal"), "from": TypeSpec("date", True),
@@ -43,18 +43,28 @@ RECORDS = st.fixed_dictionaries({
 @settings(max_examples=300, deadline=None)
 @given(RECORDS)
 def test_the_generated_encoder_writes_the_reference_bytes(record: dict[str, Any]) -> None:
-    assert encoder(SHAPE)(record) == canonical(record)
+    assert encoder(SHAPE)(record) == canonical(own(record, ("customer",)))
+
+
+def test_a_ref_is_not_part_of_the_record() -> None:
+    """A referenced record (the invoice's customer) is another source's content: a changed
+    customer must not make its invoices look changed."""
+    base = {"number": "A1", "day": dt.date(2026, 1, 2), "at": None, "paid": None, "total": None,
+            "codes": None, "extra": None, "Zeta": "z", "ünï": None, "lines": []}
+    one = encoder(SHAPE)({**base, "customer": {"number": "7", "since": dt.date(2020, 1, 1)}})
+    assert one == encoder(SHAPE)({**base, "customer": None}) == canonical(base)
 
 
 def test_values_of_another_type_than_declared_take_the_reference_path() -> None:
     odd = {"number": 7, "day": dt.datetime(2026, 1, 2, 3, 4), "at": None, "paid": 1, "total": 2,
            "codes": [1, None], "extra": {"b": Decimal("1.50"), "a": [dt.date(2026, 1, 1)]}, "Zeta": "z",
            "ünï": None, "lines": [], "customer": None}
-    assert encoder(SHAPE)(odd) == canonical(odd)
-    assert encoder(SHAPE)({**odd, "unknown": 1}) == canonical({**odd, "unknown": 1})
+    refs = ("customer",)
+    assert encoder(SHAPE)(odd) == canonical(own(odd, refs))
+    assert encoder(SHAPE)({**odd, "unknown": 1}) == canonical(own({**odd, "unknown": 1}, refs))
     missing = dict(odd)
     del missing["Zeta"]
-    assert encoder(SHAPE)({**missing, "other": 1}) == canonical({**missing, "other": 1})
+    assert encoder(SHAPE)({**missing, "other": 1}) == canonical(own({**missing, "other": 1}, refs))
 
 
 def test_a_field_name_an_fstring_cannot_hold_still_encodes() -> None:

@@ -16,20 +16,45 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _rules(block: ast.Block, prefix: str, lets: dict[str, ast.LetDecl],
-           out: list[tuple[str, str, str, bool, str]], section: str) -> None:
+Row = tuple[int, str, str, str, bool, str]  # (block no., heading, source, target, override, only when)
+
+
+def _rules(block: ast.Block, prefix: str, lets: dict[str, ast.LetDecl], out: list[Row],
+           section: tuple[int, str], when: str = "") -> None:
+    """The rules of a top-level block and its nested blocks. The top-level block's condition
+    heads its section; ``when`` is the conditions of the nested blocks a row is written under."""
     path = f"{prefix}/{block.path}" if prefix else block.path
-    head = path + (f" for {block.for_}" if block.for_ else "") + (
-        f" by {', '.join(block.group_by)}" if block.group_by else "")
-    condition = " and ".join(format_expr(c) for c in (block.where, block.when) if c is not None)
     for item in block.items:
         if isinstance(item, ast.Rule):
             source = format_rule_value(item.value)
             if isinstance(item.value, ast.Name) and item.value.id in lets:
                 source += f" (= {format_expr(lets[item.value.id].value)})"
-            out.append((section or head, source, f"{path}/{item.target}", item.override, condition))
+            out.append((*section, source, f"{path}/{item.target}", item.override, when))
         elif isinstance(item, ast.Block):
-            _rules(item, path, lets, out, section or head)
+            cond = _condition(item)
+            own = f"{item.path}: {cond}" if cond else ""
+            _rules(item, path, lets, out, section, "; ".join(c for c in (when, own) if c))
+
+
+def _checks(block: ast.Block) -> list[str]:
+    """The block's checks (and its nested blocks'), one list item each."""
+    out = []
+    for item in block.items:
+        if isinstance(item, ast.CheckDecl):
+            out.append(f"- {item.severity} unless `{_cell(format_expr(item.condition))}`: "
+                       f"{_cell(item.message)}")
+        elif isinstance(item, ast.Block):
+            out += _checks(item)
+    return out
+
+
+def _condition(block: ast.Block) -> str:
+    return " and ".join(format_expr(c) for c in (block.where, block.when) if c is not None)
+
+
+def _heading(block: ast.Block) -> str:
+    return block.path + (f" for {block.for_}" if block.for_ else "") + (
+        f" by {', '.join(block.group_by)}" if block.group_by else "")
 
 
 def _about(module: ast.Module) -> list[str]:
@@ -88,19 +113,30 @@ def document(module: ast.Module, file: str) -> str:
         lines += ["## Derived values", "", "| name | value |", "|---|---|"]
         lines += [f"| `{n}` | `{_cell(format_expr(v.value))}` |" for n, v in lets.items()]
         lines.append("")
-    rows: list[tuple[str, str, str, bool, str]] = []
-    for item in module.items:
-        if isinstance(item, ast.Block):
-            _rules(item, "", lets, rows, "")
+    rows: list[Row] = []
+    blocks = [i for i in module.items if isinstance(i, ast.Block)]
+    for n, block in enumerate(blocks):
+        _rules(block, "", lets, rows, (n, _heading(block)))
     lines += ["## Field mapping", "",
               "Override: *yes* marks a target a customer profile may give another source "
-              "(`extends` + a rule for the same target).", ""]
-    for n, (sec, source, tgt, override, _cond) in enumerate(rows):
-        if n == 0 or rows[n - 1][0] != sec:
-            cond = next((c for s2, _, _, _, c in rows if s2 == sec and c), "")
-            lines += [f"### {sec}", ""] + ([f"Only when: `{_cell(cond)}`", ""] if cond else []) + [
-                "| source | target | override |", "|---|---|---|"]
-        lines.append(f"| `{_cell(source)}` | `{tgt}` | {'yes' if override else ''} |")
-        if n + 1 == len(rows) or rows[n + 1][0] != sec:
-            lines.append("")
+              "(`extends` + a rule for the same target). Each block is shown under its own "
+              "condition; a row of a nested block written only under a condition says so.", ""]
+    for n, block in enumerate(blocks):
+        mine = [r for r in rows if r[0] == n]
+        if not mine:
+            continue
+        cond = _condition(block)
+        lines += [f"### {_heading(block)}", ""] + ([f"Only when: `{_cell(cond)}`", ""] if cond else [])
+        nested = any(r[5] for r in mine)
+        lines += (["| source | target | override | only when |", "|---|---|---|---|"] if nested
+                  else ["| source | target | override |", "|---|---|---|"])
+        for _, _, source, tgt, override, when in mine:
+            cells = [f"`{_cell(source)}`", f"`{tgt}`", "yes" if override else ""]
+            if nested:
+                cells.append(f"`{_cell(when)}`" if when else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        checks = _checks(block)
+        if checks:
+            lines += ["Checks (a failed error check fails the record):", ""] + checks + [""]
     return "\n".join(lines).rstrip("\n") + "\n"

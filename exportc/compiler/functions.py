@@ -91,6 +91,13 @@ def _round(args: list[Type]) -> Type:
     return _nullable_if_any(args, args[0].non_null())
 
 
+def _fixed(args: list[Type]) -> Type:
+    _arity(args, 2, 2, "fixed(number, places)")
+    _want(args, 0, {"int", "decimal"}, "a number")
+    _want(args, 1, {"int"}, "an int")
+    return _nullable_if_any(args, DECIMAL)
+
+
 def _abs(args: list[Type]) -> Type:
     _arity(args, 1, 1, "abs(number)")
     _want(args, 0, {"int", "decimal"}, "a number")
@@ -175,6 +182,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("coalesce", "coalesce(value, fallback, ...)", "The first non-null value.", _coalesce),
     Function("round", "round(number[, places])",
              "Rounds half away from zero to `places` decimals (default 0).", _round),
+    Function("fixed", "fixed(number, places)",
+             "The number written with exactly `places` decimals (`121` as `121.00`); one with more "
+             "decimals fails the record (E0640) instead of being rounded silently: round() first "
+             "to round by a stated rule.", _fixed),
     Function("abs", "abs(number)", "Absolute value.", _abs),
     Function("format", "format(value, pattern)",
              "Dates with strftime patterns (`%d-%m-%Y`), numbers with format specs (`.2f`).",

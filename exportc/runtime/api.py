@@ -39,6 +39,7 @@ __all__ = [
     "fn_coalesce",
     "fn_contains",
     "fn_decimal",
+    "fn_fixed",
     "fn_format",
     "fn_int",
     "fn_join",
@@ -298,6 +299,20 @@ def fn_round(x: Any, places: int | None = 0) -> Any:
     if isinstance(x, int):
         return x if places >= 0 else int(Decimal(x).quantize(Decimal(10) ** -places, ROUND_HALF_UP))
     return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def fn_fixed(x: Any, places: int | None) -> Decimal | None:
+    """``x`` with exactly ``places`` decimals; a value that has more fails the record, because
+    dropping a digit unasked would change an amount (121.005 is not 121.00 nor 121.01)."""
+    if x is None or places is None:
+        return None
+    d = Decimal(x)
+    q = d.quantize(Decimal(1).scaleb(-places))
+    if q != d:
+        raise RecordError("E0640", f"the amount {fmt_dec(d)} has more than {places} decimals; it is "
+                          f"not rounded silently: correct the source, or round(…, {places}) it in "
+                          "the profile by a rule you state")
+    return q
 
 
 def fn_abs(x: Any) -> Any:

@@ -216,7 +216,8 @@ class BlockSet:
         first = runs[0]
         tally = self.ctx.report.records.setdefault(source, {})
         try:
-            reader = RecordReader(source, shape, self.bindings, self.artefact.sources)
+            reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
+                                  self.tracker.delivered_record)
             for n, rec in enumerate(reader, start=1):
                 if self.opts.progress and n % 5000 == 0:
                     self.opts.progress(source, n)

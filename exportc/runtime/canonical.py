@@ -9,8 +9,11 @@ delivered record would look changed after an upgrade.
 
 The generic encoder calls back into Python for every decimal and date and sorts keys per record;
 the generated one knows each field's type and the sorted key order up front, so a record is one
-f-string of per-field expressions (3-4x faster). Values of an undeclared shape (``any``, a
-referenced record) go through the reference encoder.
+f-string of per-field expressions (3-4x faster). Values of an undeclared shape (``any``) go
+through the reference encoder.
+
+A ``ref`` field (another source's record, looked up by key) is not part of a record's content:
+it is left out, so a changed customer does not make its invoices count as changed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def canonical(record: Any) -> str:
                       default=_json_default)
 
 
+def own(record: dict[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
+    """A record without its ref fields (other sources' records)."""
+    return {k: v for k, v in record.items() if k not in refs} if refs else record
+
+
 def _str(v: str) -> str:
     return encode_basestring(v)  # type: ignore[no-any-return]
 
@@ -69,19 +77,18 @@ def _literal(text: str) -> str:
 def _source(shape: ShapeSpec, name: str, out: list[str]) -> str:
     """Append the encoder function of ``shape`` (and those of its nested lists) to ``out``."""
     subs = {field: _source(sub, f"{name}_{n}", out) for n, (field, sub) in enumerate(shape.lists.items())}
-    keys = sorted([*shape.fields, *shape.lists, *shape.refs])
+    keys = sorted([*shape.fields, *shape.lists])
+    refs = tuple(sorted(shape.refs))
     lines = [f"def {name}(r):",
-             f"    if len(r) != {len(keys)}:",
-             "        return _canonical(r)  # not the declared shape: the reference decides"]
+             f"    if len(r) != {len(keys) + len(refs)}" + "".join(f" or {k!r} not in r" for k in refs) + ":",
+             f"        return _canonical(_own(r, {refs!r}))  # not the declared shape: the reference decides"]
     text = "{{"
     for i, key in enumerate(keys):
         var = f"v{i}"
         if key in shape.fields:
             value = _scalar(shape.fields[key], var)
-        elif key in shape.lists:
-            value = f"'[' + ','.join([{subs[key]}(x) for x in {var}]) + ']'"
         else:
-            value = f"_canonical({var})"
+            value = f"'[' + ','.join([{subs[key]}(x) for x in {var}]) + ']'"
         lines.append(f"    {var} = r[{key!r}]")
         lines.append(f"    {var} = 'null' if {var} is None else {value}")
         text += _literal(("," if i else "") + _str(key) + ":") + "{" + var + "}"
@@ -102,11 +109,12 @@ def encoder_source(shape: ShapeSpec) -> str:
 
 def encoder(shape: ShapeSpec) -> Encoder:
     """A function from a typed record of ``shape`` to its canonical text (see module doc)."""
-    namespace: dict[str, Any] = {"_str": encode_basestring, "_int": int.__repr__,
+    namespace: dict[str, Any] = {"_str": encode_basestring, "_int": int.__repr__, "_own": own,
                                  "_canonical": canonical, "Decimal": Decimal, "date": dt.date,
                                  "datetime": dt.datetime}
     try:
         exec(compile(encoder_source(shape), f"<canonical {shape.name}>", "exec"), namespace)
     except SyntaxError:  # a field name no f-string can hold: the reference is always right
-        return canonical
+        refs = tuple(shape.refs)
+        return lambda r: canonical(own(r, refs))
     return namespace["encode"]  # type: ignore[no-any-return]

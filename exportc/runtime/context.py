@@ -59,6 +59,11 @@ class ChangeTracker:
         """Records delivered before that are gone now (key, previous values)."""
         return iter(())
 
+    def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
+        """The record of ``source`` with ``key`` as last delivered (None without a history):
+        a ``ref`` that this run's source does not resolve falls back to it."""
+        return None
+
 
 def in_window(value: dt.date | None, opts: RunOptions) -> bool:
     """Whether a window date falls in the run's --from/--to (always, without a window)."""

@@ -124,6 +124,9 @@ class HistoryTracker(ChangeTracker):
         self.pending.write(f"{_json_str(s)}\t{_json_str(k)}\t{c}\t{h}\t{w.isoformat() if w else ''}\t{p}\n")
         self.pending_count += 1
 
+    def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
+        return self._previous(source, key) if source in self.a.sources else None
+
     def _hashed(self, source: str, key: str, record: dict[str, Any]) -> tuple[str, str]:
         if self._current[:2] != (source, key):
             text = self.encoders[source](record)

@@ -8,12 +8,21 @@ the referenced source into a dict by key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from exportc.artefact import ShapeSpec
-from exportc.runtime.sources import Binding, Coercer, Located, Row, SourceError, converter, read_raw
+from exportc.runtime.sources import (
+    Binding,
+    Coercer,
+    Located,
+    Row,
+    SourceError,
+    converter,
+    read_raw,
+    record_key,
+)
 
 
 @dataclass
@@ -117,7 +126,8 @@ class RecordReader:
     """Typed records of one top-level source, joined and referenced as its shape says."""
 
     def __init__(self, name: str, shape: ShapeSpec, bindings: dict[str, Binding],
-                 shapes: dict[str, ShapeSpec]) -> None:
+                 shapes: dict[str, ShapeSpec],
+                 delivered: Callable[[str, str], Row | None] | None = None) -> None:
         if name not in bindings:
             raise SourceError(f"source `{name}` is not bound; pass --source {name}=FILE", name,
                               code="E0504")
@@ -132,6 +142,7 @@ class RecordReader:
         self.ref_index: dict[str, dict[tuple[Any, ...], Row]] = {}
         # After iterating: per joined list, the keys of child rows without a parent record.
         self.orphans: dict[str, tuple[Binding, tuple[str, ...], list[tuple[Any, ...]]]] = {}
+        self.delivered = delivered  # a ref this run's source lacks: the record delivered before
 
     def _refs(self, name: str) -> dict[tuple[Any, ...], Row]:
         if name not in self.ref_index:
@@ -143,6 +154,14 @@ class RecordReader:
                     index[tuple(rec.value[k] for k in shape.key)] = rec.value
             self.ref_index[name] = index
         return self.ref_index[name]
+
+    def _ref(self, target: str, key: tuple[Any, ...]) -> Row | None:
+        """The referenced record: in this run's source, else as delivered before, else None."""
+        found = self._refs(target).get(key)
+        if found is None and self.delivered is not None:
+            shape = self.shapes[target]
+            found = self.delivered(target, record_key(shape, dict(zip(shape.key, key, strict=True))))
+        return found
 
     def __iter__(self) -> Iterator[Record]:
         joins = {f: _Join(self.shape.lists[f], self.shape, self.bindings[
@@ -158,7 +177,7 @@ class RecordReader:
                     key = tuple(rec[k] for k in join.on)
                     rec[fname] = join.rows_for(key)
                 for fname, (target, on) in self.shape.refs.items():
-                    rec[fname] = self._refs(target).get(tuple(rec[k] for k in on))
+                    rec[fname] = self._ref(target, tuple(rec[k] for k in on))
             except SourceError as exc:
                 if exc.code == "E0501":
                     raise
