@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,15 @@ ACME = ROOT / "profiles" / "examples" / "acme-recreatie.map"
 def _line(text: str, needle: str) -> int:
     """0-based line of the first line containing ``needle``."""
     return next(n for n, line in enumerate(text.splitlines()) if needle in line)
+
+
+def _rule(text: str, source: str, target: str) -> str:
+    """The first line of the rule ``source > target`` as written, whatever its alignment (the
+    formatter re-aligns a block when one of its rules grows)."""
+    pattern = re.compile(rf"^\s*{re.escape(source)}\s+> {re.escape(target)}\b.*$", re.M)
+    found = pattern.search(text)
+    assert found is not None, (source, target)
+    return found.group()
 
 
 class Session:
@@ -76,15 +86,17 @@ def test_an_editor_session_over_stdio() -> None:
     """Diagnostics on unsaved text, completion from the XSD, hover with the schema's
     documentation, and the base rule of an override, through a real client."""
     text = EXACT_PROFILE.read_text("utf-8")
-    broken = text.replace("Factuurdatum    > OrderDate", "Factuurdatum    > OrderDat")
-    invoice_line = _line(broken, "Factuurdatum    > OrderDat")
+    order_date = _rule(text, "Factuurdatum", "OrderDate")
+    broken = text.replace(order_date, order_date.replace("> OrderDate", "> OrderDat"))
+    invoice_line = _line(broken, order_date.replace("> OrderDate", "> OrderDat"))
     end = len(broken.splitlines()[invoice_line])
 
     async def body(s: Session) -> None:
         uri = s.open(EXACT_PROFILE, broken)
         (diag,) = await s.diagnostics(uri, 1)
         assert diag.code == "E0301" and "OrderDat" in diag.message
-        assert diag.range.start.line == invoice_line and diag.range.start.character == 20
+        assert diag.range.start.line == invoice_line
+        assert diag.range.start.character == broken.splitlines()[invoice_line].index("OrderDat")
 
         # the user fixes it, typing: the debounced re-check publishes no diagnostics
         s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
@@ -93,7 +105,7 @@ def test_an_editor_session_over_stdio() -> None:
         assert list(await s.diagnostics(uri, 2)) == []
 
         # completion on a new line inside `Invoices/Invoice { … }`, after the `>`
-        line = _line(text, "Kenmerk         > YourRef")
+        line = _line(text, _rule(text, "Kenmerk", "YourRef"))
         s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
             lsp.VersionedTextDocumentIdentifier(version=3, uri=uri), [lsp.TextDocumentContentChangePartial(
                 lsp.Range(lsp.Position(line + 1, 0), lsp.Position(line + 1, 0)), "  Kenmerk > \n")]))
@@ -109,9 +121,9 @@ def test_an_editor_session_over_stdio() -> None:
         assert "InvoiceLine" in required and "OrderDate" not in required
 
         # hover on a target: XSD type, occurrence, the schema's documentation
-        line = _line(text, "Factuurdatum    > OrderDate")
+        line = _line(text, order_date)
         hover = await s.client.text_document_hover_async(lsp.HoverParams(
-            lsp.TextDocumentIdentifier(uri), lsp.Position(line, 22)))
+            lsp.TextDocumentIdentifier(uri), lsp.Position(line, order_date.index("OrderDate") + 2)))
         assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
         assert "eExact/Invoices/Invoice/OrderDate" in hover.contents.value
         assert "date" in hover.contents.value and "occurs 0..1" in hover.contents.value
@@ -134,7 +146,8 @@ def test_outline_and_formatting_over_stdio() -> None:
     text = EXACT_PROFILE.read_text("utf-8")
 
     async def body(s: Session) -> None:
-        uri = s.open(EXACT_PROFILE, text.replace("Kenmerk         > YourRef", "Kenmerk > YourRef"))
+        your_ref = _rule(text, "Kenmerk", "YourRef")
+        uri = s.open(EXACT_PROFILE, text.replace(your_ref, "  " + " ".join(your_ref.split())))
         await s.diagnostics(uri, 1)
         symbols = await s.client.text_document_document_symbol_async(lsp.DocumentSymbolParams(
             lsp.TextDocumentIdentifier(uri)))
@@ -188,7 +201,7 @@ def test_hover_on_names_and_functions() -> None:
 def test_completion_offers_fields_in_scope_params_and_functions() -> None:
     text = EXACT_PROFILE.read_text("utf-8")
     a = _analysis(EXACT_PROFILE)
-    line = _line(text, "Regelomschrijving          > Description") + 1
+    line = _line(text, _rule(text, "Regelomschrijving", "Description")) + 1
     typed = Analysis(a.path, "\n".join([*text.splitlines()[:line], "    ", *text.splitlines()[line:]]), a.result)
     labels = [i.label for i in features.completion(typed, line + 1, 5)]
     assert {"Regel_sub", "BTW_code", "Factuurnummer", "code_nr", "vat", "customer_code", "pad"} <= set(labels)

@@ -172,7 +172,8 @@ def test_decimals_stay_exact(tmp_path: Path) -> None:
     bad.write_text(text)
     run(EXACT_PROFILE, tmp_path / "out", {**JSONL, "invoices": bad}, params={"invoice_export": "true"})
     xml = (tmp_path / "out" / XML).read_text("utf-8")
-    assert "<Value>1000</Value>" in xml and "<Value>0.1</Value>" in xml
+    # Exactly two decimals (the profile's fixed(x, 2)), never through a float.
+    assert "<Value>1000.00</Value>" in xml and "<Value>0.10</Value>" in xml
     assert "E+" not in xml
 
 

@@ -138,5 +138,5 @@ def document(module: ast.Module, file: str) -> str:
         lines.append("")
         checks = _checks(block)
         if checks:
-            lines += ["Checks (a failed error check fails the record):", ""] + checks + [""]
+            lines += ["Checks (a failed error check fails the record):", "", *checks, ""]
     return "\n".join(lines).rstrip("\n") + "\n"
