@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from exportc.values import facet_problem, format_value
@@ -307,7 +307,9 @@ def fn_fixed(x: Any, places: int | None) -> Decimal | None:
     if x is None or places is None:
         return None
     d = Decimal(x)
-    q = d.quantize(Decimal(1).scaleb(-places))
+    with localcontext() as exact:  # enough digits for any amount: quantize never overflows
+        exact.prec = max(28, d.adjusted() + places + 2)
+        q = d.quantize(Decimal(1).scaleb(-places))
     if q != d:
         raise RecordError("E0640", f"the amount {fmt_dec(d)} has more than {places} decimals; it is "
                           f"not rounded silently: correct the source, or round(…, {places}) it in "

@@ -103,7 +103,7 @@ def encoder_source(shape: ShapeSpec) -> str:
     top = _source(shape, "_encode", out)
     out.append(f"def encode(r):\n    try:\n        return {top}(r)\n"
                "    except (KeyError, TypeError, AttributeError):  # not the declared shape\n"
-               "        return _canonical(r)")
+               f"        return _canonical(_own(r, {tuple(sorted(shape.refs))!r}))")
     return "\n\n".join(out) + "\n"
 
 
