@@ -138,7 +138,7 @@ def test_an_editor_session_over_stdio() -> None:
             lsp.TextDocumentIdentifier(acme), lsp.Position(line, 4)))
         assert isinstance(found, lsp.Location)
         assert found.uri == EXACT_PROFILE.resolve().as_uri()
-        assert found.range.start.line == _line(text, "Bedrijfsnaam   > Name override")
+        assert found.range.start.line == _line(text, _rule(text, "Bedrijfsnaam", "Name"))
     _run(body)
 
 
@@ -192,7 +192,7 @@ def test_hover_on_names_and_functions() -> None:
     line = _line(text, "article[Grootboekrekening] > Item/@code") + 1
     table = features.hover(a, line, 6)
     assert table is not None and "table `article`" in table and "text -> text" in table
-    let = features.hover(a, _line(text, "customer_code   > OrderedBy") + 1, 5)
+    let = features.hover(a, _line(text, _rule(text, "customer_code", "OrderedBy")) + 1, 5)
     assert let is not None and "let `customer_code`" in let and "= cust_id_prefix + pad(cust_id, cust_id_length)" in let
     field = features.hover(a, line, 14)
     assert field is not None and "field `Grootboekrekening`" in field and "field of `Regels`" in field
