@@ -67,3 +67,14 @@ def gettext_for(lang: str) -> Callable[..., str]:
         text = t.gettext(message)
         return text % values if values else text
     return _
+
+
+# Words the pages show from data (a run's status, a role, a change kind, a phase, a severity):
+# marked here so the catalogue has them.
+DATA_WORDS = (
+    N_("scheduled"), N_("running"), N_("succeeded"), N_("failed"), N_("cancelled"),
+    N_("viewer"), N_("operator"), N_("admin"),
+    N_("new"), N_("changed"), N_("deleted"), N_("unchanged"),
+    N_("starting"), N_("reading"), N_("writing"), N_("validating"), N_("recording"),
+    N_("error"), N_("warning"), N_("note"),
+)

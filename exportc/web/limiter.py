@@ -1,8 +1,9 @@
 """Login attempts, rate-limited per user name and per client address.
 
-Five wrong passwords in a quarter of an hour are allowed; every further attempt waits twice as
-long as the one before (2 s, 4 s, 8 s … up to 5 minutes), counted from the last failure, whether
-the password is right or not, so guessing slows to a crawl while the real user is held up only
+Five wrong passwords for one user name in a quarter of an hour are allowed (twenty from one
+address, which an office behind one router shares); every further attempt waits twice as long as
+the one before (2 s, 4 s, 8 s … up to 5 minutes), counted from the last failure, whether the
+password is right or not, so guessing slows to a crawl while the real user is held up only
 briefly. Kept in the server's memory: one ``exportc serve`` process serves the console.
 """
 
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-FREE_ATTEMPTS = 5
+FREE_ATTEMPTS = {"user": 5, "ip": 20}  # by the key's kind: "user:NAME", "ip:ADDRESS"
 WINDOW = 15 * 60.0
 MAX_WAIT = 300.0
 
@@ -40,7 +41,7 @@ class LoginLimiter:
             longest = 0.0
             for key in keys:
                 recent = self._recent(key)
-                extra = len(recent) - FREE_ATTEMPTS
+                extra = len(recent) - FREE_ATTEMPTS.get(key.partition(":")[0], 5)
                 if extra >= 0:
                     delay = min(MAX_WAIT, 2.0 * 2 ** extra)
                     longest = max(longest, recent[-1] + delay - self.clock())
