@@ -41,6 +41,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E0120": ("rule outside a block", "Rules are written inside a target block."),
     "E0121": ("unclosed `(`", "A `(` has no matching `)`."),
     "E0122": ("missing `{`", "A block header must be followed by `{`."),
+    "E0123": ("expression too deep", "An expression nests more than 128 levels; split it with `let`."),
     # -- names and types --
     "E0201": ("unknown name", "A name is not a field of the records in scope, a let, a param or a run field."),
     "E0202": ("unknown function", "The function is not in the library (see docs/language.md)."),

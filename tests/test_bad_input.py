@@ -72,6 +72,8 @@ def _immutable(files: list[Path]) -> Iterator[None]:
 def test_bad_input(path: Path, tmp_path: Path) -> None:
     case = tomllib.loads(path.read_text("utf-8"))
     for name, content in case.get("files", {}).items():
+        for key, value in (("{tmp}", tmp_path), ("{root}", ROOT), ("{examples}", EXAMPLES)):
+            content = content.replace(key, str(value))  # not str.format: JSON has braces
         (tmp_path / name).write_text(content.lstrip("\n"), "utf-8", newline="")
     for args in case.get("prepare", []):
         done = _invoke(args, tmp_path)

@@ -35,6 +35,7 @@ from exportc.compiler.types import Type
 from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
+from exportc.dsl.depth import deep_stack
 from exportc.dsl.parser import comment_start, parse_file, parse_text
 from exportc.project import display_path, find_base, find_schema, project_of, schema_folders, table_path
 
@@ -114,6 +115,11 @@ def compile_file(path: Path | str, text: str | None = None, emit: bool = True) -
     ``emit`` the checks run but no code is generated (``artefact`` stays None)."""
     path = Path(path)
     result = CompileResult(str(path))
+    with deep_stack():  # the passes recurse per level of an expression (dsl.depth)
+        return _compile(path, result, text, emit)
+
+
+def _compile(path: Path, result: CompileResult, text: str | None, emit: bool) -> CompileResult:
     try:
         project_of(path)  # a broken exportc.toml is reported once, before anything else
     except ConfigError as exc:

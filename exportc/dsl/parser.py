@@ -26,6 +26,7 @@ from lark.exceptions import UnexpectedInput
 from exportc.cache import cache_dir
 from exportc.diagnostics import Diagnostic, Span, error
 from exportc.dsl import ast
+from exportc.dsl.depth import MAX_DEPTH, deep_stack, too_deep
 from exportc.dsl.syntax_errors import describe_syntax_error, lexical_diagnostics
 
 
@@ -392,8 +393,17 @@ def parse_text(text: str, file: str = "<profile>") -> ParseResult:
     except UnexpectedInput as exc:
         return ParseResult(None, _syntax_errors(exc, text, file), text)
     builder = _Builder(file)
-    module = builder.transform(tree)
+    try:
+        with deep_stack():
+            module = builder.transform(tree)
+    except RecursionError:  # far beyond MAX_DEPTH: lark's transformer recurses per level
+        return ParseResult(None, [error("E0123", f"an expression nests far more than {MAX_DEPTH} "
+                                        "levels deep", Span.point(file, 1, 1),
+                                        "split long expressions into steps with `let`")], text)
     module = ast.Module(module.items, tuple(_comments(text, file)), module.span)
+    deep = too_deep(module)
+    if deep:
+        return ParseResult(None, builder.diagnostics + deep, text)
     return ParseResult(module, builder.diagnostics, text)
 
 
