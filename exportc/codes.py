@@ -87,12 +87,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E0401": ("no target", "A profile needs `target \"file.xsd\" root Element`."),
     "E0402": ("override of a missing rule", "The base profile has no rule for the overridden target."),
     "E0403": ("override of an unmarked rule", "Only rules marked `override` in the base may be replaced."),
-    "E0404": ("not allowed in a customer profile", "A customer profile overrides rules; no new sources."),
+    "E0404": ("not allowed in a customer profile", "A customer profile overrides rules and adds fields "
+              "to a base source; no new sources, keys or windows."),
     "E0405": ("type changed by an override", "A param or table keeps the base's types."),
     "E0406": ("no profile declaration", "A profile starts with `profile name`."),
     "E0407": ("base profile not found", "`extends` names a file or profile that cannot be found."),
     "E0408": ("circular extends", "A profile extends itself through its bases."),
     "E0409": ("no target blocks", "A profile must write something."),
+    "E0410": ("base field retyped", "A customer profile redeclared a field of a base source with "
+              "another type; add a field with a new name instead."),
     # -- params and sources (run time) --
     "E0501": ("unreadable source", "A source file or database cannot be read (missing, not UTF-8, bad CSV/JSON)."),
     "E0502": ("bad source value", "A value cannot be read as its declared type."),

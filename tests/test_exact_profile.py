@@ -40,7 +40,9 @@ SEED_ROWS = [
     (["Factuurnummer"], "Invoices/Invoice/@ordernumber", False),
     (["Factuurdatum"], "Invoices/Invoice/OrderDate", False),
     (["Omschrijving"], "Invoices/Invoice/Description", False),
-    (["Kenmerk"], "Invoices/Invoice/YourRef", False),
+    # "Aangepast veld XX > YourRef": a customer-chosen field, so a customer profile may override
+    # it (issue 9; the seed's table has no "Ja" there because the field itself is the choice).
+    (["Kenmerk"], "Invoices/Invoice/YourRef", True),
     (["cust_id"], "Invoices/Invoice/InvoiceTo", False),
     (["Factuurbedrag"], "Invoices/Invoice/ForeignAmount", False),
     (["Regelomschrijving"], "Invoices/Invoice/InvoiceLine/Description", False),

@@ -1,7 +1,8 @@
 """``extends`` / ``override``: merge a customer profile into its base.
 
-A customer profile may set param defaults, replace tables and lets, add checks, and give a new
-value for any rule the base marks ``override``. Rules are matched by their full target path
+A customer profile may set param defaults, replace tables and lets, add checks, add fields to a
+base source (a customer-chosen field, declared with its type; the base's fields keep theirs),
+and give a new value for any rule the base marks ``override``. Rules are matched by their full target path
 (block paths plus rule target), so ``Accounts/Account { X > Contact/LastName }`` overrides
 ``Contact { Achternaam > LastName override }`` inside ``Accounts/Account``. Overriding an
 unmarked rule, or a rule the base does not have, is an error pointing at both files.
@@ -85,12 +86,12 @@ def merge(base: ast.Module, child: ast.Module) -> Merge:
             case ast.CheckDecl():
                 items.append(item)
             case ast.SourceDecl():
-                diags.append(error("E0404", "a customer profile cannot redeclare sources",
-                                   item.span, "sources belong to the base profile"))
+                _add_fields(items, item, diags)
             case ast.Block():
                 _child_rules(item.items, item.path, item.for_, overrides, diags)
     matched: set[int] = set()
     base_paths: list[str] = []
+    marked = _marked(items)
 
     def visit(block: ast.Block, prefix: str, for_: str | None) -> ast.Block:
         path = _full(prefix, block.path)
@@ -111,6 +112,11 @@ def merge(base: ast.Module, child: ast.Module) -> Merge:
                 new_items.append(it)
                 continue
             n, rule = hits[-1]
+            if not it.override and full in marked:
+                # Another base rule for this target is marked (the Exact profile's YourRef of a
+                # new invoice, not of its reversal): the override is for that one.
+                new_items.append(it)
+                continue
             matched.add(n)
             if not it.override:
                 diags.append(error(
@@ -130,6 +136,55 @@ def merge(base: ast.Module, child: ast.Module) -> Merge:
                                rule.target_span, did_you_mean(target, base_paths)))
     result.module = ast.Module(tuple(items), base.comments, base.span)
     return result
+
+
+def _marked(items: list[ast.Item]) -> set[str]:
+    """The full target paths of the base rules marked ``override``."""
+    out: set[str] = set()
+
+    def walk(block: ast.Block, prefix: str) -> None:
+        path = _full(prefix, block.path)
+        for it in block.items:
+            if isinstance(it, ast.Block):
+                walk(it, path)
+            elif isinstance(it, ast.Rule) and it.override:
+                out.add(_full(path, it.target))
+    for item in items:
+        if isinstance(item, ast.Block):
+            walk(item, "")
+    return out
+
+
+def _add_fields(items: list[ast.Item], child: ast.SourceDecl, diags: list[Diagnostic]) -> None:
+    """Add a customer profile's fields to the base source of the same name (in ``items``)."""
+    idx = next((i for i, it in enumerate(items)
+                if isinstance(it, ast.SourceDecl) and it.name == child.name), None)
+    if idx is None:
+        names = [it.name for it in items if isinstance(it, ast.SourceDecl)]
+        diags.append(error("E0404", f"the base profile has no source `{child.name}`", child.span,
+                           did_you_mean(child.name, names) or "a customer profile may add fields "
+                           "to a base source, not declare a new one"))
+        return
+    base = items[idx]
+    assert isinstance(base, ast.SourceDecl)
+    shape = child.shape
+    if shape.key or shape.window or shape.join_source:
+        diags.append(error("E0404", f"the key, window and joins of source `{child.name}` are the "
+                           "base's", child.span, "a customer profile only adds fields"))
+        return
+    declared = {f.name: f for f in base.shape.fields}
+    added: list[ast.FieldDecl | ast.ListFieldDecl | ast.RefFieldDecl] = []
+    for f in shape.fields:
+        old = declared.get(f.name)
+        if old is None:
+            added.append(f)
+        elif not (isinstance(old, ast.FieldDecl) and isinstance(f, ast.FieldDecl)
+                  and old.type == f.type):
+            diags.append(error("E0410", f"field `{f.name}` of source `{child.name}` is declared by "
+                               "the base profile; its type cannot be changed", f.span,
+                               "add a field with another name (a customer-chosen field)",
+                               [Related(old.span, "the base's declaration")]))
+    items[idx] = replace(base, shape=replace(base.shape, fields=base.shape.fields + tuple(added)))
 
 
 def _replace_decl(old: ast.ParamDecl | ast.TableDecl | ast.LetDecl,
