@@ -208,3 +208,28 @@ def test_xpath_namespaces_from_the_documents_and_the_test_file(tmp_path: Path) -
                   " \"/eExact/@xsi:noNamespaceSchemaLocation = 'eExact-XML.xsd'\"]\n" + CASE_DATA)
     result = runner.invoke(app, ["test", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_case_must_give_every_source_the_profile_reads(tmp_path: Path) -> None:
+    body = CASE_DATA.split("[[case.sources.invoices]]")[0]
+    path = _write(tmp_path, '[[case]]\nname = "no invoices"\nparams = { invoice_export = true }\n'
+                  "expect.problems = []\n" + body)
+    result = runner.invoke(app, ["test", str(path)])
+    assert result.exit_code == 1 and "the case gives no records for `sources.invoices`" in result.output
+
+
+def test_delivered_records_and_sources_from_files(tmp_path: Path) -> None:
+    """Sources and the earlier delivery from files beside the test file (CSV and JSON Lines)."""
+    (tmp_path / "customers.csv").write_text("cust_id,Bedrijfsnaam\n42,Jansen\n", "utf-8")
+    line = ('{"Factuurnummer": "F1", "Factuurdatum": "2026-11-02", "Omschrijving": "V", "cust_id": 42, '
+            '"Factuurbedrag": "AMOUNT", "Regels": [{"Regelnummer": 1, "Regelomschrijving": "Huur", '
+            '"Regel_sub": "AMOUNT", "BTW_bedrag": "0", "BTW_code": 0, "Grootboekrekening": "8010"}]}\n')
+    (tmp_path / "invoices.jsonl").write_text(line.replace("AMOUNT", "100.00"), "utf-8")
+    (tmp_path / "before.jsonl").write_text(line.replace("AMOUNT", "90.00"), "utf-8")
+    path = _write(tmp_path, '[[case]]\nname = "files"\nparams = { invoice_export = true }\n'
+                  'sources = { customers = "customers.csv", invoices = "invoices.jsonl" }\n'
+                  'delivered = { invoices = "before.jsonl" }\nexpect.problems = []\n'
+                  "expect.xpath = [\"//Invoice[Description='Creditering F1']/ForeignAmount/Value = '-90.00'\","
+                  " \"//Invoice[@ordernumber='F1']/ForeignAmount/Value = '100.00'\"]\n")
+    result = runner.invoke(app, ["test", str(path)])
+    assert result.exit_code == 0, result.output

@@ -121,6 +121,10 @@ def _date(value: object, name: str) -> dt.date | None:
 def _options(case: Case, artefact: Artefact, folder: Path) -> RunOptions:
     run = case.run
     sources = {name: str(_bound(name, given, folder)) for name, given in case.sources.items()}
+    unbound = sorted({b.source for b in artefact.blocks if b.source and b.source not in sources})
+    if unbound:
+        raise UsageError("the case gives no records for " + ", ".join(f"`sources.{s}`" for s in unbound)
+                         + " (the profile reads it; an inline list or a file beside the test file)")
     mode = run.get("mode", "test")
     if mode not in ("test", "production"):
         raise UsageError(f"run option `mode` is test or production, got `{mode}`")
