@@ -10,6 +10,8 @@ where each profile's sources are (and, if wanted, fixed params)::
     [bind."exact_online.invoices".params]
     invoice_export = "true"
 
+A database URL may take its password from the environment, ``postgresql+psycopg://user:${DB_PASSWORD}@…``
+(``runtime.secrets``): the reference is what is stored, the value is read when the run opens it.
 A run (CLI or console) starts from the binding; what the command line gives (``--source``,
 ``--query``, ``--param``) wins over it.
 """

@@ -29,6 +29,7 @@ from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryError, HistoryStore, RunRow, aware, db_reason, now
 from exportc.runtime.production import run_with_history
 from exportc.runtime.report import Report
+from exportc.runtime.secrets import has_literal_password, redact
 
 
 def os_user() -> str:
@@ -112,8 +113,8 @@ class RunResult:
 
 
 def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
-    def where(loc: str) -> str:
-        return loc if "://" in loc else str(Path(loc).resolve())
+    def where(loc: str) -> str:  # stored, so a written-out password never is (runtime.secrets)
+        return redact(loc) if "://" in loc else str(Path(loc).resolve())
     return {"profile": str(profile.resolve()), "sources": {k: where(v) for k, v in opts.sources.items()},
             "queries": opts.queries, "params": opts.params,
             "from": opts.date_from.isoformat() if opts.date_from else None,
@@ -159,6 +160,8 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         at = schedule_moment(at)
     elif queue:
         at = now()
+    if at is not None:
+        _no_stored_secrets(opts, binding_for(path, artefact.name))
     store = store or open_history(db, path)
     request = _request(path, opts)
     try:
@@ -171,6 +174,24 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
                                                     lock_timeout=lock_timeout), store=store)
     except DatabaseError as exc:  # e.g. a read-only history: one line naming it, no traceback
         raise HistoryError(f"cannot write the history database {store.where}: {db_reason(exc)}") from None
+
+
+def _no_stored_secrets(opts: RunOptions, binding: Binding | None) -> None:
+    """A stored run keeps no password: one written into a command-line URL cannot come back when
+    the run is due (one from the project's binding can: ``restore_secrets``)."""
+    bound = binding.sources if binding else {}
+    for name, loc in opts.sources.items():
+        if has_literal_password(loc) and bound.get(name) != loc:
+            raise UsageError(f"source `{name}`: a stored run does not keep the password written in "
+                             "its URL; give it through the environment, as `${NAME}` in the URL "
+                             "(e.g. postgresql+psycopg://user:${DB_PASSWORD}@host/db)")
+
+
+def restore_secrets(opts: RunOptions, binding: Binding | None) -> None:
+    """Put back the bound URLs whose password the stored request left out."""
+    for name, loc in (binding.sources if binding else {}).items():
+        if opts.sources.get(name) == redact(loc) != loc:
+            opts.sources[name] = loc
 
 
 def schedule_moment(at: dt.datetime) -> dt.datetime:
@@ -232,6 +253,8 @@ def execute_scheduled(store: HistoryStore, row: RunRow, observe: Observer | None
     req = row.request
     compiled = compile_file(Path(req["profile"]))
     opts = options_from_request(req)
+    if compiled.artefact is not None:
+        restore_secrets(opts, binding_for(Path(req["profile"]), compiled.artefact.name))
     if observe is not None:
         observe(row, opts)
     if not compiled.ok or compiled.artefact is None:

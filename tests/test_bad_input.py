@@ -23,8 +23,12 @@ CASES = sorted((CORPUS / "bad-input").glob("*.toml"))
 TIMEOUT = 30  # seconds; a hang is a failure, not a stuck suite
 
 
-def _fill(arg: str, tmp: Path) -> str:
-    return arg.format(tmp=tmp, examples=EXAMPLES, profile=EXACT_PROFILE, root=ROOT)
+def _fill(text: str, tmp: Path) -> str:
+    """The placeholders replaced (not str.format: JSON and `${NAME}` have braces)."""
+    for key, value in (("{tmp}", tmp), ("{root}", ROOT), ("{examples}", EXAMPLES),
+                       ("{profile}", EXACT_PROFILE)):
+        text = text.replace(key, str(value))
+    return text
 
 
 def _invoke(args: list[str], tmp: Path, env: dict[str, str] | None = None) -> Any:
@@ -72,9 +76,7 @@ def _immutable(files: list[Path]) -> Iterator[None]:
 def test_bad_input(path: Path, tmp_path: Path) -> None:
     case = tomllib.loads(path.read_text("utf-8"))
     for name, content in case.get("files", {}).items():
-        for key, value in (("{tmp}", tmp_path), ("{root}", ROOT), ("{examples}", EXAMPLES)):
-            content = content.replace(key, str(value))  # not str.format: JSON has braces
-        (tmp_path / name).write_text(content.lstrip("\n"), "utf-8", newline="")
+        (tmp_path / name).write_text(_fill(content, tmp_path).lstrip("\n"), "utf-8", newline="")
     for args in case.get("prepare", []):
         done = _invoke(args, tmp_path)
         assert done.exit_code == 0, done.output
@@ -90,5 +92,8 @@ def test_bad_input(path: Path, tmp_path: Path) -> None:
         assert _fill(words, tmp_path) in output, output
     for words in case.get("absent", []):
         assert _fill(words, tmp_path) not in output, output
+    stored = b"".join(f.read_bytes() for f in tmp_path.glob("h.db*"))  # with its WAL
+    for words in case.get("history_absent", []):
+        assert words.encode() not in stored, f"{words!r} is stored in the history"
     if "recorded" in case:
         assert _recorded(tmp_path / "h.db") == case["recorded"]

@@ -489,6 +489,37 @@ def test_sql_source_on_the_history_database(db: str, tmp_path: Path) -> None:
     assert '<Name>Bakkerij &amp; Zn.</Name>' in xml and '<Name>Ærø ApS</Name>' in xml
 
 
+def test_a_source_password_is_never_stored_and_may_come_from_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run request in the history shows `***` for a password written into a source URL, and
+    keeps a `${NAME}` reference as written; the run reads the database either way."""
+    url = os.environ.get("EXPORTC_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    assert parsed.password, "the test database URL has a password"
+    store = open_history(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS src_customers"))
+        conn.execute(text("CREATE TABLE src_customers (cust_id INTEGER, \"Bedrijfsnaam\" TEXT)"))
+        conn.execute(text("INSERT INTO src_customers VALUES (42, 'Bakkerij'), (7, 'Berg')"))
+    monkeypatch.setenv("EXPORTC_TEST_SOURCE_PASSWORD", parsed.password)
+    by_reference = parsed.render_as_string(hide_password=False).replace(
+        f":{parsed.password}@", ":${EXPORTC_TEST_SOURCE_PASSWORD}@")
+    history = f"sqlite:///{tmp_path / 'h.db'}"
+    for n, location in enumerate((url, by_reference)):
+        opts = RunOptions(sources={**write_world(tmp_path / "v", BASE), "customers": location},
+                          params={"invoice_export": "true"}, out_dir=tmp_path / f"o{n}",
+                          queries={"customers": "SELECT * FROM src_customers ORDER BY cust_id"})
+        report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=history).report
+        assert report is not None and report.status == "succeeded", report and report.summary()
+    requests = [r.request["sources"]["customers"] for r in open_history(history).list_runs()]
+    assert requests == [url.replace(f":{parsed.password}@", ":***@"), by_reference]
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("h.db*"))
+    assert f":{parsed.password}@".encode() not in raw
+
+
 def test_duplicate_keys_in_a_source_are_a_record_error(db: str, tmp_path: Path) -> None:
     report = produce(db, write_world(tmp_path / "v", [*BASE, invoice("A2", "1.21")]), tmp_path / "r")
     assert report.status == "failed"

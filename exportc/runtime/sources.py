@@ -21,6 +21,7 @@ from typing import Any
 
 from exportc.artefact import ShapeSpec, TypeSpec
 from exportc.runtime.jsonarray import JsonArrayError, iter_array, json_object
+from exportc.runtime.secrets import REDACTED, expand
 from exportc.values import bounded, parse_scalar
 
 Row = dict[str, Any]
@@ -173,8 +174,11 @@ def _read_sql(b: Binding) -> Iterator[Located]:
 
     query = b.query or f'SELECT * FROM "{b.name}"'
     shown = b.location.split("@")[-1]  # never print a password
+    if REDACTED in b.location.split("@")[0]:
+        raise SourceError("the password of this URL was not stored with the run; give it through "
+                          "the environment instead, as `${NAME}` in the URL", shown, code="E0501")
     try:
-        engine = create_engine(b.location)
+        engine = create_engine(expand(b.location))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise SourceError(f"cannot open the database: {exc}", shown, code="E0501") from None
     try:
