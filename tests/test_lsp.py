@@ -231,3 +231,16 @@ def test_recheck_after_an_edit_is_fast_warm() -> None:
         features.diagnostics(_analysis(EXACT_PROFILE, text + "\n" * n))
         times.append(time.perf_counter() - started)
     assert min(times) < 0.25  # measured ~70 ms on the dev machine; generous for a loaded CI box
+
+
+def test_completion_after_run_and_previous() -> None:
+    text = EXACT_PROFILE.read_text("utf-8")
+    a = _analysis(EXACT_PROFILE)
+    line = _line(text, "Kenmerk                 > YourRef") + 1
+    lines = text.splitlines()
+    typed = Analysis(a.path, "\n".join([*lines[:line], "  coalesce(run.", *lines[line:]]), a.result)
+    assert {"booking_date", "description", "from", "to", "mode"} <= {
+        i.label for i in features.completion(typed, line + 1, len("  coalesce(run.") + 1)}
+    typed = Analysis(a.path, "\n".join([*lines[:line], "  previous.Fa", *lines[line:]]), a.result)
+    labels = {i.label for i in features.completion(typed, line + 1, len("  previous.Fa") + 1)}
+    assert {"Factuurbedrag", "Factuurdatum", "Regels"} <= labels and "pad" not in labels

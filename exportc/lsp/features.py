@@ -12,11 +12,13 @@ from pathlib import Path
 from lsprotocol import types as lsp
 
 from exportc.compiler.functions import FUNCTIONS
+from exportc.compiler.resolve import RUN_FIELDS
 from exportc.compiler.schema import ComplexType, SimpleType
 from exportc.diagnostics import Diagnostic, Severity, Span
 from exportc.dsl import ast
 from exportc.lsp.document import (
     Analysis,
+    Frame,
     Named,
     Place,
     declarations,
@@ -234,6 +236,16 @@ def _target_items(a: Analysis, segments: list[str], prefix: str) -> list[lsp.Com
     return items
 
 
+def _members(a: Analysis, owner: str, frames: list[Frame]) -> list[lsp.CompletionItem]:
+    """After ``run.``: the run context; after ``previous.``: the fields delivered before."""
+    if owner == "run":
+        return [lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Property, detail=f"run.{name}: {t}")
+                for name, t in RUN_FIELDS.items()]
+    return [lsp.CompletionItem(n.name, kind=lsp.CompletionItemKind.Field, detail=f"previous.{n.name}: {n.detail}",
+                               documentation="as delivered before (changed or deleted records)")
+            for n in fields_in_scope(a.merged, frames)]
+
+
 _KINDS = {"field": lsp.CompletionItemKind.Field, "param": lsp.CompletionItemKind.Constant,
           "let": lsp.CompletionItemKind.Variable, "table": lsp.CompletionItemKind.Struct,
           "source": lsp.CompletionItemKind.Module}
@@ -248,6 +260,9 @@ def completion(a: Analysis, line: int, column: int) -> list[lsp.CompletionItem]:
     typed = prefix.group() if prefix else ""
     if segments is None:
         return []
+    member = re.search(r"\b(run|previous)\.[A-Za-z_]*$", src)
+    if member:
+        return _members(a, member.group(1), frames)
     if ">" in src.replace("->", ""):
         return _target_items(a, segments, typed)
     items = _target_items(a, segments, typed) if frames else []
