@@ -40,13 +40,13 @@ def test_below_the_threshold_fails(tmp_path: Path) -> None:
     out = tmp_path / "coverage.json"
     result = runner.invoke(app, ["test", "--fail-under", "90", "--coverage-json", str(out), str(CORPUS_TESTS)])
     assert result.exit_code == 1
-    assert "rule coverage 60.0% is below --fail-under 90%" in result.output
+    assert "rule coverage 58.8% is below --fail-under 90%" in result.output
     data = json.loads(out.read_text("utf-8"))
     (profile,) = data["files"]
-    assert profile["rules"] == {"hit": 5, "total": 7} and profile["branches"] == {"hit": 4, "total": 8}
+    assert profile["rules"] == {"hit": 5, "total": 7} and profile["branches"] == {"hit": 5, "total": 10}
     assert {(m["line"], m["kind"], m["outcome"]) for m in profile["missed"]} == {
-        (15, "where", "false"), (18, "if", "then"), (20, "when", "true"), (21, "rule", None),
-        (22, "rule", None), (26, "where", "false")}
+        (15, "where", "false"), (18, "if", "then"), (19, "check", "failed"), (21, "when", "true"),
+        (22, "rule", None), (23, "rule", None), (27, "where", "false")}
 
 
 def test_more_cases_reach_full_coverage(tmp_path: Path) -> None:
@@ -55,12 +55,13 @@ def test_more_cases_reach_full_coverage(tmp_path: Path) -> None:
 [[case]]
 name = "a big order with a customer, a zero line and a negative order"
 expect.xpath = ["//Order/Note = 'big'", "//Order/Customer/@vip = 'true'", "count(//Line) = 1"]
+expect.problems = [{ code = "W0601", key = "B", message = "a very large order" }]
 
 [[case.sources.orders]]
 id = "B"
 placed = 2026-11-02
 customer = "Jansen"
-total = 2000.00
+total = 6000.00
 
 [[case.sources.orders.lines]]
 nr = 1
@@ -68,7 +69,7 @@ amount = 0.00
 
 [[case.sources.orders.lines]]
 nr = 2
-amount = 2000.00
+amount = 6000.00
 
 [[case.sources.orders]]
 id = "C"
@@ -79,7 +80,7 @@ total = -1.00
     path.write_text(text, "utf-8")
     result = runner.invoke(app, ["test", "--fail-under", "100", str(path)])
     assert result.exit_code == 0, result.output
-    assert "orders.map: 100.0% — rules and checks 7/7, branches 8/8" in result.output
+    assert "orders.map: 100.0% — rules 7/7, branches and checks 10/10" in result.output
 
 
 def test_a_coverage_build_writes_the_same_output(tmp_path: Path) -> None:
@@ -105,15 +106,15 @@ def test_base_rules_count_for_the_base_file() -> None:
     result = runner.invoke(app, ["test", "--coverage", str(ROOT / "profiles" / "examples")])
     assert result.exit_code == 0, result.output
     assert "profiles/exact-online/exact-online.map:" in result.output
-    assert "profiles/examples/acme-recreatie.map: 100.0% — rules and checks 2/2" in result.output
+    assert "profiles/examples/acme-recreatie.map: 100.0% — rules 2/2" in result.output
 
 
 def test_a_profile_without_tests_counts_at_zero() -> None:
     """A profile under the given folders that no case exercises is reported, not left out."""
     result = runner.invoke(app, ["test", "--fail-under", "50", str(CORPUS_TESTS), str(CORPUS / "runtime")])
     assert result.exit_code == 1
-    assert "tests/corpus/runtime/orders.map: 0.0% — rules and checks 0/10" in result.output
-    assert "rule coverage 36.0% is below --fail-under 50%" in result.output
+    assert "tests/corpus/runtime/orders.map: 0.0% — rules 0/8, branches and checks 0/4" in result.output
+    assert "rule coverage 34.5% is below --fail-under 50%" in result.output
 
 
 def test_json_counts_the_cases_that_exercised_each_item(tmp_path: Path) -> None:

@@ -300,12 +300,12 @@ class Generator:
             w.at(c.span)
             self.here = c.span
             if c.severity == "error":
-                w.line(f"if not {self.expr(c.cond)}:")
+                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
                 w.line(f"raise check_failed({c.message!r})")
                 w.outdent()
             else:
-                w.line(f"if not {self.expr(c.cond)}:")
+                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
                 w.line(f"warn({c.message!r}, {c.span.file!r}, {c.span.line})")
                 w.outdent()
@@ -414,15 +414,16 @@ class Generator:
     def probe_pair(self, kind: str, outcomes: tuple[str, str]) -> tuple[int, int]:
         return self.probe(kind, outcomes[0], None), self.probe(kind, outcomes[1], None)
 
-    def branch(self, kind: str, cond: ir.Expr) -> str:
-        """A ``when``/``where`` condition; in a coverage build it records which way it went."""
+    def branch(self, kind: str, cond: ir.Expr, outcomes: tuple[str, str] = ("true", "false")) -> str:
+        """A ``when``/``where`` condition or a check; in a coverage build it records which way
+        it went."""
         if self.probes is None:
             return self.expr(cond)
-        yes, no = self.probe_pair(kind, ("true", "false"))
+        yes, no = self.probe_pair(kind, outcomes)
         return f"cov_if({yes}, {no}, {self.expr(cond)})"
 
     def hit_rules(self, el: ir.Element) -> None:
-        """Coverage builds: the rules and checks of ``el`` (and its implicit children) ran."""
+        """Coverage builds: the rules of ``el`` (and its implicit children) ran."""
         if self.probes is None:
             return
         ids: list[int] = []
@@ -430,7 +431,6 @@ class Generator:
         def walk(e: ir.Element) -> None:
             for _, slot in [*e.attrs, *([("", e.text)] if e.text else [])]:
                 ids.append(self.probe("rule", "", slot.span))
-            ids.extend(self.probe("check", "", c.span) for c in e.checks)
             for _, child in e.children:
                 if isinstance(child, ir.Element) and child.implicit:
                     walk(child)
@@ -469,7 +469,7 @@ class Generator:
             for c in p.global_checks:
                 w.at(c.span)
                 self.here = c.span
-                w.line(f"if not {self.expr(c.cond)}:")
+                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
                 if c.severity == "error":
                     w.line(f"raise check_failed({c.message!r})")

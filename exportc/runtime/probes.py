@@ -10,12 +10,13 @@ HITS: set[int] = set()
 
 
 def cov_hit(ids: tuple[int, ...]) -> None:
-    """The rules and checks with these probe ids ran."""
+    """The rules with these probe ids ran."""
     HITS.update(ids)
 
 
 def cov_if(yes: int, no: int, value: Any) -> Any:
-    """A condition; records ``yes`` or ``no`` by its truth and passes it through."""
+    """A condition (``when``, ``where``, a check); records ``yes`` or ``no`` by its truth and
+    passes it through."""
     HITS.add(yes if value else no)
     return value
 

@@ -1,5 +1,6 @@
-"""Rule coverage for ``exportc test --coverage``: which rules and checks the cases ran, and which
-ways each ``when``, ``where`` and ``if`` went, per profile file, with the file:line of the rest.
+"""Rule coverage for ``exportc test --coverage``: which rules the cases ran, which ways each
+``when``, ``where`` and ``if`` went, and whether each ``check`` both held and failed, per profile
+file, with the file:line of the rest.
 
 The cases run a coverage build of the profile: the same checked IR through ``generate_probed``,
 whose generated code calls ``exportc.runtime.probes`` at each rule group and condition. The
@@ -22,11 +23,11 @@ from exportc.runtime import probes as runtime_probes
 
 Key = tuple[str, int, int, str, str]  # file (resolved), line, column, kind, outcome
 
-_WHAT = {"rule": "rule", "check": "check", "when": "`when`", "where": "`where`", "if": "`if`"}
+_WHAT = {"rule": "rule", "check": "`check`", "when": "`when`", "where": "`where`", "if": "`if`"}
 
 
 _WAY = {"": "never ran", "true": "never true", "false": "never false", "then": "never took `then`",
-        "else": "never took `else`"}
+        "else": "never took `else`", "held": "never held", "failed": "never failed"}
 
 
 def _key(p: Probe) -> Key:
@@ -42,7 +43,7 @@ class FileCoverage:
     hits: dict[Key, int] = field(default_factory=dict)  # key -> how many cases exercised it
 
     def counts(self, branches: bool) -> tuple[int, int]:
-        keys = [k for k in self.items if (k[3] in ("when", "where", "if")) == branches]
+        keys = [k for k in self.items if (k[3] in ("when", "where", "if", "check")) == branches]
         return sum(1 for k in keys if k in self.hits), len(keys)
 
     @property
@@ -117,8 +118,8 @@ class Coverage:
         lines = ["rule coverage:"]
         for fc in sorted(self.files.values(), key=lambda f: f.file):
             (rh, rt), (bh, bt) = fc.counts(False), fc.counts(True)
-            lines.append(f"  {_rel(fc.file)}: {fc.percent:.1f}% — rules and checks {rh}/{rt}, "
-                         f"branches {bh}/{bt}")
+            lines.append(f"  {_rel(fc.file)}: {fc.percent:.1f}% — rules {rh}/{rt}, "
+                         f"branches and checks {bh}/{bt}")
             for k, text in fc.missed():
                 lines.append(f"    {_rel(fc.file)}:{k[1]}: {_WHAT[k[3]]} {_WAY[k[4]]}: {text}")
         lines.append(f"  total: {self.percent:.1f}%")
