@@ -68,6 +68,8 @@ class Diagnostic:
     span: Span | None = None
     hint: str | None = None
     related: tuple[Related, ...] = field(default=())
+    # Where at run time: the block, the record's key, the source row (a runtime problem).
+    context: tuple[str, ...] = field(default=())
 
     @property
     def is_error(self) -> bool:
@@ -81,6 +83,7 @@ class Diagnostic:
             "span": self.span.to_json() if self.span else None,
             "hint": self.hint,
             "related": [{"span": r.span.to_json(), "message": r.message} for r in self.related],
+            "context": list(self.context),
         }
 
 
@@ -164,7 +167,19 @@ def render_text(diagnostic: Diagnostic, sources: Mapping[str, str], colour: bool
         out += _snippet(sources, rel.span, rel.message, paint, _BLUE, gutter)
     if diagnostic.hint:
         out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'hint')}: {diagnostic.hint}")
+    if diagnostic.context:
+        out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'at')}: {'; '.join(diagnostic.context)}")
     return "\n".join(out)
+
+
+def render_brief(diagnostic: Diagnostic, rule: str | None = None) -> str:
+    """One line: ``error[E0604]: message (file:line `rule`; block; record …; source row)``,
+    for a run's report, where a run's many problems must stay readable."""
+    span = diagnostic.span
+    at = (f"{span.file}:{span.line}" + (f" `{rule}`" if rule else "")) if span else None
+    where = [w for w in (at, *diagnostic.context) if w]
+    return (f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
+            + (f" ({'; '.join(where)})" if where else ""))
 
 
 def render_all_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str],

@@ -205,13 +205,15 @@ class Generator:
         return Code(self.text_of(var, slot, attr))
 
     def text_of(self, var: str, slot: ir.Slot, attr: bool) -> str:
-        """Code for the XML text of a non-null value held in ``var``."""
+        """Code for the XML text of a non-null value held in ``var``; a check of it names the
+        rule that produced it (``at``), since one statement writes several rules' elements."""
         t = slot.expr.type.name
+        at = (slot.span.file, slot.span.line)
         if t == "text" or t == "any":
             conv = f"esc_attr({var})" if attr else f"esc_text({var})"
         elif t in ("int", "decimal") and slot.xsd.category in ("float", "double"):
             # xs:float/xs:double accept any digits, but not every magnitude: bound it here
-            conv = f"fmt_float({var}, {slot.xsd.category.upper()}_MAX, {slot.target!r})"
+            conv = f"fmt_float({var}, {slot.xsd.category.upper()}_MAX, {slot.target!r}, {at!r})"
         elif t == "int":
             conv = f"str({var})"
         elif t == "decimal":
@@ -226,14 +228,14 @@ class Generator:
         if t != "text":  # typed values are always lexically valid for their XSD type
             facets.pop("patterns", None)
         if set(facets) == {"max_length"} and t in ("text", "any"):
-            conv = f"check_len({conv}, {var}, {facets['max_length']}, {slot.target!r})"
+            conv = f"check_len({conv}, {var}, {facets['max_length']}, {slot.target!r}, {at!r})"
         elif facets and not isinstance(slot.expr, ir.Const):
             key = repr(sorted(facets.items()))
             name = self.facets.get(key)
             if name is None:
                 name = self.facets[key] = f"F{len(self.facets)}"
                 self.consts[repr(facets)] = name
-            conv = f"check_facets({conv}, {name}, {slot.target!r})"
+            conv = f"check_facets({conv}, {name}, {slot.target!r}, {at!r})"
         return conv
 
     # -- elements --

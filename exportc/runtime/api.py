@@ -75,10 +75,13 @@ datetime = dt.datetime
 class RecordError(Exception):
     """A record cannot be exported; ``code`` is a stable diagnostic code (E06xx)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, at: tuple[str, int] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The rule whose value this is (profile file, line), when the raising code knows it better
+        # than the traceback: one generated statement writes several rules' elements.
+        self.at = at
 
 
 # XML 1.0 cannot carry most C0 controls, lone surrogates or U+FFFE/U+FFFF.
@@ -123,7 +126,7 @@ FLOAT_MAX = Decimal("3.4028234663852886e38")  # the largest xs:float (IEEE singl
 DOUBLE_MAX = Decimal("1.7976931348623157e308")  # the largest xs:double
 
 
-def fmt_float(d: Decimal | int, limit: Decimal, target: str) -> str:
+def fmt_float(d: Decimal | int, limit: Decimal, target: str, at: tuple[str, int] | None = None) -> str:
     """A number for an xs:float/xs:double target, in plain notation, within the type's range.
 
     Written as plain digits, `1e400` passes the XSD's lexical check but no reader holds it (Exact
@@ -133,23 +136,26 @@ def fmt_float(d: Decimal | int, limit: Decimal, target: str) -> str:
         kind = "xs:float" if limit == FLOAT_MAX else "xs:double"
         shown = f"{Decimal(d):.6E}"
         raise RecordError("E0602", f"the value {shown} for `{target}` is out of the range of "
-                          f"{kind} (at most ±{limit:.7E})")
+                          f"{kind} (at most ±{limit:.7E})", at)
     return format(d, "f") if isinstance(d, Decimal) else str(d)
 
 
-def check_facets(text: str, facets: dict[str, object], target: str) -> str:
-    """Return ``text`` when it satisfies the XSD facets of ``target``; else a record error."""
+def check_facets(text: str, facets: dict[str, object], target: str,
+                 at: tuple[str, int] | None = None) -> str:
+    """Return ``text`` when it satisfies the XSD facets of ``target``; else a record error
+    located at the rule ``at`` that produced the value."""
     problem = facet_problem(text, facets)
     if problem:
-        raise RecordError("E0602", f"the value {text[:60]!r} for `{target}` {problem}")
+        raise RecordError("E0602", f"the value {text[:60]!r} for `{target}` {problem}", at)
     return text
 
 
-def check_len(escaped: str, raw: str, limit: int, target: str) -> str:
+def check_len(escaped: str, raw: str, limit: int, target: str,
+              at: tuple[str, int] | None = None) -> str:
     """The common facet, inline: at most ``limit`` characters (counted before escaping)."""
     if len(raw) > limit:
         raise RecordError("E0602", f"the value {raw[:60]!r} for `{target}` is {len(raw)} characters "
-                          f"long, but must be at most {limit}")
+                          f"long, but must be at most {limit}", at)
     return escaped
 
 

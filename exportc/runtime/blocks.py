@@ -39,6 +39,12 @@ def _field_message(field: str | None, message: str) -> str:
     return f"field `{field}`{joiner}{message}"
 
 
+def source_label(source: str | None) -> str:
+    """Where a problem of reading a source is: the source itself, not the first block that
+    happens to read it (in an invoice-mode run, the journal block that writes nothing)."""
+    return f"source {source}"
+
+
 def block_name(block: BlockSpec) -> str:
     return "/".join([*block.containers, block.element])
 
@@ -51,6 +57,7 @@ class BlockRun:
         self.a, self.block, self.opts, self.tracker, self.ctx = artefact, block, opts, tracker, ctx
         self.name = block_name(block)
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
+        self.written_keys: list[str | None] = []
         self.emit = fns[f"block_{block.index}"]
         self.where = fns.get(f"where_{block.index}")
         self.spool_path = spool
@@ -69,7 +76,7 @@ class BlockRun:
             self.ok = False
 
     def _problem(self, exc: RecordError, key: str | None, source: str | None) -> None:
-        where = origin(self.a, exc.__traceback__)
+        where = exc.at or origin(self.a, exc.__traceback__)
         self.ctx.report.problems.append(Problem(
             "error", exc.code, exc.message, self.name, key, where[0] if where else None,
             where[1] if where else None, source))
@@ -80,14 +87,15 @@ class BlockRun:
         self.counts.records += 1
         self.ctx.report.problems.append(Problem(
             "error", err.code, _field_message(err.field, err.message),
-            self.name, None, None, None, f"{err.file}, row {rec.number if err.row is None else err.row}"))
+            source_label(self.block.source), None, None, None,
+            f"{err.file}, row {rec.number if err.row is None else err.row}"))
         self._fail()
 
     def duplicate(self, key: str, source: str) -> None:
         self.counts.records += 1
         self.ctx.report.problems.append(Problem(
             "error", "E0609", "this key appears more than once in the source; the later record "
-            "was left out", self.name, key, None, None, source))
+            "was left out", source_label(self.block.source), key, None, None, source))
         self._fail()
 
     def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> str | None:
@@ -169,6 +177,7 @@ class BlockRun:
     def put(self, record: dict[str, Any] | None, key: str | None, change: str, xml: str) -> None:
         """Deliver one record's element: into the spool, the counts and the history."""
         self.spool.write(xml)
+        self.written_keys.append(key)  # the n-th element in the spool is this record's
         self.counts.written += 1
         if self.counts.written == 2:
             crashpoint("mid-emit")
@@ -244,7 +253,7 @@ class BlockSet:
             crashpoint("after-deletions")
         except SourceError as exc:
             self.ctx.report.problems.append(Problem(
-                "error", exc.code, exc.message, first.name, None, None, None,
+                "error", exc.code, exc.message, source_label(source), None, None, None,
                 exc.file + (f", row {exc.row}" if exc.row else "")))
             return False
         return True
@@ -259,8 +268,27 @@ class BlockSet:
             more = f" and {len(set(keys)) - 5} more" if len(set(keys)) > 5 else ""
             self.ctx.report.problems.append(Problem(
                 "warning", "W0501", f"{len(keys)} row(s) of `{fname}` belong to no record of this "
-                f"source and were left out: {shown}{more}", first.name, None, None, None,
+                f"source and were left out: {shown}{more}", source_label(first.block.source), None,
+                None, None,
                 child.location))
+
+    def record_at(self, xml: Path, line: int) -> tuple[str, str | None] | None:
+        """The block and key of the record whose element holds ``line`` of the joined
+        document (an XSD error's line): the n-th element of a path is the n-th written by the
+        blocks that write that path, in block order, as ``join_into`` laid them out."""
+        by_path: dict[tuple[str, ...], list[BlockRun]] = {}
+        for br in self.runs:
+            if br.counts.written:
+                by_path.setdefault((*br.block.containers, br.block.element), []).append(br)
+        found = _element_at(xml, line, set(by_path))
+        if found is None:
+            return None
+        path, index = found
+        for br in by_path[path]:
+            if index < len(br.written_keys):
+                return br.name, br.written_keys[index]
+            index -= len(br.written_keys)
+        return None
 
     def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
         """Copy the spools in block (schema) order; ``write(containers)`` opens the containers."""
@@ -364,3 +392,29 @@ def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..
                                                      f"{spec.message} (with {other})", spec.file,
                                                      spec.line))
     return flags
+
+
+def _element_at(xml: Path, line: int, paths: set[tuple[str, ...]]) -> tuple[tuple[str, ...], int] | None:
+    """The path of the last record element starting at or before ``line`` and its index among
+    the elements of that path."""
+    from lxml import etree
+    stack: list[str] = []
+    counts: dict[tuple[str, ...], int] = {}
+    last = None
+    with open(xml, "rb") as fh:  # closed however early the walk stops
+        try:
+            for event, el in etree.iterparse(fh, events=("start", "end")):
+                if event == "end":
+                    stack.pop()
+                    el.clear()
+                    continue
+                stack.append(etree.QName(el).localname)
+                here = tuple(stack[1:])
+                if here in paths:
+                    if (el.sourceline or 0) > line:
+                        break
+                    counts[here] = counts.get(here, 0) + 1
+                    last = (here, counts[here] - 1)
+        except etree.XMLSyntaxError:
+            pass  # the error is the well-formedness itself; what was read so far still counts
+    return last

@@ -261,9 +261,11 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
             report.timings["validate"] = round(time.perf_counter() - t1, 4)
             if not report.validation["valid"]:
                 ok = False
+                at = blocks.record_at(output.tmp, report.validation.get("line") or 0)
                 report.problems.append(Problem("error", "E0610", "the output does not validate "
                                                f"against {Path(artefact.schema_path).name}: "
-                                               f"{report.validation['error']}"))
+                                               f"{report.validation['error']}",
+                                               at[0] if at else None, at[1] if at else None))
     except BaseException:
         blocks.discard()
         output.discard()

@@ -458,7 +458,11 @@ class HistoryStore:
                             shutil.rmtree(tmp, ignore_errors=True)
                         elif os.path.exists(tmp):
                             os.remove(tmp)
-                    notes.append(f"run {r.id}: removed the temporary files of a run that died")
+                    # A run that stopped on an error was finished as failed; only a running one
+                    # whose process is gone died (the next loop marks it).
+                    notes.append(f"run {r.id}: removed the temporary files of "
+                                 + ("a run that died" if r.status == "running" else
+                                    f"the {r.status} run"))
                 conn.execute(update(runs).where(runs.c.id == r.id).values(temp_files="[]"))
             dead = conn.execute(select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat,
                                        runs.c.proc_start).where(

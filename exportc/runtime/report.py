@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from exportc.diagnostics import Diagnostic, Severity, Span, render_brief
+
 
 def timestamp() -> str:
     """Now, to the second, with the UTC offset of the local time zone: a report's times say
@@ -28,12 +30,69 @@ class Problem:
     source: str | None = None  # the source file and row, for bad input values
     rule: str | None = None  # the profile line at file:line, as written
 
+    def diagnostic(self, records: list[str] | None = None, count: int = 1,
+                   profile_text: str | None = None) -> Diagnostic:
+        """This problem as the one ``Diagnostic`` type the compiler uses: the span is the rule
+        in the profile (under its text when ``profile_text`` is given), the context names block,
+        record and source row; a group of ``count`` like problems names its first ``records``."""
+        span = None
+        if self.file and self.line:
+            column, width = 1, len(self.rule) if self.rule else 1
+            lines = profile_text.splitlines() if profile_text else []
+            if 0 < self.line <= len(lines):
+                text = lines[self.line - 1].split("#", 1)[0].rstrip()
+                column = len(text) - len(text.lstrip()) + 1
+                width = max(1, len(text) - column + 1)
+            span = Span.point(self.file, self.line, column, width)
+        if count > 1:
+            shown = ", ".join(records or [])
+            more = f", … ({count - len(records or [])} more)" if count > len(records or []) else ""
+            who = f"{count} records: {shown}{more}" if records else f"{count} times"
+            context: tuple[str | None, ...] = (self.block, who)
+        else:
+            context = (self.block, f"record {self.record}" if self.record else None, self.source)
+        return Diagnostic(Severity(self.severity), self.code, self.message, span,
+                          context=tuple(c for c in context if c))
+
     def render(self) -> str:
-        at = f"{self.file}:{self.line}" + (f" `{self.rule}`" if self.rule else "")
-        where = [w for w in (
-            at if self.file else None,
-            self.block, f"record {self.record}" if self.record else None, self.source) if w]
-        return f"{self.severity}[{self.code}]: {self.message}" + (f" ({'; '.join(where)})" if where else "")
+        return render_brief(self.diagnostic(), self.rule)
+
+
+@dataclass
+class ProblemGroup:
+    """Problems alike but for their record (same code, rule, block and message)."""
+
+    first: Problem
+    count: int
+    records: list[str]  # the first keys, in the order met
+
+    def render(self) -> str:
+        return render_brief(self.first.diagnostic(self.records, self.count), self.first.rule)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.first
+        return {"severity": p.severity, "code": p.code, "message": p.message, "block": p.block,
+                "file": p.file, "line": p.line, "rule": p.rule, "count": self.count,
+                "records": self.records}
+
+
+FIRST_KEYS = 3  # how many keys a group of problems names
+
+
+def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
+    """Group repeated problems: one line per code, rule and message, with a count and the first
+    keys, so a thousand records failing the same check read as one line, not a thousand."""
+    groups: dict[tuple[Any, ...], ProblemGroup] = {}
+    for p in problems:
+        key = (p.severity, p.code, p.file, p.line, p.block, p.message)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = ProblemGroup(p, 1, [p.record] if p.record else [])
+            continue
+        g.count += 1
+        if p.record and len(g.records) < FIRST_KEYS:
+            g.records.append(p.record)
+    return list(groups.values())
 
 
 @dataclass
@@ -79,11 +138,14 @@ class Report:
         return [p for p in self.problems if p.severity == "warning"]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False, default=str, sort_keys=False)
+        data = asdict(self)
+        data["groups"] = [g.to_json() for g in group_problems(self.problems)]
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str, sort_keys=False)
 
     @classmethod
     def from_json(cls, text: str) -> Report:
         data = json.loads(text)
+        data.pop("groups", None)  # derived from the problems
         data["blocks"] = {k: BlockCounts(**v) for k, v in data.get("blocks", {}).items()}
         data["problems"] = [Problem(**p) for p in data.get("problems", [])]
         return cls(**data)
@@ -131,11 +193,12 @@ class Report:
             lines.append(f"  copied to: {self.copied_to}")
         if self.history:
             lines.append(f"  history: {self.history}")
-        shown = self.problems[:20]
-        for p in shown:
-            lines.append("  " + p.render())
-        if len(self.problems) > len(shown):
-            lines.append(f"  ... and {len(self.problems) - len(shown)} more problems (see report.json)")
+        groups = group_problems(self.problems)
+        for g in groups[:20]:
+            lines.append("  " + g.render())
+        if len(groups) > 20:
+            rest = sum(g.count for g in groups[20:])
+            lines.append(f"  ... and {rest} more problems (see report.json)")
         if self.timings:
             lines.append("  timings: " + ", ".join(f"{k} {v:.3f}s" for k, v in self.timings.items()))
         failed = sum(c.failed for c in self.blocks.values())

@@ -113,7 +113,8 @@ def validate_file(xml: Path, xsd: Path) -> dict[str, Any]:
             return {"valid": True, "schema": xsd.name, "error": None}
         if errors:
             line, message = errors[0]
-            return {"valid": False, "schema": xsd.name, "error": f"line {line}: {message}"}
+            return {"valid": False, "schema": xsd.name, "error": f"line {line}: {message}",
+                    "line": line}
     return validate_file_lxml(xml, xsd)
 
 
@@ -129,5 +130,6 @@ def validate_file_lxml(xml: Path, xsd: Path) -> dict[str, Any]:
             while el.getprevious() is not None and parent is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
-        return {"valid": False, "schema": xsd.name, "error": f"line {exc.lineno}: {exc.msg}"}
+        return {"valid": False, "schema": xsd.name, "error": f"line {exc.lineno}: {exc.msg}",
+                "line": exc.lineno}
     return {"valid": True, "schema": xsd.name, "error": None}

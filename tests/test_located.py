@@ -1,0 +1,96 @@
+"""Runtime problems are located at their cause: the rule that produced a rejected value, the
+source that could not be read, the record an XSD error is in; a failed run is not called dead."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from conftest import EXACT_PROFILE, EXACT_XSD
+from helpers import artefact, run
+from test_history import invoice, produce, write_world
+
+from exportc.runtime.execute import RunOptions, execute
+
+INVOICES = {"invoice_export": "true"}
+
+
+def _rule_line(needle: str) -> int:
+    """The line of the profile's new-invoice rule that contains ``needle``."""
+    lines = EXACT_PROFILE.read_text("utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("Invoices/Invoice")
+                 and "change in" not in line)
+    return next(n for n, line in enumerate(lines[start:], start) if needle in line) + 1
+
+
+def test_a_rejected_value_is_blamed_on_the_rule_that_produced_it(tmp_path: Path) -> None:
+    long = invoice("L1", "12.10") | {"Omschrijving": "x" * 300, "Kenmerk": "ref"}
+    report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [long]), params=INVOICES)
+    [problem] = report.errors
+    assert problem.code == "E0602" and "300 characters" in problem.message
+    assert problem.line == _rule_line("Omschrijving") and problem.rule is not None
+    assert problem.rule.startswith("Omschrijving") and "YourRef" not in problem.rule
+
+
+def test_a_bad_source_value_names_the_source_not_a_block(tmp_path: Path) -> None:
+    bad = invoice("S1", "12.10") | {"Factuurbedrag": "twelve"}
+    report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [bad]), params=INVOICES)
+    [problem] = report.errors
+    assert problem.code == "E0502" and problem.block == "source invoices"
+    assert "GLTransaction" not in problem.render()
+
+
+def test_an_xsd_error_has_its_line_and_record(tmp_path: Path) -> None:
+    """A stricter copy of the schema (descriptions of at most 20 characters) rejects what the
+    compiled checks let through; the error names the document line and the record."""
+    strict = tmp_path / "strict.xsd"
+    strict.write_text(EXACT_XSD.read_text("utf-8").replace(
+        '<xsd:simpleType name="typeString255">\n\t\t<xsd:restriction base="xsd:string">\n'
+        '\t\t\t<xsd:maxLength value="255"/>', '<xsd:simpleType name="typeString255">\n'
+        '\t\t<xsd:restriction base="xsd:string">\n\t\t\t<xsd:maxLength value="20"/>'), "utf-8")
+    assert strict.read_text("utf-8") != EXACT_XSD.read_text("utf-8")
+    a = dataclasses.replace(artefact(EXACT_PROFILE), schema_path=str(strict))
+    world = write_world(tmp_path / "s", [invoice("V1", "12.10") | {"Omschrijving": "short"},
+                                         invoice("V2", "24.20") | {"Omschrijving": "a description too long"}])
+    report = execute(a, RunOptions(sources=world, params=INVOICES, out_dir=tmp_path / "o"))
+    [problem] = [p for p in report.errors if p.code == "E0610"]
+    line = int(re.search(r"line (\d+):", problem.message).group(1))  # type: ignore[union-attr]
+    assert line > 0
+    assert (problem.block, problem.record) == ("Invoices/Invoice", "Factuurnummer=V2")
+
+
+def test_a_failed_production_run_is_not_called_dead_by_the_next(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    world = write_world(tmp_path / "s", [invoice("D1", "12.10", cust=999)])  # an unknown customer
+    first = produce(db, world, tmp_path / "o1")
+    assert first.status == "failed"
+    second = produce(db, world, tmp_path / "o2")
+    assert second.status == "failed"
+    assert not [p for p in second.problems if "died" in p.message], second.summary()
+
+
+def test_repeated_problems_are_grouped_with_their_first_keys(tmp_path: Path) -> None:
+    strays = [invoice(f"G{n}", "12.10", cust=999) for n in range(1, 6)]
+    report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", strays), params=INVOICES)
+    lines = [line for line in report.summary().splitlines() if "E0604" in line]
+    assert len(lines) == 1
+    assert "5 records: Factuurnummer=G1, Factuurnummer=G2, Factuurnummer=G3, … (2 more)" in lines[0]
+    import json
+    [group] = json.loads((tmp_path / "o" / "report.json").read_text("utf-8"))["groups"]
+    assert (group["code"], group["count"], group["records"]) == (
+        "E0604", 5, ["Factuurnummer=G1", "Factuurnummer=G2", "Factuurnummer=G3"])
+    assert group["rule"] == "check klant != null"
+
+
+def test_a_runtime_problem_renders_like_a_compile_diagnostic(tmp_path: Path, snapshot: object) -> None:
+    """One Diagnostic type and renderer: the rule's line of the profile with a caret under it."""
+    from exportc.diagnostics import render_text
+    odd = invoice("R1", "12.10") | {"Factuurbedrag": "12.105"}
+    odd["Regels"][0].update(Regel_sub="10.005", BTW_bedrag="2.10")
+    report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [odd]), params=INVOICES)
+    [problem] = report.errors
+    assert problem.file is not None
+    profile = Path(problem.file).read_text("utf-8")
+    text = render_text(problem.diagnostic(profile_text=profile), {problem.file: profile})
+    assert text.replace(str(tmp_path), "<tmp>") == snapshot
