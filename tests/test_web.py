@@ -3,6 +3,7 @@ a real history): logins, roles, CSRF, the start form, runs started from the brow
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,61 @@ def test_production_asks_for_confirmation_first(web: TestClient, store: HistoryS
     run_id = int(confirmed.headers["location"].rsplit("/", 1)[1])
     assert wait_finished(web, run_id)["status"] == "succeeded"
     assert 'mode mode-P' in web.get("/runs").text
+
+
+def test_cli_runs_show_in_the_console_and_console_runs_in_exportc_runs(web: TestClient, store: HistoryStore) -> None:
+    from typer.testing import CliRunner
+
+    from exportc.cli import app
+    runner = CliRunner()
+    cli = runner.invoke(app, ["run", EXACT, "--param", "invoice_export=true", "--db", store.url])
+    assert cli.exit_code == 0, cli.output
+    login(web, "olga")
+    response = _start(web, mode="test", **{"param.invoice_export": "false"})
+    run_id = int(response.headers["location"].rsplit("/", 1)[1])
+    wait_finished(web, run_id)
+    overview = web.get("/runs").text
+    assert overview.count('class="mode mode-T"') == 2 and "olga" in overview
+    listed = runner.invoke(app, ["runs", "--db", store.url, "--format", "json"]).output
+    assert {r["started_by"] for r in json.loads(listed)} >= {"olga"} and len(json.loads(listed)) == 2
+
+
+def test_a_user_limited_to_other_profiles_sees_nothing_of_this_one(web: TestClient, store: HistoryStore) -> None:
+    from exportc.runtime.accounts import Accounts
+    Accounts(store).add("lisa", "operator", PASSWORD, ["acme.recreatie"])
+    login(web, "olga")
+    run_id = int(_start(web, mode="test", **{"param.invoice_export": "true"}).headers["location"].rsplit("/", 1)[1])
+    wait_finished(web, run_id)
+    web.cookies.clear()
+    login(web, "lisa")
+    assert EXACT not in web.get("/").text and "acme.recreatie" in web.get("/").text
+    assert web.get(f"/runs/{run_id}").status_code == 404
+    assert f'href="/runs/{run_id}"' not in web.get("/runs").text
+    assert web.get(f"/exports/{EXACT}/start").status_code == 404
+
+
+def test_a_scheduled_run_can_be_cancelled_before_it_starts(web: TestClient, store: HistoryStore) -> None:
+    import datetime as dt
+    login(web, "olga")
+    later = (dt.datetime.now() + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = _start(web, mode="test", at=later, **{"param.invoice_export": "true"})
+    run_id = int(response.headers["location"].rsplit("/", 1)[1])
+    page = web.get(f"/runs/{run_id}").text
+    assert "scheduled" in page and 'id="cancel"' in page
+    assert web.post(f"/runs/{run_id}/cancel", data={"csrf": csrf(page)}).status_code == 303
+    row = store.get_run(run_id)
+    assert row is not None and row.status == "cancelled"
+    assert web.post(f"/runs/{run_id}/cancel", data={"csrf": csrf(page)}).status_code == 409
+
+
+def test_serving_beyond_loopback_warns_about_tls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from exportc.cli import app
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr("exportc.web.server.serve", lambda _store, host, port: served.append((host, port)))
+    db = str(tmp_path / "h.db")
+    outside = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "9000", "--db", db])
+    assert "without TLS" in outside.output and served == [("0.0.0.0", 9000)]
+    local = CliRunner().invoke(app, ["serve", "--db", db])
+    assert "without TLS" not in local.output and "exportc users add" in local.output
