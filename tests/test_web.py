@@ -179,3 +179,36 @@ def test_serving_beyond_loopback_warns_about_tls(monkeypatch: pytest.MonkeyPatch
     assert "without TLS" in outside.output and served == [("0.0.0.0", 9000)]
     local = CliRunner().invoke(app, ["serve", "--db", db])
     assert "without TLS" not in local.output and "exportc users add" in local.output
+
+
+def test_start_is_disabled_with_the_reason_while_a_production_run_is_in_progress(web: TestClient,
+                                                                                  store: HistoryStore) -> None:
+    run_id = store.create_run(EXACT, "P", "running", {}, (None, None), None)
+    login(web, "olga")
+    page = web.get("/").text
+    assert "A production run of this profile is in progress." in page
+    assert web.get(f"/exports/{EXACT}/start").status_code == 409
+    store.finish_run(run_id, store.finish_values("succeeded", "{}", [], 0, 0, {}))
+    assert web.get(f"/exports/{EXACT}/start").status_code == 200
+
+
+def test_a_profile_that_does_not_compile_shows_its_diagnostics(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import EXACT_PROFILE, SHARED
+
+    from exportc.web.server import build
+    project = tmp_path / "project"
+    shutil.copytree(EXACT_PROFILE.parent, project / "profiles" / "exact")
+    (project / "profiles" / "broken.map").write_text(
+        'profile broken "Broken"\ntarget "eExact-XML.xsd" root eExact\nAccounts/Acount for x { 1 > @code }\n',
+        "utf-8")
+    (project / "exportc.toml").write_text(f'[exportc]\nschemas = ["{SHARED / "reference" / "exact-online"}"]\n',
+                                          "utf-8")
+    store = open_history(f"sqlite:///{tmp_path / 'h.db'}")
+    add_users(store)
+    with client(build(store, project)) as c:
+        login(c, "olga")
+        page = c.get("/").text
+    assert "The profile does not compile." in page and "broken.map" in page
+    assert "Source not bound in exportc.toml: customers, invoices." in page
