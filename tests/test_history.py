@@ -190,6 +190,24 @@ def broken(number: str, amount: str) -> dict[str, Any]:
     return inv
 
 
+def test_a_deletion_is_recorded_only_when_its_reversal_went_out(db: str, tmp_path: Path) -> None:
+    """A deleted invoice whose reversal fails (what was delivered no longer maps: here its stored
+    ledger account left the article table) stays delivered, and is tried again next run."""
+    world = [invoice("A1", "121.00"), invoice("A2", "24.20")]
+    assert produce(db, write_world(tmp_path / "v1", world), tmp_path / "r1").status == "succeeded"
+    store = open_history(db)
+    with store.engine.begin() as conn:  # what went out then used a ledger account gone since
+        conn.execute(text("UPDATE exportc_deliveries SET payload = REPLACE(payload, '8010', '9999') "
+                          "WHERE record_key = 'Factuurnummer=A2'"))
+    for n in (2, 3):
+        report = produce(db, write_world(tmp_path / f"v{n}", world[:1]), tmp_path / f"r{n}", skip_invalid=True)
+        assert report.status == "succeeded"
+        assert [(p.code, p.record) for p in report.errors] == [("E0605", "Factuurnummer=A2")]
+        assert delivered(tmp_path / f"r{n}")["reversals"] == [] and "deleted" not in report.records["invoices"]
+        assert [k for k, _ in store.delivered_hashes("exact_online.invoices", "invoices")] == [
+            "Factuurnummer=A1", "Factuurnummer=A2"]
+
+
 def test_a_changed_record_whose_new_version_fails_is_left_out_whole(db: str, tmp_path: Path) -> None:
     """Not its reversal alone, and the history keeps what was delivered: no phantom version that
     a later run would reverse, nothing stuck."""
