@@ -32,6 +32,13 @@ class DuplicateKey(ValueError):
     """A JSON object with the same key twice (json would silently keep the last)."""
 
 
+def value_error(exc: ValueError) -> str:
+    """What a ValueError from decoding JSON means, in the source's terms (not Python's advice)."""
+    if "integer string conversion" in str(exc):
+        return "a number with more than 4300 digits"
+    return str(exc)
+
+
 def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook`` for every JSON source: an object, refusing a key given twice."""
     obj = dict(pairs)
@@ -129,7 +136,7 @@ def iter_array(fh: TextIO, chunk: int = CHUNK) -> Iterator[Any]:
                         continue
                     raise fail(exc.msg, exc.pos) from None
                 except ValueError as exc:  # a key twice, or an integer of over 4300 digits
-                    raise fail(str(exc)) from None
+                    raise fail(value_error(exc)) from None
                 # A number read up to the buffer's end (`0` of `0.5`) may go on in the file: a
                 # scalar counts only once the character after it is a delimiter.
                 if (not isinstance(value, dict | list | str)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime.jsonarray import JsonArrayError, iter_array, json_object
+from exportc.runtime.jsonarray import JsonArrayError, iter_array, json_object, value_error
 from exportc.runtime.secrets import REDACTED, expand
 from exportc.values import bounded, parse_scalar
 
@@ -142,7 +142,7 @@ def _loads(text: str, file: str, number: int) -> Any:
         raise SourceError(f"invalid JSON: {exc.msg} (column {exc.colno})", file, number,
                           code="E0501") from None
     except ValueError as exc:  # a key twice, or an integer of more than 4300 digits
-        raise SourceError(f"invalid JSON: {exc}", file, number, code="E0501") from None
+        raise SourceError(f"invalid JSON: {value_error(exc)}", file, number, code="E0501") from None
 
 
 def _read_jsonl(file: str) -> Iterator[Located]:
