@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exportc.compiler.pipeline import CompileResult, compile_file
-from exportc.compiler.schema import Attribute, ComplexType, Particle, SchemaModel, SimpleType
+from exportc.compiler.schema import Attribute, ComplexType, Particle, SchemaError, SchemaModel, SimpleType, load_model
+from exportc.config import ConfigError
 from exportc.diagnostics import Span
 from exportc.dsl import ast
 from exportc.dsl.formatter import format_expr
+from exportc.project import find_schema
 
 
 @dataclass
@@ -46,6 +48,21 @@ class Analysis:
         target = next((i for i in (module.items if module else ()) if isinstance(i, ast.TargetDecl)), None)
         return target.root if target else None
 
+    def schema_for(self, root: str | None) -> SchemaModel | None:
+        """The schema of the target with this root (profiles with several document kinds have
+        one per kind); the first target's for None."""
+        if root is None or root == self.root:
+            return self.model
+        module = self.merged or self.own
+        for t in (i for i in (module.items if module else ()) if isinstance(i, ast.TargetDecl)):
+            if t.root == root:
+                try:
+                    found = find_schema(t.schema, t.span.file or str(self.path))
+                    return load_model(found) if found else None
+                except (ConfigError, SchemaError):
+                    return None
+        return None
+
     def is_own(self, span: Span | None) -> bool:
         return span is not None and Path(span.file).resolve() == self.path.resolve()
 
@@ -66,6 +83,7 @@ class Frame:
     path: str = ""
     for_: str | None = None
     line: int = 0
+    root: str | None = None  # a `document Root for …` block: the root of its document kind
 
 
 _HEADER_WORDS = {"source", "table", "profile", "target", "param", "let", "check"}
@@ -84,6 +102,8 @@ def _frame(header: str, line: int) -> Frame:
     if not words or words[0] in _HEADER_WORDS or ":" in words[0]:
         return Frame("other", line=line)
     for_ = words[words.index("for") + 1] if "for" in words[:-1] else None
+    if words[0] == "document" and len(words) > 1:
+        return Frame("block", "", for_, line, words[1])
     return Frame("block", words[0], for_, line)
 
 

@@ -104,19 +104,27 @@ def _segments(chain: tuple[ast.Block, ...]) -> list[str]:
     return [s for b in chain for s in b.path.split("/")]
 
 
-def _target_at(a: Analysis, line: int, column: int) -> list[str] | None:
-    """The element path (below the root) of the target path segment under the cursor."""
+def _rooted(chain: Chain, below: list[str]) -> tuple[str | None, list[str]]:
+    """(root, segments): a `document Root` block's chain starts at its own root."""
+    if chain and getattr(chain[0], "document", False):
+        return chain[0].path, _segments(chain[1:]) + below
+    return None, _segments(chain) + below
+
+
+def _target_at(a: Analysis, line: int, column: int) -> tuple[str | None, list[str]] | None:
+    """The root and the element path below it of the target path segment under the cursor."""
     for rule, chain in _rules(a.own):
         span = rule.target_span
         if a.is_own(span) and span.line == line and span.column <= column <= span.end_column:
-            segs = rule.target.split("/")
             upto = len(rule.target[: column - span.column].split("/"))
-            return _segments(chain) + segs[:upto]
+            return _rooted(chain, rule.target.split("/")[:upto])
     for block, chain in _blocks(a.own.items if a.own else ()):
         span = block.path_span
         if a.is_own(span) and span.line == line and span.column <= column <= span.column + len(block.path):
             upto = len(block.path[: column - span.column].split("/"))
-            return _segments(chain) + block.path.split("/")[:upto]
+            if not chain and getattr(block, "document", False):
+                return block.path, []
+            return _rooted(chain, block.path.split("/")[:upto])
     return None
 
 
@@ -160,14 +168,15 @@ def _type_text(t: ComplexType | SimpleType | None) -> str:
     return "unknown"
 
 
-def hover_target(a: Analysis, segments: list[str]) -> str | None:
-    if a.model is None or a.root is None:
+def hover_target(a: Analysis, segments: list[str], root: str | None = None) -> str | None:
+    model, root = a.schema_for(root), root or a.root
+    if model is None or root is None:
         return None
-    place = resolve(a.model, a.root, segments)
+    place = resolve(model, root, segments)
     if place is None:
-        return f"`{'/'.join(segments)}` is not in {Path(a.model.path).name}"
-    doc = documentation(a.model.path, place.chain)
-    lines = [f"**{'/'.join(place.chain)}** ({Path(a.model.path).name})", "",
+        return f"`{'/'.join(segments)}` is not in {Path(model.path).name}"
+    doc = documentation(model.path, place.chain)
+    lines = [f"**{'/'.join(place.chain)}** ({Path(model.path).name})", "",
              f"type: {_type_text(place.type)}", "", _occurs(place)]
     if doc:
         lines += ["", doc]
@@ -189,7 +198,7 @@ def hover(a: Analysis, line: int, column: int) -> str | None:
     """Markdown for the target path, name or function under the cursor."""
     target = _target_at(a, line, column)
     if target is not None:
-        return hover_target(a, target)
+        return hover_target(a, target[1], target[0])
     found = word_at(a.text, line, column)
     if found is None:
         return None
@@ -208,13 +217,15 @@ def hover(a: Analysis, line: int, column: int) -> str | None:
 
 # ---- completion ------------------------------------------------------------------------------
 
-def _target_items(a: Analysis, segments: list[str], prefix: str) -> list[lsp.CompletionItem]:
+def _target_items(a: Analysis, segments: list[str], prefix: str, root: str | None = None
+                  ) -> list[lsp.CompletionItem]:
     """Children and attributes valid at ``segments`` (plus a typed ``A/B/`` prefix), in schema
     order, required ones marked."""
-    if a.model is None or a.root is None:
+    model, root = a.schema_for(root), root or a.root
+    if model is None or root is None:
         return []
     parts = prefix.split("/")[:-1]
-    place = resolve(a.model, a.root, segments + parts)
+    place = resolve(model, root, segments + parts)
     if place is None or not isinstance(place.type, ComplexType):
         return []
     t = place.type
@@ -226,7 +237,7 @@ def _target_items(a: Analysis, segments: list[str], prefix: str) -> list[lsp.Com
             p.name, kind=lsp.CompletionItemKind.Field, sort_text=f"0{n:04d}",
             detail=("required" if required else "optional") + f", {p.min_occurs}..{high}",
             label_details=lsp.CompletionItemLabelDetails(detail=" (required)" if required else None),
-            documentation=documentation(a.model.path, [*place.chain, p.name])))
+            documentation=documentation(model.path, [*place.chain, p.name])))
     for n, attr in enumerate(t.attributes.values()):
         items.append(lsp.CompletionItem(
             f"@{attr.name}", kind=lsp.CompletionItemKind.Property, sort_text=f"1{n:04d}",
@@ -263,9 +274,10 @@ def completion(a: Analysis, line: int, column: int) -> list[lsp.CompletionItem]:
     member = re.search(r"\b(run|previous)\.[A-Za-z_]*$", src)
     if member:
         return _members(a, member.group(1), frames)
+    root = frames[0].root if frames else None
     if ">" in src.replace("->", ""):
-        return _target_items(a, segments, typed)
-    items = _target_items(a, segments, typed) if frames else []
+        return _target_items(a, segments, typed, root)
+    items = _target_items(a, segments, typed, root) if frames else []
     if not frames:  # top level: a block starts from the root
         items = _target_items(a, [], typed)
     if "/" in typed:
