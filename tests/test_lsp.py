@@ -244,3 +244,17 @@ def test_completion_after_run_and_previous() -> None:
     typed = Analysis(a.path, "\n".join([*lines[:line], "  previous.Fa", *lines[line:]]), a.result)
     labels = {i.label for i in features.completion(typed, line + 1, len("  previous.Fa") + 1)}
     assert {"Factuurbedrag", "Factuurdatum", "Regels"} <= labels and "pad" not in labels
+
+
+def test_document_blocks_complete_from_their_own_root() -> None:
+    """`document Root for … file … {}` (one document per record): the block's elements are
+    those of that document kind's root, not of a container under the first target's root."""
+    from exportc.lsp.document import element_paths, frames_at
+
+    text = 'document CreditNote for invoices file "c.xml" {\n  AccountingSupplierParty {\n    x > '
+    frames = frames_at(text, 3, 9)
+    assert [f.root for f in frames] == ["CreditNote", None]
+    assert element_paths(frames) == ["AccountingSupplierParty"]
+    a = _analysis(EXACT_PROFILE)
+    assert a.schema_for(None) is a.model and a.schema_for("eExact") is a.model
+    assert a.schema_for("CreditNote") is None  # no such document kind in this profile
