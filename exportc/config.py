@@ -60,7 +60,9 @@ class Config:
 def _paths(root: Path, raw: object, key: str, file: Path) -> tuple[Path, ...]:
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
         raise ConfigError(f"{file}: `{key}` must be a list of folder names")
-    return tuple((root / p).resolve() for p in raw)
+    # Absolute, but symlinks not followed: a folder is shown as the user wrote it (a `../shared`
+    # that is a symlink stays `../shared` in hints), and is found through the link all the same.
+    return tuple(Path(os.path.normpath(root / p)) for p in raw)
 
 
 def _extra_schemas() -> tuple[Path, ...]:

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import pytest
 from conftest import EXACT_PROFILE, EXACT_XSD
 from helpers import artefact, run
 from test_history import invoice, produce, write_world
@@ -94,3 +95,21 @@ def test_a_runtime_problem_renders_like_a_compile_diagnostic(tmp_path: Path, sna
     profile = Path(problem.file).read_text("utf-8")
     text = render_text(problem.diagnostic(profile_text=profile), {problem.file: profile})
     assert text.replace(str(tmp_path), "<tmp>") == snapshot
+
+
+def test_a_path_in_a_hint_is_shown_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schema folder reached through a symlink (`shared` -> `../real`) stays `shared/...`."""
+    from typer.testing import CliRunner
+
+    from exportc.cli import app
+    (tmp_path / "real" / "schemas").mkdir(parents=True)
+    project = tmp_path / "proj"
+    (project / "profiles").mkdir(parents=True)
+    (project / "shared").symlink_to(tmp_path / "real")
+    (project / "exportc.toml").write_text('[exportc]\nprofiles = ["profiles"]\nschemas = ["shared/schemas"]\n')
+    (project / "profiles" / "x.map").write_text(
+        'profile x "x"\ntarget "nope.xsd" root eExact\nsource s key a { a: text }\n'
+        "Accounts/Account for s { a > @code }\n")
+    monkeypatch.chdir(project)
+    out = CliRunner().invoke(app, ["check", "profiles/x.map"]).output
+    assert "hint: searched profiles, shared/schemas;" in out and "real" not in out
