@@ -257,6 +257,13 @@ def run(
                                                 "for another production run of the profile")] = 60.0,
     no_validate: Annotated[bool, typer.Option("--no-validate", help="Skip XSD validation")] = False,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Leave failing records out")] = False,
+    allow_deletions: Annotated[int | None, typer.Option(
+        "--allow-deletions", metavar="N", min=0, help="Let a production run deliver up to N deletions "
+        "(more than the profile's max_deletions guard)")] = None,
+    whole: Annotated[bool, typer.Option("--all", help="A windowed profile's production run over the whole "
+                                        "source, without --from/--to")] = False,
+    first_delivery: Annotated[bool, typer.Option("--first-delivery", help="The profile's first production "
+                                                 "run in this history: deliver every record")] = False,
 ) -> None:
     """Run an export: a test run (default) or a --production run; --at schedules it."""
     from exportc.config import ConfigError
@@ -270,7 +277,10 @@ def run(
                       booking_date=_date(booking_date, "--booking-date"),
                       description=description, out_dir=out, validate=not no_validate,
                       skip_invalid=skip_invalid, mode="production" if production else "test",
-                      progress=_progress())
+                      progress=_progress(), allow_deletions=allow_deletions, whole=whole,
+                      first_delivery=first_delivery)
+    if whole and (opts.date_from or opts.date_to):
+        raise _usage_error("--all runs over the whole source; leave out --from/--to, or --all")
     if opts.date_from and opts.date_to and opts.date_from > opts.date_to:
         raise _usage_error("--from is after --to")
     try:

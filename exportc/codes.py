@@ -117,6 +117,9 @@ CODES: dict[str, tuple[str, str]] = {
     "E0620": ("run died", "A run was killed or crashed; the next run marked it failed."),
     "E0621": ("run stopped", "A run stopped on an error outside the records (lock, database, I/O)."),
     "E0622": ("scheduled profile broken", "A scheduled run's profile no longer compiles."),
+    "E0630": ("too many deletions", "A production run would deliver more deletions than the profile's "
+              "guard (`max_deletions` in exportc.toml) allows, so it stopped and delivered nothing; "
+              "check the source, or allow them with --allow-deletions N."),
     "E0640": ("amount with too many decimals", "fixed(x, places) got a value with more decimals than "
               "the target takes; it is never rounded silently."),
     "E0699": ("internal error", "A bug in exportc; please report it with the profile and record."),
@@ -132,8 +135,13 @@ CODES: dict[str, tuple[str, str]] = {
     "W0501": ("rows without a parent", "Joined rows (invoice lines) whose parent record is not in the source."),
     "W0601": ("check warning", "A `check ... else warning` did not hold for a record."),
     "W0608": ("set-level check warning", "no_overlap() or unique() found clashing records (warning)."),
+    "W0630": ("many deletions", "A test run found more deletions than the profile's guard allows; a "
+              "production run would stop (E0630)."),
     "W0634": ("copy to --out failed", "The run finished and kept its files in the run store, but "
               "copying them to the --out folder failed; `exportc files RUN --copy-to DIR` copies them."),
+    "W0635": ("window selects nothing", "The run's --from/--to selects none of a source's records."),
+    "W0636": ("selection selects nothing", "No block selects any of a source's records (a `debtors` "
+              "param or a `where` that matches none)."),
 }
 
 

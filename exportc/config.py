@@ -7,6 +7,10 @@ schemas = ["schemas", "../shared/reference/exact-online"]   # folders searched f
 history = ".exportc/history.db"             # SQLite file, or a SQLAlchemy URL
 runs = ".exportc/runs"                      # the run store: each run's own folder
 keep_test_runs = 50                         # test runs kept per profile (production: all)
+max_deletions = "10%"                       # deletion guard: a share of what was delivered, or a count
+
+[exportc.max_deletions_per_profile]         # the guard per profile
+"exact_online.invoices" = 25
 ```
 
 Relative paths are relative to the folder holding ``exportc.toml``.
@@ -20,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG_NAME = "exportc.toml"
-KNOWN = {"profiles", "schemas", "history", "runs", "keep_test_runs"}
+KNOWN = {"profiles", "schemas", "history", "runs", "keep_test_runs", "max_deletions",
+         "max_deletions_per_profile"}
+DEFAULT_MAX_DELETIONS = "10%"
 
 
 class ConfigError(Exception):
@@ -39,6 +45,12 @@ class Config:
     extra: dict[str, object] = field(default_factory=dict)
     runs_folder: str = ".exportc/runs"
     keep_test_runs: int = 50
+    max_deletions: str = DEFAULT_MAX_DELETIONS
+    max_deletions_per_profile: dict[str, str] = field(default_factory=dict)
+
+    def deletion_guard(self, profile: str) -> str:
+        """The deletion guard of a profile: its own setting, else the project's."""
+        return self.max_deletions_per_profile.get(profile, self.max_deletions)
 
     @property
     def history_url(self) -> str:
@@ -93,6 +105,10 @@ def read_config(file: Path | None, root: Path) -> Config:
     keep = section.get("keep_test_runs", 50)
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
         raise ConfigError(f"{file}: `keep_test_runs` must be a whole number, 0 or more")
+    guard = _guard(section.get("max_deletions", DEFAULT_MAX_DELETIONS), "max_deletions", file)
+    per_profile = section.get("max_deletions_per_profile", {})
+    if not isinstance(per_profile, dict):
+        raise ConfigError(f"{file}: `max_deletions_per_profile` must be a table of profile = limit")
     return Config(
         root=root,
         profiles=_paths(root, section.get("profiles", ["profiles"]), "profiles", file),
@@ -102,4 +118,17 @@ def read_config(file: Path | None, root: Path) -> Config:
         extra={k: v for k, v in section.items() if k not in KNOWN},
         runs_folder=runs,
         keep_test_runs=keep,
+        max_deletions=guard,
+        max_deletions_per_profile={str(k): _guard(v, f"max_deletions_per_profile.{k}", file)
+                                   for k, v in per_profile.items()},
     )
+
+
+def _guard(raw: object, key: str, file: Path) -> str:
+    """A deletion guard: a whole number of records, or a share of what was delivered ("10%")."""
+    text = str(raw).strip() if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+    number = text[:-1] if text.endswith("%") else text
+    if not number.isdigit() or (text.endswith("%") and int(number) > 100):
+        raise ConfigError(f"{file}: `{key}` must be a number of records (25) or a share of what "
+                          f"was delivered in the run's window (\"10%\"), got {raw!r}")
+    return text

@@ -27,7 +27,7 @@ from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
 from exportc.runtime.history import HistoryError, HistoryStore, RunRow, aware, db_reason, now
-from exportc.runtime.production import run_with_history
+from exportc.runtime.production import preflight, run_with_history
 from exportc.runtime.report import Report
 from exportc.runtime.secrets import has_literal_password, redact
 
@@ -122,7 +122,8 @@ def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
             "booking_date": opts.booking_date.isoformat() if opts.booking_date else None,
             "description": opts.description, "out": str(opts.out_dir.resolve()) if opts.out_dir else None,
             "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode,
-            "started_by": opts.started_by}
+            "started_by": opts.started_by, "allow_deletions": opts.allow_deletions,
+            "all": opts.whole, "first_delivery": opts.first_delivery}
 
 
 def options_from_request(req: dict[str, Any]) -> RunOptions:
@@ -133,7 +134,8 @@ def options_from_request(req: dict[str, Any]) -> RunOptions:
                       booking_date=day(req["booking_date"]), description=req["description"],
                       out_dir=Path(req["out"]) if req.get("out") else None, validate=req["validate"],
                       skip_invalid=req["skip_invalid"], mode=req["mode"],
-                      started_by=req.get("started_by"))
+                      started_by=req.get("started_by"), allow_deletions=req.get("allow_deletions"),
+                      whole=req.get("all", False), first_delivery=req.get("first_delivery", False))
 
 
 def run_profile(profile: str, opts: RunOptions, db: str | None = None,
@@ -166,6 +168,7 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
     request = _request(path, opts)
     try:
         if at is not None:
+            preflight(artefact, opts, store)  # what it must be asked for: say so now, not at the time
             run_id = store.create_run(artefact.name, "P" if opts.mode == "production" else "T",
                                       "scheduled", request, (opts.date_from, opts.date_to),
                                       None, scheduled_at=at)

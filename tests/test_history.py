@@ -73,6 +73,8 @@ def write_world(folder: Path, invoices: list[dict[str, Any]], customers: list[di
 
 def produce(db: str, sources: dict[str, str], out: Path, mode: str = "production",
             lock_timeout: float = 60.0, **kw: Any) -> Any:
+    # The guards that ask for --all and --first-delivery have their own tests (test_guards.py).
+    kw = {"whole": True, "first_delivery": True, **kw}
     opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=out, mode=mode, **kw)
     result = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db, lock_timeout=lock_timeout)
     assert result.report is not None, result.compiled.diagnostics
@@ -177,6 +179,8 @@ def cli_run(db: str, sources: dict[str, str], out: Path, *extra: str, env: dict[
     """`exportc run` of the Exact profile as a real process."""
     args = [sys.executable, "-m", "exportc", "run", str(EXACT_PROFILE.relative_to(ROOT)),
             "--param", "invoice_export=true", "--out", str(out), "--db", db, *extra]
+    if "--production" in extra:
+        args.append("--all")
     for k, v in sources.items():
         args += ["--source", f"{k}={v}"]
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})},
@@ -234,7 +238,7 @@ def test_two_production_runs_at_once_deliver_each_mutation_once(db: str, tmp_pat
     changed = write_world(tmp_path / "v2", invoices, customers)
     procs = []
     for n in range(2):
-        args = [sys.executable, "-m", "exportc", "run", str(EXACT_PROFILE.relative_to(ROOT)), "--production",
+        args = [sys.executable, "-m", "exportc", "run", str(EXACT_PROFILE.relative_to(ROOT)), "--production", "--all",
                 "--param", "invoice_export=true", "--out", str(tmp_path / f"c{n}"), "--db", db,
                 *[arg for k, v in changed.items() for arg in ("--source", f"{k}={v}")]]
         procs.append(subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -299,7 +303,7 @@ def test_a_live_lock_times_out_and_says_whose_it_is(tmp_path: Path) -> None:
     with store.lock("exact_online.invoices", 1, timeout=1), pytest.raises(LockTimeout) as caught:
         run_with_history(artefact(EXACT_PROFILE), RunOptions(
             sources=write_world(tmp_path / "v", BASE), params={"invoice_export": "1"}, out_dir=tmp_path / "o",
-            mode="production"), store, {}, lock_timeout=0.5)
+            mode="production", whole=True, first_delivery=True), store, {}, lock_timeout=0.5)
     message = str(caught.value)
     assert "another production run of `exact_online.invoices` holds the lock" in message
     assert re.search(rf"\(run 1: pid {os.getpid()} on host {os.uname().nodename}, last heartbeat [01]s ago\)", message)
@@ -368,7 +372,8 @@ def come_due(db: str, *run_ids: int | None) -> None:
 
 def test_scheduled_runs_run_when_due(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
-    opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "due", mode="production")
+    opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "due", mode="production",
+                      whole=True, first_delivery=True)
     profile = str(EXACT_PROFILE.relative_to(ROOT))
     due = run_profile(profile, opts, db=db, at=now() + dt.timedelta(minutes=1)).scheduled
     come_due(db, due)
@@ -448,11 +453,11 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     base = ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--param", "invoice_export=true",
             *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]]
     assert runner.invoke(app, [*base, "--out", str(tmp_path / "t")]).exit_code == 0
-    assert runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "p")]).exit_code == 0
-    bad = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "x"), "--param", "code_nr=x"])
+    assert runner.invoke(app, [*base, "--production", "--all", "--first-delivery", "--out", str(tmp_path / "p")]).exit_code == 0
+    bad = runner.invoke(app, [*base, "--production", "--all", "--out", str(tmp_path / "x"), "--param", "code_nr=x"])
     assert bad.exit_code == 2
     soon = (now() + dt.timedelta(minutes=5)).isoformat()
-    sched = runner.invoke(app, [*base, "--production", "--out", str(tmp_path / "s"), "--at", soon])
+    sched = runner.invoke(app, [*base, "--production", "--all", "--out", str(tmp_path / "s"), "--at", soon])
     assert sched.exit_code == 0 and "scheduled run" in sched.output
 
     listing = runner.invoke(app, ["runs", "--db", db])
@@ -572,7 +577,7 @@ def test_runs_flags_a_failed_run(db: str, tmp_path: Path) -> None:
     runner = CliRunner()
     sources = write_world(tmp_path / "v", BASE)
     sources["invoices"] = tmp_path / "missing.jsonl"
-    failed = runner.invoke(app, ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--production",
+    failed = runner.invoke(app, ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--production", "--all", "--first-delivery",
                                  "--param", "invoice_export=true", "--out", str(tmp_path / "f"),
                                  *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
     assert failed.exit_code == 1, failed.output

@@ -24,7 +24,8 @@ def test_a_history_of_the_previous_release_sees_its_records_unchanged(tmp_path: 
     shutil.copy(FIXTURE / "history.db", db)
     opts = RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
                                "invoices": str(FIXTURE / "invoices.jsonl")},
-                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production")
+                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production",
+                      whole=True)
     report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=str(db)).report
     assert report is not None and report.status == "succeeded", report and report.problems
     assert report.records == {"customers": {"unchanged": 30}, "invoices": {"unchanged": 120}}

@@ -61,7 +61,8 @@ def overview(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:  
     _cli_run(db, sources, "--out", str(tmp_path / "t"), "--description", "November invoices, first look",
              "--booking-date", "2026-11-30")
     opts = RunOptions(sources=sources, params={"invoice_export": "true"}, out_dir=tmp_path / "p",
-                      mode="production", description="November invoices")
+                      mode="production", description="November invoices", whole=True,
+                      first_delivery=True)
     assert run_profile(PROFILE, opts, db=db, started_by="marie").report is not None
     off = invoice("A9", "10.00")
     off["Factuurbedrag"] = "11.00"  # differs from its lines: a warning, not an error

@@ -52,7 +52,8 @@ def test_zero_vat_journal_entry_and_its_reversal(tmp_path: Path, snapshot: objec
         data = tmp_path / f"v{n}.jsonl"
         data.write_text(json.dumps(zero) + "\n", "utf-8")
         opts = RunOptions(sources={**{k: str(v) for k, v in JSONL.items()}, "invoices": str(data)},
-                          params={"invoice_export": "false"}, out_dir=tmp_path / f"r{n}", mode="production")
+                          params={"invoice_export": "false"}, out_dir=tmp_path / f"r{n}", mode="production",
+                          whole=True, first_delivery=n == 0)
         report = run_profile(str(EXACT_PROFILE), opts, db=str(tmp_path / "history.db")).report
         assert report is not None and report.status == "succeeded", report and report.summary()
         (path,) = report.files

@@ -56,7 +56,7 @@ def test_stored_paths_are_absolute_so_files_show_from_any_folder(db: str, tmp_pa
     runner = CliRunner()
     sources = write_world(tmp_path / "v", BASE)
     ran = runner.invoke(app, ["run", str(EXACT_PROFILE), "--db", db, "--param", "invoice_export=true",
-                              "--production", "--out", "relative-out",
+                              "--production", "--all", "--first-delivery", "--out", "relative-out",
                               *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
     assert ran.exit_code == 0, ran.output
     elsewhere = tmp_path / "elsewhere"
@@ -89,7 +89,8 @@ def test_test_runs_beyond_keep_test_runs_are_pruned_production_runs_never(
     sources = write_world(tmp_path / "v", BASE)
     ids = []
     for mode in ("production", "test", "test", "test", "test"):
-        report = run_profile(profile, RunOptions(sources=sources, mode=mode)).report
+        report = run_profile(profile, RunOptions(sources=sources, mode=mode, whole=True,
+                                                 first_delivery=True)).report
         assert report is not None and report.status == "succeeded", report and report.summary()
         ids.append(report.run_id)
     kept = sorted(p.name for p in (project / "store" / "acme.outside").iterdir())

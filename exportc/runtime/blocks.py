@@ -224,6 +224,7 @@ class BlockSet:
         shape = self.artefact.sources[source]
         first = runs[0]
         tally = self.ctx.report.records.setdefault(source, {})
+        read = inside = 0
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
                                   self.tracker.delivered_record)
@@ -238,13 +239,16 @@ class BlockSet:
                 if not self.tracker.seen_key(first.block, key):
                     first.duplicate(key, f"{rec.file}, row {rec.number}")
                     continue
+                read += 1
                 if not _in_window(shape.window, record, self.opts):
                     continue
+                inside += 1
                 where = f"{rec.file}, row {rec.number}"
                 _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
                 if kind:  # once per record, however many blocks deliver it
                     tally[kind] = tally.get(kind, 0) + 1
             self._orphans(reader, first)
+            self._selected_nothing(source, runs, read, inside)
             for key, previous in self.tracker.deleted(first.block):
                 ok, _ = _whole(runs, previous, key, lambda br: br.offer_deleted(key, previous))  # noqa: B023
                 if ok:  # recorded as deleted even when no block writes anything for it
@@ -289,6 +293,21 @@ class BlockSet:
                 return br.name, br.written_keys[index]
             index -= len(br.written_keys)
         return None
+
+    def _selected_nothing(self, source: str, runs: list[BlockRun], read: int, inside: int) -> None:
+        """A window, or a selection (a block's ``where``, a param such as ``debtors``), that
+        selects none of a source's records is a warning, not a quiet success."""
+        window = self.artefact.sources[source].window
+        if read and not inside:
+            span = f"{self.opts.date_from or '…'} – {self.opts.date_to or '…'}"
+            message = (f"the window {span} selects none of the {read} records of `{source}` (by "
+                       f"{window}); check --from/--to")
+            self.ctx.report.problems.append(Problem("warning", "W0635", message, runs[0].name))
+        elif inside and not any(br.counts.records for br in runs):
+            message = (f"no block selects any of the {inside} records of `{source}`"
+                       + (" in this run's window" if window else "") + "; check the selection "
+                       "(params such as debtors, and each block's `where`)")
+            self.ctx.report.problems.append(Problem("warning", "W0636", message, runs[0].name))
 
     def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
         """Copy the spools in block (schema) order; ``write(containers)`` opens the containers."""

@@ -34,6 +34,11 @@ class RunOptions:
     skip_invalid: bool = False
     mode: str = "test"
     started_by: str | None = None  # who started the run: the OS user (CLI) or the console's login
+    # Guards of a production run (see ``guard`` and ``production.preflight``)
+    allow_deletions: int | None = None  # --allow-deletions N
+    max_deletions: str = "10%"  # the profile's guard, from exportc.toml
+    whole: bool = False  # --all: a windowed profile's production run over the whole source
+    first_delivery: bool = False  # --first-delivery: the profile's first production run here
     progress: Callable[[str, int], None] | None = None  # (source, records read so far)
     phase: Callable[[str], None] | None = None  # reading, writing, validating, recording
 

@@ -24,6 +24,7 @@ from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
 from exportc.runtime.faults import crashpoint
+from exportc.runtime.guard import check_deletions
 from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.runstore import publish
 from exportc.runtime.sources import Binding, SourceError, converter
@@ -244,7 +245,7 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
         t0 = time.perf_counter()
         if ok:
             _phase(opts, "reading")
-            ok = blocks.run()
+            ok = blocks.run() and check_deletions(report, opts)
             crashpoint("after-blocks")
             report.nothing_to_deliver = ok and not any(c.written for c in report.blocks.values())
             if not report.nothing_to_deliver:

@@ -550,6 +550,15 @@ class HistoryStore:
         return row is not None and row.run_id == run_id and row.pid == os.getpid()
 
     # -- deliveries --
+    def has_delivered(self, profile: str) -> bool:
+        """Whether a production run of ``profile`` succeeded in this history (or delivered)."""
+        with self.engine.connect() as conn:
+            if conn.execute(select(deliveries.c.run_id).where(deliveries.c.profile == profile).limit(1)).first():
+                return True
+            return conn.execute(select(runs.c.id).where(and_(
+                runs.c.profile == profile, runs.c.mode == "P", runs.c.status == "succeeded")).limit(1)
+            ).first() is not None
+
     def delivered_hashes(self, profile: str, source: str) -> Iterator[tuple[str, str]]:
         """(key, hash) of every record currently delivered (not deleted) from a source, streamed
         so the caller can keep them in whatever compact form it likes."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
 from exportc.runtime.canonical import encoder
 from exportc.runtime.context import in_window
@@ -237,16 +238,38 @@ class _Heartbeat:
 
 @dataclass(frozen=True)
 class Storage:
-    """Where a run's files go: the project's run store, and how many test runs it keeps."""
+    """What a run takes from its project: the run store, how many test runs it keeps, and the
+    profile's deletion guard."""
 
     root: Path
     keep_test_runs: int = 50
+    max_deletions: str = DEFAULT_MAX_DELETIONS
 
     @classmethod
     def of(cls, artefact: Artefact) -> Storage:
-        """The run store of the project the profile belongs to (``exportc.project``)."""
+        """The settings of the project the profile belongs to (``exportc.project``)."""
         project = project_of(artefact.files[0])
-        return cls(run_store(project), project.keep_test_runs)
+        return cls(run_store(project), project.keep_test_runs, project.deletion_guard(artefact.name))
+
+
+def preflight(artefact: Artefact, opts: RunOptions, store: HistoryStore) -> None:
+    """What a production run must be asked for explicitly, checked before anything is recorded:
+    a windowed profile over the whole source (``--all``), and a profile's first delivery into
+    this history (``--first-delivery``): a run that lands on a wrong, empty history stops
+    instead of delivering everything again."""
+    if opts.mode != "production":
+        return
+    windowed = sorted(dict.fromkeys(f"`{b.source}` by {artefact.sources[b.source].window}"
+                                    for b in artefact.blocks
+                                    if b.source and artefact.sources[b.source].window))
+    if windowed and opts.date_from is None and opts.date_to is None and not opts.whole:
+        raise UsageError(f"`{artefact.name}` selects {', '.join(windowed)} per window; without "
+                         "--from/--to every delivered record missing from the source would count as "
+                         "deleted. Give --from/--to, or --all to run over the whole source")
+    if artefact.history != "none" and not opts.first_delivery and not store.has_delivered(artefact.name):
+        raise UsageError(f"no production run of `{artefact.name}` has delivered anything in the history "
+                         f"{store.where}, so this run would deliver every record as new. If this is "
+                         "the right history (not a new, empty one), run again with --first-delivery")
 
 
 def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
@@ -258,6 +281,13 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     receives a copy of its files afterwards."""
     production = opts.mode == "production"
     storage = storage or Storage.of(artefact)
+    opts = dataclasses.replace(opts, max_deletions=storage.max_deletions)
+    try:
+        preflight(artefact, opts, store)
+    except UsageError as exc:
+        if run_id is not None:  # a scheduled run: it is listed, so it fails and says why
+            _fail(store, artefact, opts, run_id, str(exc))
+        raise
     notes = store.recover(artefact.name)
     crashpoint("after-recover")
     window = (opts.date_from, opts.date_to)
@@ -289,11 +319,8 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
-        report = Report(artefact.name, opts.mode, status="failed", started=timestamp(),
-                        run_id=run_id, history=store.where)
-        message = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted"
-        report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
-        store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
+        _fail(store, artefact, opts, run_id, str(exc) if not isinstance(exc, KeyboardInterrupt)
+              else "interrupted")
         raise
     for note in notes:
         report.problems.insert(0, Problem("note", "N0620", note))
@@ -302,6 +329,14 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     if not production:
         _prune_test_runs(store, artefact.name, storage)
     return report
+
+
+def _fail(store: HistoryStore, artefact: Artefact, opts: RunOptions, run_id: int, message: str) -> None:
+    """Record a listed run as failed with why it stopped."""
+    report = Report(artefact.name, opts.mode, status="failed", started=timestamp(), run_id=run_id,
+                    history=store.where)
+    report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
+    store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
 
 
 def _copy_out(report: Report, folder: Path, dest: Path, artefact: Artefact) -> None:
