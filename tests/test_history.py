@@ -453,7 +453,8 @@ def test_runs_show_files_and_worker_commands(db: str, tmp_path: Path) -> None:
     base = ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--param", "invoice_export=true",
             *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]]
     assert runner.invoke(app, [*base, "--out", str(tmp_path / "t")]).exit_code == 0
-    assert runner.invoke(app, [*base, "--production", "--all", "--first-delivery", "--out", str(tmp_path / "p")]).exit_code == 0
+    first = [*base, "--production", "--all", "--first-delivery", "--out", str(tmp_path / "p")]
+    assert runner.invoke(app, first).exit_code == 0
     bad = runner.invoke(app, [*base, "--production", "--all", "--out", str(tmp_path / "x"), "--param", "code_nr=x"])
     assert bad.exit_code == 2
     soon = (now() + dt.timedelta(minutes=5)).isoformat()
@@ -577,8 +578,9 @@ def test_runs_flags_a_failed_run(db: str, tmp_path: Path) -> None:
     runner = CliRunner()
     sources = write_world(tmp_path / "v", BASE)
     sources["invoices"] = tmp_path / "missing.jsonl"
-    failed = runner.invoke(app, ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--production", "--all", "--first-delivery",
-                                 "--param", "invoice_export=true", "--out", str(tmp_path / "f"),
+    failed = runner.invoke(app, ["run", str(EXACT_PROFILE.relative_to(ROOT)), "--db", db, "--production",
+                                 "--all", "--first-delivery", "--param", "invoice_export=true",
+                                 "--out", str(tmp_path / "f"),
                                  *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
     assert failed.exit_code == 1, failed.output
     row = runner.invoke(app, ["runs", "--db", db]).output.splitlines()[-1].split()
