@@ -116,8 +116,14 @@ def test_production_asks_for_confirmation_first(web: TestClient, store: HistoryS
     first = _start(web, mode="production", **{"param.invoice_export": "true"})
     assert first.status_code == 200 and 'name="confirmed" value="yes"' in first.text
     assert store.page_runs()[1] == 0
-    confirmed = web.post(f"/exports/{EXACT}/start", data={"csrf": csrf(first.text), "mode": "production",
+    assert 'name="first_delivery"' in first.text and 'name="allow_deletions"' in first.text
+    unguarded = web.post(f"/exports/{EXACT}/start", data={"csrf": csrf(first.text), "mode": "production",
                                                           "param.invoice_export": "true", "confirmed": "yes"})
+    assert unguarded.status_code == 400 and "--all" in unguarded.text  # the guard's question, shown
+    assert store.page_runs()[1] == 0
+    confirmed = web.post(f"/exports/{EXACT}/start", data={"csrf": csrf(first.text), "mode": "production",
+                                                          "param.invoice_export": "true", "confirmed": "yes",
+                                                          "all": "yes", "first_delivery": "yes"})
     run_id = int(confirmed.headers["location"].rsplit("/", 1)[1])
     assert wait_finished(web, run_id)["status"] == "succeeded"
     assert 'mode mode-P' in web.get("/runs").text

@@ -143,11 +143,17 @@ def parse(entry: Entry, values: dict[str, Any], now: dt.datetime) -> Parsed:
         except (ValueError, TypeError) as exc:
             errors[f"param.{p.name}"] = str(exc)
         params[p.name] = raw
+    allow = str(values.get("allow_deletions") or "").strip()
+    if allow and not allow.isdigit():
+        errors["allow_deletions"] = N_("Give a whole number.")
     if errors:
         return Parsed(None, at, errors)
+    # The guards a production run asks for explicitly (exportc.runtime.production.preflight).
     opts = RunOptions(sources={}, params=params, date_from=days["from"], date_to=days["to"],
                       booking_date=days["booking_date"], description=values.get("description") or None,
-                      mode=mode)
+                      mode=mode, whole=values.get("all") == "yes",
+                      first_delivery=values.get("first_delivery") == "yes",
+                      allow_deletions=int(allow) if allow else None)
     return Parsed(opts, at, {})
 
 
