@@ -189,6 +189,9 @@ def test_operator_runs_a_test_then_a_production_export(server: tuple[str, Path],
     browser.find_element(By.ID, "start").click()
     _wait(browser, lambda d: d.find_elements(By.ID, "confirm"))
     assert "records" in browser.find_element(By.CSS_SELECTOR, ".confirm").text
+    # No window and no delivery yet in this history: both are asked for explicitly.
+    browser.find_element(By.ID, "guard-all").click()
+    browser.find_element(By.ID, "guard-first").click()
     browser.find_element(By.ID, "confirm").click()
     _wait(browser, lambda d: "/runs/" in d.current_url)
     assert _run_finishes(browser) == "succeeded"
