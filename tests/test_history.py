@@ -306,7 +306,7 @@ def test_a_live_lock_times_out_and_says_whose_it_is(tmp_path: Path) -> None:
             mode="production", whole=True, first_delivery=True), store, {}, lock_timeout=0.5)
     message = str(caught.value)
     assert "another production run of `exact_online.invoices` holds the lock" in message
-    assert re.search(rf"\(run 1: pid {os.getpid()} on host {os.uname().nodename}, last heartbeat [01]s ago\)", message)
+    assert re.search(rf"\(run 1: pid {os.getpid()} on host {os.uname().nodename}, last heartbeat \d+s ago\)", message)
 
 
 def test_a_live_lock_on_postgres_names_the_running_run(db: str, tmp_path: Path) -> None:
