@@ -132,6 +132,8 @@ def fmt_float(d: Decimal | int, limit: Decimal, target: str, at: tuple[str, int]
     Written as plain digits, `1e400` passes the XSD's lexical check but no reader holds it (Exact
     reads amounts as floats): a record error, not a 401-digit amount.
     """
+    if type(d) is Decimal and d.adjusted() < 38:  # the common case, below both limits: one call
+        return format(d, "f")
     if not -limit <= d <= limit:
         kind = "xs:float" if limit == FLOAT_MAX else "xs:double"
         shown = f"{Decimal(d):.6E}"
