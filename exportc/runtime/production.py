@@ -37,7 +37,7 @@ from exportc.runtime.execute import ChangeTracker, RunOptions, UsageError, execu
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import HistoryError, HistoryStore
 from exportc.runtime.report import Problem, Report, timestamp
-from exportc.runtime.runstore import REPORTS, RunStoreError, copy_files, new_run_folder, prune
+from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
@@ -256,7 +256,12 @@ def preflight(artefact: Artefact, opts: RunOptions, store: HistoryStore) -> None
     """What a production run must be asked for explicitly, checked before anything is recorded:
     a windowed profile over the whole source (``--all``), and a profile's first delivery into
     this history (``--first-delivery``): a run that lands on a wrong, empty history stops
-    instead of delivering everything again."""
+    instead of delivering everything again. Also, for every run, that ``--out`` can be written."""
+    if opts.out_dir is not None:
+        try:
+            check_writable(Path(opts.out_dir))
+        except RunStoreError as exc:
+            raise UsageError(f"--out: {exc}") from None
     if opts.mode != "production":
         return
     windowed = sorted(dict.fromkeys(f"`{b.source}` by {artefact.sources[b.source].window}"

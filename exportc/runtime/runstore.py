@@ -71,6 +71,18 @@ def run_files(files: Iterable[str], out_dir: str | None) -> list[Path]:
     return listed
 
 
+def check_writable(dest: Path) -> None:
+    """Make sure files can be copied into ``dest`` (made if missing) before a run starts, so a
+    wrong ``--out`` stops the command with nothing recorded instead of after a delivery."""
+    probe = dest / f".exportc-probe.{os.getpid()}"
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunStoreError(f"cannot write the run's files to {dest}: {exc.strerror or exc}") from None
+
+
 def copy_files(files: Iterable[Path], dest: Path, stale: Iterable[str] = (),
                crash: Callable[[str], None] | None = None) -> list[Path]:
     """Copy files into ``dest`` (each atomically); remove ``stale`` names there that this copy
