@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.compiler.schema import Attribute, ComplexType, Particle, SchemaError, SchemaModel, SimpleType, load_model
@@ -19,6 +20,8 @@ from exportc.diagnostics import Span
 from exportc.dsl import ast
 from exportc.dsl.formatter import format_expr
 from exportc.project import find_schema
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -145,25 +148,39 @@ class Place:
     parents: list[ComplexType] = field(default_factory=list)
 
 
+def local(name: str) -> str:
+    """A name without its namespace prefix (``cbc:IssueDate`` -> ``IssueDate``)."""
+    return name.split(":")[-1]
+
+
+def _named(names: dict[str, _T], name: str) -> _T | None:
+    """The exact (prefixed) name, or for a name without prefix the one with that local name:
+    profiles may leave a prefix out where the local name is unambiguous."""
+    if name in names:
+        return names[name]
+    found = [v for k, v in names.items() if local(k) == name] if ":" not in name else []
+    return found[0] if len(found) == 1 else None
+
+
 def resolve(model: SchemaModel, root: str, segments: list[str]) -> Place | None:
     """Walk ``segments`` down from the root element; None when a segment is not in the schema."""
-    particle = model.roots.get(root)
+    particle = _named(model.roots, root)
     if particle is None:
         return None
-    place = Place([root], particle, model.type_of(particle))
+    place = Place([particle.name], particle, model.type_of(particle))
     for seg in segments:
         parent = place.type
         if not isinstance(parent, ComplexType):
             return None
         if seg.startswith("@"):
-            attr = parent.attributes.get(seg[1:])
+            attr = _named(parent.attributes, seg[1:])
             if attr is None:
                 return None
-            return Place([*place.chain, seg], None, attr.type, attr, [*place.parents, parent])
-        child = parent.child(seg)
+            return Place([*place.chain, f"@{attr.name}"], None, attr.type, attr, [*place.parents, parent])
+        child = _named({p.name: p for p in parent.particles()}, seg)
         if child is None:
             return None
-        place = Place([*place.chain, seg], child, model.type_of(child), None, [*place.parents, parent])
+        place = Place([*place.chain, child.name], child, model.type_of(child), None, [*place.parents, parent])
     return place
 
 

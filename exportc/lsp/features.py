@@ -25,6 +25,7 @@ from exportc.lsp.document import (
     element_paths,
     fields_in_scope,
     frames_at,
+    local,
     resolve,
 )
 from exportc.lsp.xsddoc import documentation
@@ -160,7 +161,8 @@ def _type_text(t: ComplexType | SimpleType | None) -> str:
         return t.describe()
     if isinstance(t, ComplexType):
         if t.simple is not None:
-            return f"{t.simple.describe()} with attributes " + ", ".join(f"@{n}" for n in t.attributes)
+            attrs = ", ".join(f"@{n}" for n in t.attributes)
+            return t.simple.describe() + (f" with attributes {attrs}" if attrs else "")
         kids = [p.name for p in t.particles()]
         shown = ", ".join(kids[:12]) + (", …" if len(kids) > 12 else "")
         attrs = ", ".join(f"@{n}" for n in t.attributes)
@@ -230,18 +232,24 @@ def _target_items(a: Analysis, segments: list[str], prefix: str, root: str | Non
         return []
     t = place.type
     items = []
-    for n, p in enumerate(t.particles()):
+    particles = t.particles()
+    locals_ = [local(p.name) for p in particles]
+    for n, p in enumerate(particles):
         required = p.min_occurs > 0
         high = "unbounded" if p.max_occurs is None else p.max_occurs
+        # the prefix may be left out where the local name is unambiguous, as profiles do
+        label = local(p.name) if locals_.count(local(p.name)) == 1 else p.name
         items.append(lsp.CompletionItem(
-            p.name, kind=lsp.CompletionItemKind.Field, sort_text=f"0{n:04d}",
-            detail=("required" if required else "optional") + f", {p.min_occurs}..{high}",
+            label, kind=lsp.CompletionItemKind.Field, sort_text=f"0{n:04d}",
+            detail=(f"{p.name}, " if label != p.name else "") + ("required" if required else "optional")
+            + f", {p.min_occurs}..{high}",
             label_details=lsp.CompletionItemLabelDetails(detail=" (required)" if required else None),
             documentation=documentation(model.path, [*place.chain, p.name])))
     for n, attr in enumerate(t.attributes.values()):
         items.append(lsp.CompletionItem(
-            f"@{attr.name}", kind=lsp.CompletionItemKind.Property, sort_text=f"1{n:04d}",
-            filter_text=f"@{attr.name}", insert_text=f"@{attr.name}" if not prefix.endswith("@") else attr.name,
+            f"@{local(attr.name)}", kind=lsp.CompletionItemKind.Property, sort_text=f"1{n:04d}",
+            filter_text=f"@{local(attr.name)}",
+            insert_text=f"@{local(attr.name)}" if not prefix.endswith("@") else local(attr.name),
             detail=("required" if attr.required else "optional") + f" attribute, {attr.type.describe()}",
             label_details=lsp.CompletionItemLabelDetails(detail=" (required)" if attr.required else None)))
     return items

@@ -60,7 +60,7 @@ def _child(root: etree._Element, decl: etree._Element, name: str, depth: int = 0
         if named is not None:
             holders.append(named)
     for holder in holders:
-        for cand in _els(holder, ".//xs:element[@name=$n or @ref=$n]", n=name):
+        for cand in _els(holder, ".//xs:element[@name=$n or @ref=$n]", n=_local(name)):
             if _owner(cand) is holder:
                 return _global(root, "element", cand.get("ref", "")) if cand.get("ref") else cand
         for ext in _els(holder, ".//xs:extension[@base]"):
@@ -90,7 +90,7 @@ def documentation(xsd: str, chain: list[str]) -> str | None:
         if decl is None:
             return None
         if seg.startswith("@"):
-            attrs = _els(decl, ".//xs:attribute[@name=$n]", n=seg[1:])
+            attrs = _els(decl, ".//xs:attribute[@name=$n]", n=_local(seg[1:]))
             return _text(attrs[0]) if attrs else None
         decl = _child(root, decl, seg)
     return _text(decl) if decl is not None else None
