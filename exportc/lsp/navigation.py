@@ -12,6 +12,7 @@ from exportc.dsl.formatter import format_module
 from exportc.dsl.parser import parse_text
 from exportc.lsp.document import Analysis
 from exportc.lsp.features import _inside, location, names_at, to_range, word_at
+from exportc.project import table_path
 
 
 def _whole_file(path: Path) -> lsp.Location:
@@ -31,7 +32,7 @@ def definition(a: Analysis, line: int, column: int) -> lsp.Location | None:
             base = next((f for f in a.result.parsed if Path(f).resolve() != a.path.resolve()), None)
             return _whole_file(Path(base)) if base else None
         if isinstance(item, ast.TableDecl) and item.file:
-            csv = Path(item.span.file).parent / item.file
+            csv = table_path(item.file, item.span.file)  # the one rule for table files
             return _whole_file(csv) if csv.is_file() else None
     found = word_at(a.text, line, column)
     if found is None:
