@@ -264,6 +264,9 @@ def run(
                                         "source, without --from/--to")] = False,
     first_delivery: Annotated[bool, typer.Option("--first-delivery", help="The profile's first production "
                                                  "run in this history: deliver every record")] = False,
+    split: Annotated[int | None, typer.Option(
+        "--split", metavar="N", min=1, help="At most N records per document: a large export is "
+        "written as several whole documents, name-1.xml, name-2.xml, … (import them in order)")] = None,
 ) -> None:
     """Run an export: a test run (default) or a --production run; --at schedules it."""
     from exportc.config import ConfigError
@@ -278,7 +281,7 @@ def run(
                       description=description, out_dir=out, validate=not no_validate,
                       skip_invalid=skip_invalid, mode="production" if production else "test",
                       progress=_progress(), allow_deletions=allow_deletions, whole=whole,
-                      first_delivery=first_delivery)
+                      first_delivery=first_delivery, split=split)
     if whole and (opts.date_from or opts.date_to):
         raise _usage_error("--all runs over the whole source; leave out --from/--to, or --all")
     if opts.date_from and opts.date_to and opts.date_from > opts.date_to:

@@ -128,3 +128,39 @@ def test_journal_entries_carry_no_entry_number(tmp_path: Path) -> None:
     assert "carry no entry number (@entry)" in " ".join(
         (ROOT / "docs" / "exact-online.md").read_text("utf-8").split())
     assert json.loads((tmp_path / "report.json").read_text("utf-8"))["status"] == "succeeded"
+
+
+def test_a_large_export_is_split_between_records(tmp_path: Path) -> None:
+    """Pitfall 11: `--split N` writes whole documents of at most N records each, every one valid,
+    together holding exactly what one document would."""
+    from helpers import artefact
+
+    from exportc.runtime.execute import RunOptions, execute
+    world = _world(tmp_path, [invoice(f"P{n}", "12.10") for n in range(1, 6)])
+    whole = run(EXACT_PROFILE, tmp_path / "one", world, params=MODES["invoices"])
+    report = execute(artefact(EXACT_PROFILE), RunOptions(sources=world, params=MODES["invoices"],
+                                                         out_dir=tmp_path / "split", split=4))
+    assert report.status == "succeeded", report.summary()
+    names = [Path(f).name for f in report.files]
+    assert names == [f"exact_online.invoices-{n}.xml" for n in (1, 2, 3)]  # 4 accounts + 5 invoices
+
+    def records(path: Path) -> list[bytes]:
+        doc = etree.parse(str(path))
+        return [etree.tostring(e, with_tail=False) for e in doc.iterfind("*/*")]
+    parts = [records(Path(f)) for f in report.files]
+    assert [len(p) for p in parts] == [4, 4, 1]
+    assert [r for p in parts for r in p] == records(tmp_path / "one" / XML)
+    for f in report.files:
+        assert_valid(Path(f), EXACT_XSD)
+    assert whole.files and "--split N" in (ROOT / "docs" / "exact-online.md").read_text("utf-8")
+
+
+def test_a_split_production_run_records_every_file(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    report = produce(db, _world(tmp_path, [invoice(f"Q{n}", "12.10") for n in range(1, 4)]),
+                     tmp_path / "o", split=5)
+    assert report.status == "succeeded" and len(report.files) == 2
+    assert all(Path(f).exists() for f in report.files)
+    again = produce(db, _world(tmp_path, [invoice(f"Q{n}", "12.10") for n in range(1, 4)]),
+                    tmp_path / "o2", split=5)
+    assert again.nothing_to_deliver  # delivered once, whatever the files

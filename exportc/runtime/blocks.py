@@ -58,6 +58,7 @@ class BlockRun:
         self.name = block_name(block)
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
         self.written_keys: list[str | None] = []
+        self.sizes: list[int] = []
         self.emit = fns[f"block_{block.index}"]
         self.where = fns.get(f"where_{block.index}")
         self.spool_path = spool
@@ -178,6 +179,7 @@ class BlockRun:
         """Deliver one record's element: into the spool, the counts and the history."""
         self.spool.write(xml)
         self.written_keys.append(key)  # the n-th element in the spool is this record's
+        self.sizes.append(len(xml))  # where it ends, so a large export can be split between records
         self.counts.written += 1
         if self.counts.written == 2:
             crashpoint("mid-emit")
@@ -316,6 +318,23 @@ class BlockSet:
                 out = write(br.block.containers)
                 with open(br.spool_path, encoding="utf-8") as fh:
                     shutil.copyfileobj(fh, out, 1 << 20)
+
+    def join_split(self, open_file: Callable[[int], Callable[[tuple[str, ...]], IO[str]]],
+                   per_file: int) -> None:
+        """Like ``join_into``, into several documents of at most ``per_file`` records each, cut
+        between records: ``open_file(n)`` gives the n-th document's container opener."""
+        n, in_file = 0, 0
+        write = open_file(n)
+        for br in self.runs:
+            if not br.sizes:
+                continue
+            with open(br.spool_path, encoding="utf-8") as fh:
+                for size in br.sizes:
+                    if in_file == per_file:
+                        n, in_file = n + 1, 0
+                        write = open_file(n)
+                    write(br.block.containers).write(fh.read(size))
+                    in_file += 1
 
     def discard(self) -> None:
         for br in self.runs:

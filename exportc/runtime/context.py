@@ -39,6 +39,7 @@ class RunOptions:
     max_deletions: str = "10%"  # the profile's guard, from exportc.toml
     whole: bool = False  # --all: a windowed profile's production run over the whole source
     first_delivery: bool = False  # --first-delivery: the profile's first production run here
+    split: int | None = None  # at most this many records per document (Exact's upload size)
     progress: Callable[[str, int], None] | None = None  # (source, records read so far)
     phase: Callable[[str], None] | None = None  # reading, writing, validating, recording
 

@@ -197,9 +197,13 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     output = _Output(out_path, artefact)
     blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
                       out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
-    if hooks:  # from here on, recovery can clean up after a crash
-        hooks[0]([(str(output.tmp), str(out_path)), (str(blocks.spool_dir), "")])
-    ok = _write(artefact, fns, blocks, output, report, opts)
+    outputs = [output]
+
+    def register() -> None:
+        if hooks:  # from here on, recovery can clean up after a crash
+            hooks[0]([*((str(o.tmp), str(o.final)) for o in outputs), (str(blocks.spool_dir), "")])
+    register()
+    ok = _write(artefact, fns, blocks, outputs, report, opts, register)
     crashpoint("after-close")
     for problem in report.problems:
         problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
@@ -207,25 +211,28 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     report.status = "succeeded" if ok else "failed"
     report.finished = timestamp()
     if ok and not report.nothing_to_deliver:
-        report.files = [str(out_path)]
+        report.files = [str(o.final) for o in outputs]
         try:
             if hooks:
                 _phase(opts, "recording")
                 hooks[1](report, report.files)  # the commit point of a production run
         except BaseException:
-            output.discard()
+            for o in outputs:
+                o.discard()
             raise
-        if hooks:
-            publish(output.tmp, out_path)  # a run of the history: never over an existing file
-        else:
-            os.replace(output.tmp, out_path)
+        for o in outputs:
+            if hooks:
+                publish(o.tmp, o.final)  # a run of the history: never over an existing file
+            else:
+                os.replace(o.tmp, o.final)
         _fsync_dir(out_path.parent)
         crashpoint("after-rename")
         if hooks:
             hooks[2]()
             crashpoint("after-moved")
     else:
-        output.discard()
+        for o in outputs:
+            o.discard()
         if hooks:
             hooks[1](report, [])
             hooks[2]()  # nothing left to move into place
@@ -234,10 +241,42 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     return report
 
 
-def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: BlockSet, output: _Output,
-           report: Report, opts: RunOptions) -> bool:
-    """Feed the blocks, join their spools into the temporary file and validate it; whether the
-    run may deliver. A run in which no block wrote anything writes no document at all."""
+def _split(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], per_file: int,
+           register: Callable[[], None]) -> None:
+    """Join into several documents of at most ``per_file`` records: ``name-1.xml``, … (each a
+    whole document with the root and the containers it needs), in place of the one."""
+    total = sum(len(br.sizes) for br in blocks.runs)  # counts are per block name, shared
+    parts = -(-total // per_file)
+    first = outputs[0].final
+    outputs[0].discard()
+    outputs[:] = [_Output(first.with_name(f"{first.stem}-{n + 1:0{len(str(parts))}d}{first.suffix}"),
+                          artefact) for n in range(parts)]
+    register()
+    blocks.join_split(lambda n: outputs[n].open_containers, per_file)
+
+
+def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], report: Report) -> bool:
+    """Validate every document; the first invalid one fails the run, naming its record."""
+    for o in outputs:
+        report.validation = validate_file(o.tmp, Path(artefact.schema_path))
+        if not report.validation["valid"]:
+            # Record positions count from the first document: only a single one maps back.
+            at = blocks.record_at(o.tmp, report.validation.get("line") or 0) if len(outputs) == 1 else None
+            name = f" ({o.final.name})" if len(outputs) > 1 else ""
+            report.problems.append(Problem("error", "E0610", "the output does not validate "
+                                           f"against {Path(artefact.schema_path).name}{name}: "
+                                           f"{report.validation['error']}",
+                                           at[0] if at else None, at[1] if at else None))
+            return False
+    return True
+
+
+def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: BlockSet,
+           outputs: list[_Output], report: Report, opts: RunOptions,
+           register: Callable[[], None]) -> bool:
+    """Feed the blocks, join their spools into the temporary file (or files, with
+    ``opts.split``) and validate; whether the run may deliver. A run in which no block wrote
+    anything writes no document at all."""
     ok = True
     try:
         if "global_checks" in fns:
@@ -250,26 +289,24 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
             report.nothing_to_deliver = ok and not any(c.written for c in report.blocks.values())
             if not report.nothing_to_deliver:
                 _phase(opts, "writing")
-                blocks.join_into(output.open_containers)
+                if opts.split and sum(len(br.sizes) for br in blocks.runs) > opts.split:
+                    _split(artefact, blocks, outputs, opts.split, register)
+                else:
+                    blocks.join_into(outputs[0].open_containers)
         blocks.discard()
-        output.close()
+        for o in outputs:
+            o.close()
         report.timings["emit"] = round(time.perf_counter() - t0, 4)
         crashpoint("before-validate")
         if ok and opts.validate and not report.nothing_to_deliver:
             t1 = time.perf_counter()
             _phase(opts, "validating")
-            report.validation = validate_file(output.tmp, Path(artefact.schema_path))
+            ok = _validate(artefact, blocks, outputs, report)
             report.timings["validate"] = round(time.perf_counter() - t1, 4)
-            if not report.validation["valid"]:
-                ok = False
-                at = blocks.record_at(output.tmp, report.validation.get("line") or 0)
-                report.problems.append(Problem("error", "E0610", "the output does not validate "
-                                               f"against {Path(artefact.schema_path).name}: "
-                                               f"{report.validation['error']}",
-                                               at[0] if at else None, at[1] if at else None))
     except BaseException:
         blocks.discard()
-        output.discard()
+        for o in outputs:
+            o.discard()
         raise
     return ok
 
