@@ -168,6 +168,8 @@ def test_operator_runs_a_test_then_a_production_export(server: tuple[str, Path],
                                                        downloads: Path) -> None:
     url, folder = server
     _login(browser, url, "olga")
+    ARTEFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTEFACTS / "exports.png"))
     _open_start_form(browser, url, "exact_online.invoices")
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=test]").is_selected()
     Select(browser.find_element(By.ID, "in-param.invoice_export")).select_by_value("true")

@@ -81,10 +81,10 @@ def test_bad_values_are_shown_next_to_their_field_and_nothing_starts(web: TestCl
     login(web, "olga")
     response = _start(web, mode="test", **{"from": "2026-12-01", "to": "2026-11-01",
                                            "param.invoice_export": "", "param.code_nr": "seventy",
-                                           "param.debtors[]": "12x"})
+                                           "param.debtors[]": "12x", "at": "2020-01-01T10:00"})
     assert response.status_code == 400
     html = response.text
-    for name in ("to", "param-invoice_export", "param-code_nr", "param-debtors"):
+    for name in ("to", "at", "param-invoice_export", "param-code_nr", "param-debtors"):
         assert f'id="field-{name}"' in html
         part = html.split(f'id="field-{name}"', 1)[1].split('class="field', 1)[0]
         assert 'class="error"' in part, f"no error shown at {name}"
@@ -218,3 +218,25 @@ def test_a_profile_that_does_not_compile_shows_its_diagnostics(tmp_path: Path) -
         page = c.get("/").text
     assert "The profile does not compile." in page and "broken.map" in page
     assert "Source not bound in exportc.toml: customers, invoices." in page
+
+
+def test_only_an_admin_manages_users_in_the_browser(web: TestClient, store: HistoryStore) -> None:
+    from exportc.runtime.accounts import Accounts
+    login(web, "olga")
+    assert web.get("/users").status_code == 403
+    web.cookies.clear()
+    login(web, "adam")
+    page = web.get("/users")
+    assert page.status_code == 200 and "vera" in page.text
+    token = csrf(page.text)
+    added = web.post("/users/add", data={"csrf": token, "name": "nina", "role": "viewer", "password": "pw",
+                                         "profiles": "acme.recreatie"})
+    assert added.status_code == 303
+    nina = Accounts(store).get("nina")
+    assert nina is not None and nina.role == "viewer" and nina.profiles == ("acme.recreatie",)
+    assert web.post("/users/add", data={"csrf": token, "name": "nina", "role": "viewer",
+                                        "password": "pw"}).status_code == 400
+    assert web.post("/users/nina/remove", data={"csrf": token}).status_code == 303
+    assert web.post("/users/adam/remove", data={"csrf": token}).status_code == 400
+    assert web.post("/users/vera/remove", data={}).status_code == 403  # no CSRF token
+    assert Accounts(store).get("nina") is None and Accounts(store).get("vera") is not None

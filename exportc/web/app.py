@@ -117,10 +117,10 @@ def guarded(page: Page, role: str | None) -> Callable[[Request], Awaitable[Respo
 
 def create_app(console: Console) -> Starlette:
     """The console application over one history, profile catalogue and set of workers."""
-    from exportc.web import pages, runpages
+    from exportc.web import pages, runpages, userpages
 
     routes: list[BaseRoute] = [Route(path, guarded(fn, role), methods=methods)
-                               for path, fn, role, methods in (*pages.ROUTES, *runpages.ROUTES)]
+                               for path, fn, role, methods in (*pages.ROUTES, *runpages.ROUTES, *userpages.ROUTES)]
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
 
     @contextlib.asynccontextmanager

@@ -125,7 +125,7 @@ def parse(entry: Entry, values: dict[str, Any], now: dt.datetime) -> Parsed:
             errors["at"] = N_("Give a date and time.")
         else:
             if at <= now:
-                at = None  # a moment already passed: run now
+                errors["at"] = N_("This moment has passed; leave it empty to run now.")
     mode = values.get("mode", "test")
     if mode not in ("test", "production"):
         errors["mode"] = N_("Choose test or production.")
