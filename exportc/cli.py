@@ -212,8 +212,9 @@ def _moment(value: str | None) -> dt.datetime | None:
     return _parsed(value, "--at", dt.datetime.fromisoformat, "a moment YYYY-MM-DDTHH:MM")
 
 
-def _progress() -> Callable[[str, int], None]:
-    """A rich progress line on a terminal; plain lines otherwise."""
+def _progress() -> Callable[[str, int, dict[str, int]], None]:
+    """A rich progress line on a terminal (records read, and written per block); plain lines
+    otherwise, every 100,000 records."""
     if sys.stderr.isatty():
         from rich.console import Console
         console = Console(stderr=True)
@@ -221,13 +222,14 @@ def _progress() -> Callable[[str, int], None]:
         status.start()
         atexit.register(status.stop)
 
-        def show(block: str, n: int) -> None:
-            status.update(f"{block}: {n:,} records")
+        def show(source: str, n: int, written: dict[str, int]) -> None:
+            blocks = ", ".join(f"{block} {w:,}" for block, w in written.items())
+            status.update(f"{source}: {n:,} records read; written: {blocks}")
         return show
 
-    def plain(block: str, n: int) -> None:
+    def plain(source: str, n: int, written: dict[str, int]) -> None:
         if n % 100_000 == 0:
-            typer.echo(f"{block}: {n:,} records", err=True)
+            typer.echo(f"{source}: {n:,} records", err=True)
     return plain
 
 

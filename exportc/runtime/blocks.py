@@ -27,6 +27,8 @@ from exportc.runtime.report import BlockCounts, Problem
 from exportc.runtime.sources import Binding, SourceError, record_key
 from exportc.values import format_value
 
+PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
+
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
     return shape_window is None or in_window(record.get(shape_window), opts)
@@ -222,6 +224,11 @@ class BlockSet:
             br.close()
         return ok and all(br.ok for br in self.runs)
 
+    def _progress(self, source: str, n: int) -> None:
+        """Tell whoever follows the run how far it got: records read, and written per block."""
+        assert self.opts.progress is not None
+        self.opts.progress(source, n, {name: c.written for name, c in self.ctx.report.blocks.items()})
+
     def _feed(self, source: str, runs: list[BlockRun]) -> bool:
         shape = self.artefact.sources[source]
         first = runs[0]
@@ -231,8 +238,8 @@ class BlockSet:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
                                   self.tracker.delivered_record)
             for n, rec in enumerate(reader, start=1):
-                if self.opts.progress and n % 5000 == 0:
-                    self.opts.progress(source, n)
+                if self.opts.progress and n % PROGRESS_EVERY == 0:
+                    self._progress(source, n)
                 if rec.value is None:
                     first.bad_row(rec)  # reported once, by the first block reading the source
                     continue
@@ -249,6 +256,8 @@ class BlockSet:
                 _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
                 if kind:  # once per record, however many blocks deliver it
                     tally[kind] = tally.get(kind, 0) + 1
+            if self.opts.progress:
+                self._progress(source, read)
             self._orphans(reader, first)
             self._selected_nothing(source, runs, read, inside)
             for key, previous in self.tracker.deleted(first.block):

@@ -27,10 +27,11 @@ class Progress:
 
     phase: str = "starting"
     records: dict[str, int] = field(default_factory=dict)  # source -> records read
+    written: dict[str, int] = field(default_factory=dict)  # block -> records written
     started: float = field(default_factory=time.monotonic)
 
     def to_json(self) -> dict[str, object]:
-        return {"phase": self.phase, "records": dict(self.records),
+        return {"phase": self.phase, "records": dict(self.records), "written": dict(self.written),
                 "seconds": round(time.monotonic() - self.started, 1)}
 
 
@@ -74,8 +75,9 @@ class Runner:
     def _observe(self, row: RunRow, opts: RunOptions) -> None:
         p = self.progress[row.id] = Progress()
 
-        def records(source: str, n: int) -> None:
+        def records(source: str, n: int, written: dict[str, int]) -> None:
             p.records[source] = n
+            p.written = written
 
         def phase(name: str) -> None:
             p.phase = name

@@ -30,6 +30,11 @@ function followProgress(box) {
     if (records && data.records) {
       records.textContent = Object.entries(data.records).map(([s, n]) => `${s}: ${n.toLocaleString()}`).join(" · ");
     }
+    const written = box.querySelector("#written");
+    if (written && data.written && Object.keys(data.written).length) {
+      written.textContent = `${written.dataset.label}: ` + Object.entries(data.written)
+        .map(([block, n]) => `${block} ${n.toLocaleString()}`).join(" · ");
+    }
     setTimeout(tick, data.status === "scheduled" ? 1000 : 500);
   }
   tick();
