@@ -52,7 +52,9 @@ class Browser:
             return r.geturl(), str(r.read().decode())
 
     def login(self) -> None:
-        final, _ = self.post("/login", {"name": USER, "password": PASSWORD, "next": "/"})
+        token = re.search(r'name="csrf" value="([^"]+)"', self.get("/login"))
+        assert token, "no login form"
+        final, _ = self.post("/login", {"name": USER, "password": PASSWORD, "next": "/", "csrf": token.group(1)})
         if final.endswith("/login"):
             raise SystemExit("login refused")
 

@@ -111,6 +111,18 @@ def test_a_post_without_the_csrf_token_is_refused(web: TestClient, store: Histor
     assert store.page_runs()[1] == 0
 
 
+def test_a_login_posted_from_elsewhere_is_refused(web: TestClient) -> None:
+    """Login CSRF: a login form another site posts (no token, or one not matching this browser's
+    login cookie) opens no session; the console's own form does."""
+    web.get("/login")  # this browser now holds a login cookie
+    for data in ({}, {"csrf": "forged"}):
+        refused = web.post("/login", data={**data, "name": "olga", "password": PASSWORD, "next": "/"})
+        assert refused.status_code == 403 and "did not come from this console" in refused.text
+        assert web.get("/runs").status_code == 303  # still sent to the login page
+    assert login(web, "olga").status_code == 303
+    assert web.get("/runs").status_code == 200
+
+
 def test_production_asks_for_confirmation_first(web: TestClient, store: HistoryStore) -> None:
     login(web, "olga")
     first = _start(web, mode="production", **{"param.invoice_export": "true"})

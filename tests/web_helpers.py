@@ -32,7 +32,8 @@ def client(made: Console) -> TestClient:
 
 
 def login(c: TestClient, name: str, password: str = PASSWORD) -> Any:
-    return c.post("/login", data={"name": name, "password": password, "next": "/"})
+    token = csrf(c.get("/login").text)  # the login form's own token (double-submit cookie)
+    return c.post("/login", data={"name": name, "password": password, "next": "/", "csrf": token})
 
 
 def csrf(html: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +24,43 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
+LOGIN_COOKIE = "exportc_login"  # the login form's own CSRF token, before there is a session
+
+
+def _login_form(ctx: Ctx, status: int, target: str, error: str | None) -> Response:
+    """The login page with a fresh token in the form and in a strict cookie (double submit), so
+    another site cannot post a login of its choosing (login CSRF)."""
+    token = secrets.token_urlsafe(24)
+    response = ctx.render("login.html", status, next=target, error=error, login_csrf=token)
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
+                        secure=ctx.console.secure_cookies)
+    return response
+
+
 def login(ctx: Ctx) -> Response:
     if ctx.request.method == "GET":
-        return ctx.render("login.html", next=_safe_next(ctx.request.query_params.get("next")), error=None)
+        return _login_form(ctx, 200, _safe_next(ctx.request.query_params.get("next")), None)
     name = str(ctx.form.get("name", "")).strip()
     target = _safe_next(str(ctx.form.get("next", "/")))
+    sent, expected = str(ctx.form.get("csrf", "")), ctx.request.cookies.get(LOGIN_COOKIE, "")
+    if ctx.session is None and not (expected and hmac.compare_digest(sent, expected)):
+        return _login_form(ctx, 403, target, ctx._("The form has expired or did not come from this "
+                                                   "console; reload the page and try again."))
     address = ctx.request.client.host if ctx.request.client else "?"
     keys = (f"user:{name}", f"ip:{address}")
     limiter = ctx.console.limiter
     wait = limiter.wait(*keys)
     if wait > 0:
-        return ctx.render("login.html", 429, next=target, error=ctx._(
+        return _login_form(ctx, 429, target, ctx._(
             "Too many wrong passwords. Try again in %(seconds)s seconds.", seconds=int(wait) + 1))
     user = ctx.console.accounts.check_password(name, str(ctx.form.get("password", "")))
     if user is None:
         limiter.failed(*keys)
-        return ctx.render("login.html", 401, next=target, error=ctx._("Wrong user name or password."))
+        return _login_form(ctx, 401, target, ctx._("Wrong user name or password."))
     limiter.succeeded(*keys)
     token, _session = ctx.console.accounts.open_session(user)
     response = RedirectResponse(target, 303)
+    response.delete_cookie(LOGIN_COOKIE)
     response.set_cookie(COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="lax",
                         secure=ctx.console.secure_cookies)
     return response
