@@ -79,6 +79,18 @@ class BlockSpec:
     line: int
     uses_change: bool = False  # offered deleted records too
     uses_previous: bool = False  # runs only for records delivered before
+    document: str | None = None  # a document-per-record block: the kind (root) it writes
+    nodes: dict[str, int] = field(default_factory=dict)  # element path -> profile line writing it
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    """A kind of document a document-per-record profile writes (Invoice, CreditNote)."""
+
+    root: str
+    schema_path: str
+    namespaces: dict[str, str]
+    schematron: tuple[str, ...] = ()  # absolute paths of compiled Schematron (XSLT) stylesheets
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Artefact:
     has_global_checks: bool = False
     extra: dict[str, object] = field(default_factory=dict)
     rules: dict[str, str] = field(default_factory=dict)  # "file:line" -> that profile line, for reports
+    documents: dict[str, DocumentSpec] = field(default_factory=dict)  # root -> kind; empty: one file
 
     def rule_text(self, file: str | None, line: int | None) -> str | None:
         """The profile line a problem points at (a rule, check or block header), as written."""

@@ -83,6 +83,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E0313": ("schema not found", "The target XSD is not beside the profile or in a schema folder of exportc.toml."),
     "E0314": ("unreadable schema", "The target XSD could not be read."),
     "E0315": ("written more often than allowed", "Unconditional sibling blocks write an element beyond its maxOccurs."),
+    "E0330": ("unknown namespace prefix", "A path's prefix (`cac:`) is not a namespace the schema declares."),
+    "E0331": ("ambiguous element name", "Two children share the local name; write the namespace prefix."),
+    "E0332": ("document without a file name", "A `document` block needs `file expression` naming each record's file."),
+    "E0333": ("document without `for`", "A `document` block writes one document per record of a source."),
+    "E0334": ("unknown document kind", "A `document` block names a root that no `target` declares."),
+    "E0335": ("two kinds for one record", "Two document blocks take every record of one source; `where` must choose."),
+    "E0336": ("block outside a document", "A profile with `document` blocks writes only document blocks at the top."),
+    "E0337": ("bad targets", "Several targets need `document` blocks, and each target its own root."),
+    "E0339": ("schematron not found", "A `schematron` stylesheet is not beside the profile or in a schema folder."),
     # -- profile structure and inheritance --
     "E0401": ("no target", "A profile needs `target \"file.xsd\" root Element`."),
     "E0402": ("override of a missing rule", "The base profile has no rule for the overridden target."),
@@ -122,6 +131,8 @@ CODES: dict[str, tuple[str, str]] = {
               "check the source, or allow them with --allow-deletions N."),
     "E0640": ("amount with too many decimals", "fixed(x, places) got a value with more decimals than "
               "the target takes; it is never rounded silently."),
+    "E0630": ("bad document file name", "A document's file name is not a plain name, or two documents share one."),
+    "E0631": ("business rule failed", "A document fails a `fatal` Schematron assert (EN 16931, Peppol)."),
     "E0699": ("internal error", "A bug in exportc; please report it with the profile and record."),
     # -- profile tests (exportc test) --
     "E0701": ("bad test file", "A profile test file (`*.test.toml`) is not valid TOML or a value "
@@ -142,6 +153,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W0635": ("window selects nothing", "The run's --from/--to selects none of a source's records."),
     "W0636": ("selection selects nothing", "No block selects any of a source's records (a `debtors` "
               "param or a `where` that matches none)."),
+    "W0631": ("business rule warning", "A document fails a Schematron assert flagged `warning`."),
 }
 
 

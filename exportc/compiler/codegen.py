@@ -158,6 +158,9 @@ class Generator:
             case ir.Aggregate(fn="sum", source=s, body=None, type=t):
                 start = "0" if t.name == "int" else "D0"
                 return f"sum_of({self.expr(s)} or (), {start})"
+            case ir.Aggregate(fn="min" | "max" as fn, source=s, elem_depth=d, body=body):
+                assert body is not None
+                return f"{fn}_of({self.expr(body)} for r{d} in ({self.expr(s)} or ()))"
             case ir.Aggregate(fn="sum", source=s, elem_depth=d, body=body, type=t):
                 assert body is not None
                 start = "0" if t.name == "int" else "D0"
@@ -285,8 +288,9 @@ class Generator:
         return " or ".join(tests) if tests else "False"
 
     def element(self, el: ir.Element, depth: int, names: dict[int, str] | None = None,
-                counter: str | None = None) -> None:
-        """Write ``el``; ``counter`` (a local) counts it when it is written (see ``ir.Occurs``)."""
+                counter: str | None = None, head: str = "") -> None:
+        """Write ``el``; ``counter`` (a local) counts it when it is written (see ``ir.Occurs``);
+        ``head`` is raw text for its start tag (a document root's namespace declarations)."""
         w = self.w
         w.at(el.span)
         opened = 0
@@ -317,7 +321,7 @@ class Generator:
             w.indent()
             opened += 1
         pad = "\n" + _INDENT * depth
-        start: list[str | Code] = [f"{pad}<{el.name}"]
+        start: list[str | Code] = [f"{pad}<{el.name}{head}"]
         for attr, slot in el.attrs:
             var = names[id(slot)]
             value = self.rendered(var, slot, True)
@@ -496,7 +500,15 @@ class Generator:
         w.line(f"def block_{b.index}(r0, change, previous, w):")
         w.indent()
         w.line(f'"""{path}{" for " + b.source if b.source else ""}"""')
-        self.element(b.element, len(b.containers) + 1)
+        if b.document is not None:  # a whole document: declaration, root with its namespaces
+            kind = self.p.documents[b.document]
+            w.write(['<?xml version="1.0" encoding="UTF-8"?>'])
+            self.element(b.element, 0, head="".join(
+                f' xmlns="{uri}"' if prefix == "" else f' xmlns:{prefix}="{uri}"'
+                for prefix, uri in sorted(kind.namespaces.items())))
+            w.write(["\n"])
+        else:
+            self.element(b.element, len(b.containers) + 1)
         w.flush()
         w.outdent()
         w.line(f"fns['block_{b.index}'] = block_{b.index}")
@@ -505,6 +517,10 @@ class Generator:
             self.here = b.span
             w.line(f"fns['where_{b.index}'] = lambda r0, change=None, previous=None: "
                    f"{self.branch('where', b.where)}")
+        if b.file is not None:
+            w.at(b.span)
+            w.line(f"fns['file_{b.index}'] = lambda r0, change=None, previous=None: "
+                   f"str({self.expr(b.file)})")
         for n, sc in enumerate(b.set_checks):
             w.at(sc.span)
             self.here = sc.span

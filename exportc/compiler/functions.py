@@ -171,6 +171,15 @@ def _contains(args: list[Type]) -> Type:
     return _nullable_if_any(args, BOOL)
 
 
+def _split(name: str) -> Callable[[list[Type]], Type]:
+    def check(args: list[Type]) -> Type:
+        _arity(args, 2, 2, f"{name}(text, separator)")
+        _want(args, 0, {"text"}, "text")
+        _want(args, 1, {"text"}, "text")
+        return TEXT.or_null()  # null when the separator does not occur
+    return check
+
+
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("pad", "pad(value, length[, fill])",
              "Left-pads with `fill` (default \"0\") to `length` characters.", _pad),
@@ -200,6 +209,12 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("replace", "replace(text, old, new)", "Replaces every `old` by `new`.", _replace),
     Function("length", "length(text)", "Number of characters.", _length),
     Function("contains", "contains(text, part)", "Whether `part` occurs in the text.", _contains),
+    Function("before", "before(text, separator)",
+             "The text before the first separator (`0106` of `0106:12345678`); null without one.",
+             _split("before")),
+    Function("after", "after(text, separator)",
+             "The text after the first separator (`12345678` of `0106:12345678`); null without one.",
+             _split("after")),
 ]}
 
 # Aggregates over a list field and set-level checks are resolved specially (see resolve.py).

@@ -69,7 +69,10 @@ def merge(base: ast.Module, child: ast.Module) -> Merge:
                 else:
                     items[idx] = new
             case ast.TargetDecl() | ast.HistoryDecl():
-                idx = next((i for i, it in enumerate(items) if type(it) is type(item)), None)
+                # a target replaces the base's target of the same document kind (root)
+                idx = next((i for i, it in enumerate(items) if type(it) is type(item) and (
+                    not isinstance(it, ast.TargetDecl) or len(_targets(items)) == 1
+                    or it.root == item.root)), None)  # type: ignore[union-attr]
                 if idx is None:
                     items.append(item)
                 else:
@@ -210,3 +213,7 @@ def _replace_decl(old: ast.ParamDecl | ast.TableDecl | ast.LetDecl,
 def _t(t: ast.TypeRef) -> str:
     from exportc.dsl.formatter import format_type
     return format_type(t)
+
+
+def _targets(items: list[ast.Item]) -> list[ast.TargetDecl]:
+    return [i for i in items if isinstance(i, ast.TargetDecl)]

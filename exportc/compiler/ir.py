@@ -186,6 +186,8 @@ class TopBlock:
     element: Element
     set_checks: list[SetCheck]
     span: Span
+    document: str | None = None  # the root of a document-per-record block (its kind)
+    file: Expr | None = None  # that block's file name per record
 
 
 @dataclass
@@ -227,6 +229,17 @@ class SourceShape:
 
 
 @dataclass
+class DocumentKind:
+    """A target of a document-per-record profile: one kind of document (Invoice, CreditNote)."""
+
+    root: str
+    schema_path: str
+    schema_digest: str
+    namespaces: dict[str, str]
+    schematron: tuple[str, ...]  # absolute paths of the business-rule stylesheets
+
+
+@dataclass
 class Profile:
     """A checked profile, ready for codegen."""
 
@@ -244,3 +257,4 @@ class Profile:
     blocks: list[TopBlock]
     global_checks: list[Check]
     files: tuple[str, ...]  # every profile file merged in (base first)
+    documents: dict[str, DocumentKind] = field(default_factory=dict)  # root -> kind

@@ -18,6 +18,7 @@ from pathlib import Path
 from exportc.artefact import (
     Artefact,
     BlockSpec,
+    DocumentSpec,
     ParamSpec,
     SetCheckSpec,
     ShapeSpec,
@@ -28,7 +29,7 @@ from exportc.compiler import ir
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
 from exportc.compiler.inherit import Override, merge
-from exportc.compiler.resolve import Resolver, Scope
+from exportc.compiler.resolve import Resolver, Scope, did_you_mean
 from exportc.compiler.schema import SchemaError, SchemaModel, load_model
 from exportc.compiler.targets import TargetPlanner
 from exportc.compiler.types import Type
@@ -132,21 +133,69 @@ def _compile(path: Path, result: CompileResult, text: str | None, emit: bool) ->
     decl = _declare(module, str(path))
     result.diagnostics += decl.diagnostics
     header = next(i for i in module.items if isinstance(i, ast.ProfileDecl))
-    target = next((i for i in module.items if isinstance(i, ast.TargetDecl)), None)
-    if target is None:
+    targets = [i for i in module.items if isinstance(i, ast.TargetDecl)]
+    if not targets:
         result.diagnostics.append(error("E0401", "the profile has no `target`", header.span,
                                         'add `target "schema.xsd" root RootElement`'))
         return result
-    model = result.schema = _schema(target, str(path), result)
-    if model is None:
+    kinds = _kinds(module, targets, str(path), result)
+    if kinds is None:
         return result
-    profile = _plan(module, header, target, model, decl, result)
+    result.schema = kinds[0].model  # the first kind's, for tooling (exportc lsp)
+    profile = _plan(module, header, kinds, decl, result)
     if profile is None or result.errors():
         return result
     result.profile = profile
     if emit:
         result.artefact = _artefact(profile, result.sources)
     return result
+
+
+@dataclass
+class _Kind:
+    """A target with its schema model (and, for documents, its schematron stylesheets)."""
+
+    decl: ast.TargetDecl
+    model: SchemaModel
+    schematron: tuple[str, ...]
+
+
+def _kinds(module: ast.Module, targets: list[ast.TargetDecl], file: str, result: CompileResult) -> list[_Kind] | None:
+    """Every target's schema; several targets only as document kinds, one per root."""
+    documents = any(isinstance(i, ast.Block) and i.document for i in module.items)
+    if len(targets) > 1 and not documents:
+        result.diagnostics.append(error(
+            "E0337", "several targets need `document` blocks", targets[1].span,
+            "each target is a kind of document: write `document Root for source file name { }`",
+            [Related(targets[0].span, "first target")]))
+        return None
+    seen: dict[str, ast.TargetDecl] = {}
+    kinds: list[_Kind] = []
+    for t in targets:
+        if t.root in seen:
+            result.diagnostics.append(error("E0337", f"two targets have the root `{t.root}`",
+                                            t.span, "each document kind needs its own root",
+                                            [Related(seen[t.root].span, "first target")]))
+            return None
+        seen[t.root] = t
+        model = _schema(t, file, result)
+        if model is None:
+            return None
+        rules = []
+        for name in t.schematron:
+            try:
+                found = find_schema(name, t.span.file or file)  # the declaring file's project
+            except ConfigError as exc:
+                result.diagnostics.append(error("E0002", str(exc), t.span))
+                return None
+            if found is None:
+                result.diagnostics.append(error(
+                    "E0339", f"cannot find the schematron stylesheet `{name}`", t.span,
+                    "give the compiled XSLT beside the profile or in a schema folder of exportc.toml"))
+                return None
+            rules.append(str(found))
+        kinds.append(_Kind(t, model, tuple(rules)))
+    return kinds
 
 
 def _declare(module: ast.Module, file: str) -> Declarations:
@@ -188,15 +237,21 @@ def _schema(target: ast.TargetDecl, file: str, result: CompileResult) -> SchemaM
         return None
 
 
-def _plan(module: ast.Module, header: ast.ProfileDecl, target: ast.TargetDecl,
-          model: SchemaModel, decl: Declarations, result: CompileResult) -> ir.Profile | None:
+def _plan(module: ast.Module, header: ast.ProfileDecl, kinds: list[_Kind], decl: Declarations,
+          result: CompileResult) -> ir.Profile | None:
     resolver = Resolver(decl.params, decl.tables, decl.sources)
-    planner = TargetPlanner(model, resolver, target.root, target.span, decl.lets)
+    planners = {k.decl.root: TargetPlanner(k.model, resolver, k.decl.root, k.decl.span, decl.lets)
+                for k in kinds}
+    first = planners[kinds[0].decl.root]
+    documents = any(isinstance(i, ast.Block) and i.document for i in module.items)
     blocks: list[ir.TopBlock] = []
     global_checks: list[ir.Check] = []
     seen_paths: dict[str, Span] = {}
     for item in module.items:
         if isinstance(item, ast.Block):
+            planner = _document_planner(item, planners, first, documents) if documents else first
+            if planner is None:
+                continue
             if item.for_ is None and item.path in seen_paths:
                 planner.err("E0304", f"`{item.path}` is written by two blocks", item.path_span,
                             "merge them", [Related(seen_paths[item.path], "first written here")])
@@ -208,24 +263,78 @@ def _plan(module: ast.Module, header: ast.ProfileDecl, target: ast.TargetDecl,
         elif isinstance(item, ast.CheckDecl):
             if item.per or (isinstance(item.condition, ast.Call)
                             and item.condition.func in ("no_overlap", "unique")):
-                planner.err("E0220", "set-level checks belong in a `for` block", item.span)
+                first.err("E0220", "set-level checks belong in a `for` block", item.span)
                 continue
             cond = resolver.condition(item.condition, Scope(lets=(decl.lets,)), "a check")
             global_checks.append(ir.Check(cond, item.severity, item.message, item.span))
-    result.diagnostics += resolver.diagnostics + planner.diagnostics
+    if documents:
+        _one_kind_per_record(module, first)
+    result.diagnostics += resolver.diagnostics + [d for p in planners.values() for d in p.diagnostics]
     if not any(isinstance(i, ast.Block) for i in module.items):
         result.diagnostics.append(error("E0409", "the profile writes nothing: it has no target "
                                         "blocks", header.span,
                                         "add a block such as `Accounts/Account for customers { }`"))
     history = next((i.mode for i in module.items if isinstance(i, ast.HistoryDecl)), "full")
     blocks.sort(key=lambda b: (b.position, b.index))
+    main = kinds[0]
+    roots = {k.decl.root: planners[k.decl.root].root for k in kinds}  # as written -> as in the XSD
+    return ir.Profile(header.name, header.title, header.span.file, main.model.path,
+                      main.model.digest, roots[main.decl.root], _namespaces(main, roots[main.decl.root]),
+                      history, decl.params, decl.tables, decl.sources, blocks, global_checks,
+                      tuple(result.sources),
+                      {roots[k.decl.root]: ir.DocumentKind(roots[k.decl.root], k.model.path, k.model.digest,
+                                                    _namespaces(k, roots[k.decl.root]), k.schematron)
+                       for k in kinds} if documents else {})
+
+
+def _namespaces(kind: _Kind, root: str) -> dict[str, str]:
+    """The namespace declarations of a kind's root: every prefix its elements use, and the
+    default namespace when the root has no prefix."""
+    model = kind.model
     namespaces = dict(model.element_namespaces)
-    root_particle = model.roots.get(target.root)
-    if root_particle is not None and ":" not in target.root and model.namespaces.get(""):
+    if model.roots.get(root) is not None and ":" not in root and model.namespaces.get(""):
         namespaces[""] = model.namespaces[""]
-    return ir.Profile(header.name, header.title, header.span.file, model.path, model.digest,
-                      target.root, namespaces, history, decl.params, decl.tables, decl.sources,
-                      blocks, global_checks, tuple(result.sources))
+    return namespaces
+
+
+def _document_planner(block: ast.Block, planners: dict[str, TargetPlanner], first: TargetPlanner,
+                      documents: bool) -> TargetPlanner | None:
+    """The planner of a document block's kind; a misplaced or incomplete block is reported."""
+    if not block.document:
+        first.err("E0336", "this profile writes one document per record, so every top-level "
+                  "block must be a `document` block", block.path_span,
+                  f"write `document {next(iter(planners))} for ... file ... {{ }}` and put this "
+                  "block inside it")
+        return None
+    planner = planners.get(block.path)
+    if planner is None:
+        first.err("E0334", f"no target has the root `{block.path}`", block.path_span,
+                  did_you_mean(block.path, planners) or "document kinds here: "
+                  + ", ".join(planners) + "; add `target \"schema.xsd\" root " + block.path + "`")
+        return None
+    if block.for_ is None:
+        first.err("E0333", "a document block needs `for`: it writes one document per record",
+                  block.path_span, f"write `document {block.path} for source file name {{ }}`")
+        return None
+    if block.file is None:
+        first.err("E0332", "a document block needs a file name", block.path_span,
+                  "add `file expression`, e.g. `file Factuurnummer + \".xml\"`")
+        return None
+    return planner
+
+
+def _one_kind_per_record(module: ast.Module, planner: TargetPlanner) -> None:
+    """Two document blocks that both take every record of one source would make two kinds of
+    document for one record: each needs a `where` that chooses."""
+    unconditional: dict[str, ast.Block] = {}
+    for b in module.items:
+        if isinstance(b, ast.Block) and b.document and b.for_ and b.where is None:
+            if b.for_ in unconditional:
+                planner.err("E0335", f"two document blocks make a document for every record of "
+                            f"`{b.for_}`", b.path_span,
+                            "give them `where` conditions that choose one kind per record",
+                            [Related(unconditional[b.for_].path_span, "also for every record")])
+            unconditional.setdefault(b.for_, b)
 
 
 # ---- IR → artefact ----------------------------------------------------------------------------
@@ -282,12 +391,36 @@ def _artefact(p: ir.Profile, texts: dict[str, str]) -> Artefact:
         tuple(SetCheckSpec(s.fn, s.severity, s.message, s.span.file, s.span.line)
               for s in b.set_checks), b.span.file, b.span.line,
         _mentions(b, lambda x: isinstance(x, ir.RunRef) and x.name == "change"),
-        _mentions(b, lambda x: isinstance(x, ir.PreviousRef))) for b in p.blocks)
+        _mentions(b, lambda x: isinstance(x, ir.PreviousRef)), b.document,
+        _nodes(b.element) if b.document else {}) for b in p.blocks)
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
                     p.namespaces, p.history, params, tables,
                     {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),
                     bool(p.global_checks), rules=_rules(
-                        [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks)], texts))
+                        [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks),
+                         *((b.file, line) for b in blocks for line in b.nodes.values())], texts),
+                    documents={k: DocumentSpec(d.root, d.schema_path, d.namespaces, d.schematron)
+                               for k, d in p.documents.items()})
+
+
+def _nodes(root: ir.Element) -> dict[str, int]:
+    """Element path (local names, ``Invoice/LegalMonetaryTotal/PayableAmount``, ``…/@currencyID``)
+    -> the profile line of the rule or block that writes it, so a business-rule failure found in
+    the document can name the `.map` line."""
+    out: dict[str, int] = {}
+
+    def walk(el: ir.Element, prefix: str) -> None:
+        path = f"{prefix}/{el.name.split(':')[-1]}" if prefix else el.name.split(":")[-1]
+        if el.span is not None:
+            out.setdefault(path, el.span.line)
+        for attr, slot in el.attrs:
+            out[f"{path}/@{attr}"] = slot.span.line
+        if el.text is not None:
+            out[path] = el.text.span.line
+        for _pos, child in el.children:
+            walk(child.element if isinstance(child, ir.Repeat) else child, path)
+    walk(root, "")
+    return out
 
 
 @dataclass

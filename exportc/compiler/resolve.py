@@ -273,6 +273,8 @@ class Resolver:
             sub = shape.lists[e.name]
             return ir.PreviousRef(e.name, Type("list", elem=Type("record", record=sub.name),
                                                record=sub.name))
+        if e.name in shape.refs:  # the referenced record as it was delivered
+            return ir.PreviousRef(e.name, Type("record", nullable=True, record=shape.refs[e.name][0]))
         t = shape.fields.get(e.name)
         if t is None:
             return self._no_field(shape, e, "previous")
@@ -403,6 +405,8 @@ class Resolver:
     def visit_Call(self, e: ast.Call, scope: Scope) -> ir.Expr:
         if e.func in AGGREGATES:
             return self._aggregate(e, scope)
+        if e.func in ("min", "max") and len(e.args) == 1:  # over a list: `min(Regels.Datum_vanaf)`
+            return self._extreme(e, scope)
         if e.func in SET_CHECKS:
             return self.err("E0220", f"`{e.func}` checks a whole set of records; use it as "
                             f"`check {SET_CHECKS[e.func]} else error \"...\"` in a `for` block",
@@ -450,6 +454,24 @@ class Resolver:
             return self.err("E0204", f"sum() adds numbers, but this is {body.type}",
                             e.args[0].span)
         return ir.Aggregate("sum", proj.source, proj.elem_depth, body, body.type.non_null())
+
+
+    def _extreme(self, e: ast.Call, scope: Scope) -> ir.Expr:
+        """``min``/``max`` of one argument: the smallest or largest value over a list's elements
+        (nulls skipped; null when there is none)."""
+        outer, self._projection = self._projection, _Projection(len(scope.frames))
+        try:
+            body = self.expr(e.args[0], scope)
+            proj = self._projection
+        finally:
+            self._projection = outer
+        if body.type.name == "any":
+            return _ERR
+        if proj.source is None or body.type.name not in ("int", "decimal", "date", "datetime", "text"):
+            return self.err("E0204", f"{e.func}() of one value needs the field of a list: "
+                            f"`{e.func}(Regels.Datum_vanaf)`", e.args[0].span,
+                            f"or compare values: `{e.func}(a, b)`")
+        return ir.Aggregate(e.func, proj.source, proj.elem_depth, body, body.type.or_null())
 
 
 def literal_type(value: object) -> Type:

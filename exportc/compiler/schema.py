@@ -147,6 +147,13 @@ class ComplexType:
                 return None
             return inner * item.max_occurs
         return count(self.content) if self.content else 0
+    def children_named(self, name: str) -> list[Particle]:
+        """The children a profile's name may mean: the exact (prefixed) name, or, for a name
+        without a prefix, every child with that local name (``Name`` -> ``cbc:Name``)."""
+        exact = self.child(name)
+        if exact is not None or ":" in name:
+            return [exact] if exact is not None else []
+        return [p for p in self.particles() if p.name.split(":")[-1] == name]
 
 
 @dataclass

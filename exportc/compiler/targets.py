@@ -82,6 +82,11 @@ class TargetPlanner:
         self.diagnostics: list[Diagnostic] = []
         self.root_type: ComplexType | None = None
         particle = model.roots.get(root)
+        if particle is None and ":" not in root:  # a namespaced root by its local name
+            named = [p for name, p in model.roots.items() if name.split(":")[-1] == root]
+            if len(named) == 1:
+                particle = named[0]
+                self.root = particle.name
         if particle is None:
             self.err("E0312", f"the schema has no global element `{root}`", root_span,
                      did_you_mean(root, model.roots) or
@@ -98,34 +103,54 @@ class TargetPlanner:
     # -- schema walking --
     def _child(self, ctype: ComplexType | SimpleType, name: str, parent: str, span: Span
                ) -> Particle | None:
-        particle = ctype.child(name) if isinstance(ctype, ComplexType) else None
-        if particle is None:
-            valid = [p.name for p in ctype.particles()] if isinstance(ctype, ComplexType) else []
-            if valid:
-                hint = did_you_mean(name, valid) or "valid here: " + ", ".join(valid[:25]) + (
-                    ", …" if len(valid) > 25 else "")
-            else:
-                hint = f"`{parent}` has no child elements"
-            if isinstance(ctype, ComplexType) and name in ctype.attributes:
-                hint = f"`{name}` is an attribute: write `@{name}`"
-            self.err("E0301", f"`{parent}` has no element `{name}`", span, hint)
-        return particle
+        """The child element a path segment names; its namespace prefix may be left out where
+        the local name is unambiguous (``Party/PartyName/Name`` for ``cac:Party/...``)."""
+        matches = ctype.children_named(name) if isinstance(ctype, ComplexType) else []
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            self.err("E0331", f"`{name}` is ambiguous in `{parent}`: it may be "
+                     + " or ".join(f"`{p.name}`" for p in matches), span,
+                     "write the namespace prefix to choose one")
+            return None
+        prefix = name.split(":")[0] if ":" in name else None
+        if prefix is not None and prefix not in self.model.element_namespaces \
+                and prefix not in self.model.namespaces:
+            known = sorted(set(self.model.element_namespaces) | {k for k in self.model.namespaces if k})
+            self.err("E0330", f"the namespace prefix `{prefix}` is not declared by the schema",
+                     span, f"prefixes of this schema: {', '.join(known) or '(none)'}; or leave the "
+                     f"prefix out: `{name.split(':', 1)[1]}`")
+            return None
+        valid = [p.name for p in ctype.particles()] if isinstance(ctype, ComplexType) else []
+        if valid:
+            local = {v.split(":")[-1]: v for v in valid}
+            close = did_you_mean(name, valid) or (did_you_mean(name.split(":")[-1], local) or "")
+            hint = close or "valid here: " + ", ".join(valid[:25]) + (", …" if len(valid) > 25 else "")
+        else:
+            hint = f"`{parent}` has no child elements"
+        if isinstance(ctype, ComplexType) and name in ctype.attributes:
+            hint = f"`{name}` is an attribute: write `@{name}`"
+        self.err("E0301", f"`{parent}` has no element `{name}`", span, hint)
+        return None
 
     # -- top-level blocks --
     def top_block(self, block: ast.Block, index: int, sources: dict[str, ir.SourceShape]
                   ) -> ir.TopBlock | None:
         if self.root_type is None:
             return None
-        segments = block.path.split("/")
         ctype: ComplexType | SimpleType = self.root_type
-        parent = self.root
         particles: list[Particle] = []
-        for seg in segments:
-            p = self._child(ctype, seg, parent, block.path_span)
-            if p is None:
-                return None
-            particles.append(p)
-            ctype, parent = self.model.type_of(p), seg
+        if block.document:  # the block is the root element itself, one per record
+            name, position = self.root, 0
+        else:
+            parent = self.root
+            for seg in block.path.split("/"):
+                p = self._child(ctype, seg, parent, block.path_span)
+                if p is None:
+                    return None
+                particles.append(p)
+                ctype, parent = self.model.type_of(p), p.name
+            name, position = particles[-1].name, particles[0].position
         scope = Scope(lets=(self.global_lets,))
         source = None
         if block.for_ is not None:
@@ -135,7 +160,8 @@ class TargetPlanner:
                          (f"sources: {', '.join(sources)}" if sources else "declare it with "
                           "`source name key field { ... }`"))
                 return None
-            self._check_repeats(particles[-1], block)
+            if particles:
+                self._check_repeats(particles[-1], block)
             source = block.for_
             scope = Scope(frames=(Frame((source,), sources[source], 0),),
                           lets=(self.global_lets,), top_record=True)
@@ -146,13 +172,29 @@ class TargetPlanner:
                          "use `when` for a condition on a block without `for`")
             where = self.r.condition(block.where, scope, "a `where` condition")
             scope = scope.with_facts(facts_of(where))
+        lets = {i.name: i for i in block.items if isinstance(i, ast.LetDecl)}
+        file = self.file_name(block, scope.push_lets(lets) if lets else scope) if block.document else None
         set_checks: list[ir.SetCheck] = []
-        element = self.element(particles[-1].name, ctype, block, scope,
-                               f"{self.root}/{block.path}", set_checks, top=source is not None)
+        path = self.root if block.document else f"{self.root}/{block.path}"
+        element = self.element(name, ctype, block, scope, path, set_checks, top=source is not None)
         if element is None:
             return None
-        return ir.TopBlock(index, tuple(segments[:-1]), particles[0].position, source, where,
-                           element, set_checks, block.span)
+        return ir.TopBlock(index, tuple(p.name for p in particles[:-1]), position, source, where,
+                           element, set_checks, block.span, self.root if block.document else None,
+                           file)
+
+    def file_name(self, block: ast.Block, scope: Scope) -> ir.Expr | None:
+        """The file a document block writes each record to: a text (or number) per record."""
+        if block.file is None:
+            return None
+        expr = self.r.expr(block.file, scope)
+        if expr.type.name not in ("text", "int", "any"):
+            self.err("E0307", f"a file name must be text, not {expr.type}", block.file.span,
+                     "build it with text(x) or `+`: `Factuurnummer + \".xml\"`")
+        elif expr.type.nullable:
+            self.err("E0306", "the file name may be null", block.file.span,
+                     "use coalesce(x, fallback)")
+        return expr
 
     def _check_repeats(self, particle: Particle, block: ast.Block) -> None:
         if particle.max_occurs is not None and particle.max_occurs <= 1:
@@ -185,18 +227,18 @@ class TargetPlanner:
                  ) -> _Node | None:
         """Walk/create the intermediate elements of a path below ``node``."""
         for seg in segments:
-            existing = node.by_name.get(seg)
-            if existing is not None:
-                node = existing
-                continue
             p = self._child(node.ctype, seg, node.element.name, span)
             if p is None:
                 return None
-            child = ir.Element(seg, implicit=implicit, span=span)
-            child_node = _Node(child, self.model.type_of(p), f"{node.path}/{seg}")
+            existing = node.by_name.get(p.name)
+            if existing is not None:
+                node = existing
+                continue
+            child = ir.Element(p.name, implicit=implicit, span=span)
+            child_node = _Node(child, self.model.type_of(p), f"{node.path}/{p.name}")
             node.element.children.append((p.position, child))
-            node.by_name[seg] = child_node
-            node.filled.add(seg)
+            node.by_name[p.name] = child_node
+            node.filled.add(p.name)
             node = child_node
         return node
 
@@ -224,12 +266,12 @@ class TargetPlanner:
             slot = self.slot(expr, attr.type, attr.required, rule, full)
             target.element.attrs.append((attr_name, slot))
             return
-        existing = target.by_name.get(last)
-        p = None if existing else self._child(target.ctype, last, target.element.name,
-                                               rule.target_span)
-        if existing is None and p is None:
+        p = self._child(target.ctype, last, target.element.name, rule.target_span)
+        if p is None:
             return
-        child_type = existing.ctype if existing else self.model.type_of(p)  # type: ignore[arg-type]
+        last = p.name
+        existing = target.by_name.get(last)
+        child_type = existing.ctype if existing else self.model.type_of(p)
         simple = child_type if isinstance(child_type, SimpleType) else child_type.simple
         if simple is None:
             assert isinstance(child_type, ComplexType)  # a simple type is its own simple content
@@ -243,12 +285,11 @@ class TargetPlanner:
                 return
             child_node = existing
         else:
-            assert p is not None
             if self._twice(target, last, rule):
                 return
             child_node = self._descend(target, [last], rule.target_span)  # type: ignore[assignment]
             assert child_node is not None
-        required = p.min_occurs > 0 if p else False
+        required = p.min_occurs > 0 if existing is None else False
         child_node.element.text = self.slot(expr, simple, required, rule, full)
         child_node.slot_spans["#text"] = rule.span
 
@@ -286,6 +327,7 @@ class TargetPlanner:
         p = self._child(parent.ctype, last, parent.element.name, block.path_span)
         if p is None:
             return
+        last = p.name
         ctype = self.model.type_of(p)
         full = f"{parent.path}/{last}"
         if block.for_ is None:

@@ -171,6 +171,7 @@ class TargetDecl:
 
     schema: str
     root: str
+    schematron: tuple[str, ...] = ()  # business-rule stylesheets every document is checked by
     span: Span = _span()
 
 
@@ -317,6 +318,8 @@ class Block:
     when: Expr | None
     items: tuple[BlockItem, ...]
     group_by: tuple[str, ...] = ()
+    document: bool = False  # ``document Invoice for ... file expr``: one document per record
+    file: Expr | None = None  # the document's file name
     path_span: Span = _span()
     span: Span = _span()
 

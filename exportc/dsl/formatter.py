@@ -171,7 +171,9 @@ def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: 
             title = f" {format_literal(item.title)}" if item.title is not None else ""
             w.emit(depth, f"profile {item.name}{ext}{title}" + tail())
         case ast.TargetDecl():
-            w.emit(depth, f"target {format_literal(item.schema)} root {item.root}" + tail())
+            rules = (" schematron " + ", ".join(format_literal(s) for s in item.schematron)
+                     if item.schematron else "")
+            w.emit(depth, f"target {format_literal(item.schema)} root {item.root}{rules}" + tail())
         case ast.HistoryDecl():
             w.emit(depth, f"history {item.mode}" + tail())
         case ast.ParamDecl():
@@ -203,7 +205,7 @@ def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: 
             override = " override" if item.override else ""
             w.emit(depth, f"{value}{pad} > {item.target}{override}" + tail())
         case ast.Block():
-            head = item.path
+            head = ("document " if item.document else "") + item.path
             if item.for_:
                 head += f" for {item.for_}"
             if item.group_by:
@@ -212,6 +214,8 @@ def _item(w: _Writer, item: object, depth: int, align: int = 0, claim_trailing: 
                 head += f" where {format_expr(item.where)}"
             if item.when is not None:
                 head += f" when {format_expr(item.when)}"
+            if item.file is not None:
+                head += f" file {format_expr(item.file)}"
             w.emit(depth, head + " {" + _header_comment(w, item.span.line, item.items))
             _children(w, item.items, depth + 1, item.span.end_line)
             w.emit(depth, "}" + tail())

@@ -179,8 +179,11 @@ class _Builder(Transformer[Token, ast.Module]):
             return self._string(base), True
         return base.text, False
 
-    def target_decl(self, meta: Any, c: list[Token]) -> ast.TargetDecl:
-        return ast.TargetDecl(self._string(c[0]), str(c[1]), span=self._span(meta))
+    def target_decl(self, meta: Any, c: list[Any]) -> ast.TargetDecl:
+        return ast.TargetDecl(self._string(c[0]), str(c[1]), c[2] or (), span=self._span(meta))
+
+    def schematron_clause(self, meta: Any, c: list[Token]) -> tuple[str, ...]:
+        return tuple(self._string(s) for s in c)
 
     def history_decl(self, meta: Any, c: list[Token]) -> ast.HistoryDecl:
         return ast.HistoryDecl(str(c[0]), span=self._span(meta))
@@ -258,12 +261,13 @@ class _Builder(Transformer[Token, ast.Module]):
 
     # -- blocks, rules, checks --
     def block(self, meta: Any, c: list[Any]) -> ast.Block:
-        path, path_span = c[0]
-        cl = self._clauses(c[1:], {"for", "where", "when"}, "block")
-        items = tuple(p for p in c[1:] if not isinstance(p, tuple))
+        document = c[0] is not None
+        path, path_span = c[1]
+        cl = self._clauses(c[2:], {"for", "where", "when", "file"}, "block")
+        items = tuple(p for p in c[2:] if not isinstance(p, tuple))
         for_, group = cl.get("for", (None, ()))
-        return ast.Block(path, for_, cl.get("where"), cl.get("when"), items, group,
-                         path_span=path_span, span=self._span(meta))
+        return ast.Block(path, for_, cl.get("where"), cl.get("when"), items, group, document,
+                         cl.get("file"), path_span=path_span, span=self._span(meta))
 
     def block_path(self, meta: Any, c: list[Token]) -> tuple[str, Span]:
         return str(c[0]), _tok_span(self.file, c[0])
@@ -279,6 +283,9 @@ class _Builder(Transformer[Token, ast.Module]):
 
     def when_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
         return "when", c[0], self._span(meta)
+
+    def file_clause(self, meta: Any, c: list[Any]) -> tuple[str, Any, Span]:
+        return "file", c[0], self._span(meta)
 
     def rule(self, meta: Any, c: list[Any]) -> ast.Rule:
         value, _gt, target, override = c

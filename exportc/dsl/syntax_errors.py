@@ -19,11 +19,11 @@ from exportc.diagnostics import Diagnostic, Related, Span, error
 KEYWORDS = (
     "profile extends target root history full mutations none param table from default "
     "passthrough source key window on list ref let for by where when override check per else "
-    "error warning if then and or not in true false null"
+    "error warning if then and or not in true false null document file schematron"
 ).split()
 _KEYWORD_TERMINALS = {kw.upper(): kw for kw in KEYWORDS}
 _TYPE_NAMES = {"text", "int", "decimal", "bool", "date", "datetime", "list"}
-TOP_LEVEL_KEYWORDS = ("profile", "target", "history", "param", "table", "source", "let", "check")
+TOP_LEVEL_KEYWORDS = ("profile", "target", "history", "param", "table", "source", "let", "check", "document")
 
 _TERMINAL_NAMES = {
     "NAME": "a name",

@@ -36,6 +36,8 @@ __all__ = [
     "fmt_dec",
     "fmt_float",
     "fn_abs",
+    "fn_after",
+    "fn_before",
     "fn_coalesce",
     "fn_contains",
     "fn_decimal",
@@ -56,6 +58,8 @@ __all__ = [
     "fn_upper",
     "getf",
     "group_by",
+    "max_of",
+    "min_of",
     "n_add",
     "n_concat",
     "n_div",
@@ -259,6 +263,18 @@ def group_by(items: Iterable[dict[str, Any]] | None, keys: tuple[str, ...], name
     return list(groups.values())
 
 
+def min_of(values: Iterable[Any]) -> Any:
+    """The smallest value over a list's elements, nulls skipped (null when none)."""
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def max_of(values: Iterable[Any]) -> Any:
+    """The largest value over a list's elements, nulls skipped (null when none)."""
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 def sum_of(values: Iterable[Any], start: Any) -> Any:
     total = start
     for v in values:
@@ -380,6 +396,18 @@ def fn_substring(s: str | None, start: int | None, length: int | None = -1) -> s
         return None
     begin = max(0, start - 1)
     return s[begin:] if length < 0 else s[begin:begin + length]
+
+
+def fn_before(s: str | None, sep: str | None) -> str | None:
+    if s is None or sep is None or sep not in s:
+        return None
+    return s.split(sep, 1)[0]
+
+
+def fn_after(s: str | None, sep: str | None) -> str | None:
+    if s is None or sep is None or sep not in s:
+        return None
+    return s.split(sep, 1)[1]
 
 
 def fn_replace(s: str | None, old: str | None, new: str | None) -> str | None:

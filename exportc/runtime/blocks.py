@@ -21,6 +21,7 @@ from typing import IO, Any
 from exportc.artefact import Artefact, BlockSpec
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
+from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, Problem
@@ -55,7 +56,8 @@ class BlockRun:
     """One top-level block during a run: its counts, its spool, its per-record logic."""
 
     def __init__(self, artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
-                 opts: RunOptions, tracker: ChangeTracker, ctx: RunContext, spool: Path) -> None:
+                 opts: RunOptions, tracker: ChangeTracker, ctx: RunContext, spool: Path,
+                 sink: DocumentSink | None = None) -> None:
         self.a, self.block, self.opts, self.tracker, self.ctx = artefact, block, opts, tracker, ctx
         self.name = block_name(block)
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
@@ -63,6 +65,8 @@ class BlockRun:
         self.sizes: list[int] = []
         self.emit = fns[f"block_{block.index}"]
         self.where = fns.get(f"where_{block.index}")
+        self.file_name = fns.get(f"file_{block.index}")
+        self.sink = sink if block.document else None
         self.spool_path = spool
         self.spool: IO[str] = open(spool, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
         self.flags: dict[str, list[_Flag]] = {}
@@ -151,8 +155,11 @@ class BlockRun:
                previous: dict[str, Any] | None, source: str | None) -> bool:
         """Emit one record into the block's spool; whether anything was written."""
         buf: list[str] = []
+        name = ""
         try:
             self.emit(record, change, previous, buf.append)
+            if self.file_name is not None and buf:
+                name = self.file_name(record, change, previous)
         except RecordError as exc:
             self._problem(exc, key, source)
             self._fail()
@@ -171,15 +178,23 @@ class BlockRun:
             return False
         if not buf:
             return False
+        xml = "".join(buf)
+        if self.sink is not None and not self._document(name, xml, key, source):
+            return False  # checked now, so a failed document holds back the whole record
         if self.txn is not None:
-            self.txn.parts.append((self, change, "".join(buf)))
+            self.txn.parts.append((self, change, xml, name))
         else:
-            self.put(record, key, change, "".join(buf))
+            self.put(record, key, change, xml, name)
         return True
 
-    def put(self, record: dict[str, Any] | None, key: str | None, change: str, xml: str) -> None:
-        """Deliver one record's element: into the spool, the counts and the history."""
-        self.spool.write(xml)
+    def put(self, record: dict[str, Any] | None, key: str | None, change: str, xml: str,
+            name: str = "") -> None:
+        """Deliver one record's element (or document): into the spool (or the run's documents),
+        the counts and the history."""
+        if self.sink is not None:
+            self.sink.stage(name, xml, key)
+        else:
+            self.spool.write(xml)
         self.written_keys.append(key)  # the n-th element in the spool is this record's
         self.sizes.append(len(xml))  # where it ends, so a large export can be split between records
         self.counts.written += 1
@@ -188,6 +203,33 @@ class BlockRun:
         self.counts.by_change[change] = self.counts.by_change.get(change, 0) + 1
         if record is not None and key is not None:
             self.tracker.delivered(self.block, key, record, change, xml)
+
+    def _document(self, name: str, xml: str, key: str | None, source: str | None) -> bool:
+        """Check one record's document; report what its checks found; whether it may go."""
+        assert self.sink is not None and self.block.document is not None
+        found = self.sink.check(self.block.document, name, xml, key)
+        for f in found:
+            # a bad file name points at the block's header (its `file` clause), a failed rule at
+            # the profile line that wrote the node it concerns
+            line = self.block.line if f.code == "E0630" else self._node_line(f.path) if f.path else None
+            suffix = f" [document {name}]" if f.code != "E0630" else ""
+            self.ctx.report.problems.append(Problem(
+                f.severity, f.code, f.message + suffix, self.name, key,
+                self.block.file if line else None, line, source))
+        if any(f.severity == "error" for f in found):
+            self._fail()
+            return False
+        return True
+
+    def _node_line(self, path: str) -> int | None:
+        """The profile line that wrote the element at ``path``, or its nearest written ancestor."""
+        parts = path.split("/")
+        while parts:
+            line = self.block.nodes.get("/".join(parts))
+            if line is not None:
+                return line
+            parts.pop()
+        return None
 
     def close(self) -> None:
         if not self.spool.closed:
@@ -205,13 +247,15 @@ class BlockSet:
     tracker: ChangeTracker
     ctx: RunContext
     spool_dir: Path
+    sink: DocumentSink | None = None
     runs: list[BlockRun] = field(default_factory=list)
 
     def run(self) -> bool:
         """Feed every block; False when a record failed (without --skip-invalid)."""
         self.spool_dir.mkdir(exist_ok=True)
         self.runs = [BlockRun(self.artefact, b, self.fns, self.opts, self.tracker, self.ctx,
-                              self.spool_dir / f"block-{b.index}.xml") for b in self.artefact.blocks]
+                              self.spool_dir / f"block-{b.index}.xml", self.sink)
+                     for b in self.artefact.blocks]
         ok = True
         for br in self.runs:
             if br.block.source is None:
@@ -356,7 +400,8 @@ class _Pending:
     """One record's elements from every block that reads it, held until all of them succeed."""
 
     failed: bool = False
-    parts: list[tuple[BlockRun, str, str]] = field(default_factory=list)  # (block, change, xml)
+    # (block, change, xml, document file name)
+    parts: list[tuple[BlockRun, str, str, str]] = field(default_factory=list)
 
 
 def _whole(runs: list[BlockRun], record: dict[str, Any], key: str,
@@ -375,13 +420,13 @@ def _whole(runs: list[BlockRun], record: dict[str, Any], key: str,
         finally:
             br.txn = None
     if txn.failed:
-        held = sorted({br.name for br, _, _ in txn.parts})
+        held = sorted({br.name for br, *_ in txn.parts})
         problems = runs[0].ctx.report.problems
         if held and problems:  # say that what did render was held back with it
             problems[-1].message += f"; so nothing of this record was delivered ({', '.join(held)} held back)"
         return False, None
-    for br, change, xml in txn.parts:
-        br.put(record, key, change, xml)
+    for br, change, xml, name in txn.parts:
+        br.put(record, key, change, xml, name)
     return True, kind
 
 

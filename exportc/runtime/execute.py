@@ -23,10 +23,12 @@ from exportc.artefact import Artefact, TypeSpec
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
+from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.guard import check_deletions
 from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.runstore import publish
+from exportc.runtime.schematron import SchematronUnavailable
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.validate import validate_file
 from exportc.values import format_value, parse_scalar
@@ -193,6 +195,11 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot use {out_dir} as output folder: {exc.strerror}") from None
+    if artefact.documents:  # one document per record, each in its own file
+        _documents(artefact, opts, out_dir, tracker, fns, bindings, ctx, hooks)
+        report.timings["total"] = round(time.perf_counter() - started, 4)
+        write_report(report, out_dir)
+        return report
     out_path = out_dir / (output_name or f"{artefact.name}.xml")
     output = _Output(out_path, artefact)
     blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
@@ -315,6 +322,61 @@ def _phase(opts: RunOptions, name: str) -> None:
     """Tell whoever follows the run (the console's progress page) which phase it is in."""
     if opts.phase is not None:
         opts.phase(name)
+
+
+def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, tracker: ChangeTracker,
+               fns: dict[str, Callable[..., Any]], bindings: dict[str, Binding], ctx: RunContext,
+               hooks: Hooks | None) -> None:
+    """A document-per-record run: each record's documents checked when rendered, staged when
+    the record went through whole, and moved into the output folder once the run succeeded
+    (and, for a production run, was recorded)."""
+    report = ctx.report
+    try:
+        sink = DocumentSink(artefact, out_dir, opts.validate)
+    except SchematronUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
+                      out_dir / f".blocks.{os.getpid()}.parts", sink)
+    if hooks:  # from here on, recovery can clean up after a crash
+        hooks[0]([*sink.temp_paths(), (str(blocks.spool_dir), "")])
+    try:
+        ok = _call_global(artefact, fns["global_checks"], report) if "global_checks" in fns else True
+        t0 = time.perf_counter()
+        if ok:
+            _phase(opts, "reading")  # reading, writing and checking go record by record here
+            ok = blocks.run()
+        blocks.discard()
+        report.timings["emit"] = round(time.perf_counter() - t0, 4)
+        report.nothing_to_deliver = ok and not sink.names
+        if opts.validate:
+            report.validation = {"valid": ok, "documents": len(sink.names), "schema": ", ".join(
+                Path(d.schema_path).name for d in artefact.documents.values())}
+    except BaseException:
+        blocks.discard()
+        sink.discard()
+        raise
+    for problem in report.problems:
+        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
+    report.status = "succeeded" if ok else "failed"
+    report.finished = timestamp()
+    if not ok or not sink.names:
+        sink.discard()
+        if hooks:
+            hooks[1](report, [])
+            hooks[2]()  # nothing left to move into place
+        return
+    report.files = sink.finals()
+    try:
+        if hooks:
+            _phase(opts, "recording")
+            hooks[1](report, report.files)  # the commit point of a production run
+    except BaseException:
+        sink.discard()
+        raise
+    sink.commit(publish if hooks else os.replace)  # a run of the history: never over a file
+    _fsync_dir(out_dir)
+    if hooks:
+        hooks[2]()
 
 
 def _fsync_dir(path: Path) -> None:

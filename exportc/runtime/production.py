@@ -102,7 +102,14 @@ class HistoryTracker(ChangeTracker):
         return cached
 
     def _coerce(self, source: str, payload: str) -> dict[str, Any]:
-        return Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
+        raw = json.loads(payload)
+        shape = self.a.sources[source]
+        record = Coercer(shape)(raw, "history", 0)
+        for name, (target, _on) in shape.refs.items():  # `previous.klant`: as delivered
+            ref = raw.get(name)
+            record[name] = (Coercer(self.a.sources[target])(ref, "history", 0)
+                            if isinstance(ref, dict) else None)
+        return record
 
     def seen_key(self, block: BlockSpec, key: str) -> bool:
         source = block.source or ""

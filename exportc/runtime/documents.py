@@ -1,0 +1,122 @@
+"""Document-per-record output: one XML file per record, each validated on its own.
+
+A profile with ``document`` blocks (UBL: an Invoice or a CreditNote per invoice) writes every
+record's document into a staging folder beside the run's output folder; only when the whole run
+succeeded are the files moved into place, so a failed run leaves none. Each document is checked
+before it counts as delivered: its file name (a plain name, never two documents with one name),
+its XSD (lxml, in memory), and the kind's Schematron stylesheets (a ``fatal`` failed assert fails
+the record, a ``warning`` goes into the report).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+
+from exportc.artefact import Artefact, DocumentSpec
+from exportc.runtime.schematron import Schematron
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem with one document: severity, code, message and the element path it concerns
+    (local names, for the profile's node map)."""
+
+    severity: str
+    code: str
+    message: str
+    path: str = ""
+
+
+@cache
+def _xsd(path: str, mtime: float) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(path))
+
+
+class _Kind:
+    """One document kind's validators."""
+
+    def __init__(self, spec: DocumentSpec, validate: bool) -> None:
+        self.spec = spec
+        xsd = Path(spec.schema_path)
+        self.schema = _xsd(str(xsd), xsd.stat().st_mtime) if validate else None
+        self.rules = Schematron(spec.schematron) if validate and spec.schematron else None
+
+    def check(self, xml: str) -> list[Finding]:
+        if self.schema is None:
+            return []
+        doc = etree.fromstring(xml.encode("utf-8"))
+        if not self.schema.validate(doc):
+            # the first error is the cause; lxml-stubs do not declare the log iterable
+            err = next(iter(self.schema.error_log))  # type: ignore[call-overload,unused-ignore]
+            return [Finding("error", "E0610", f"the document does not validate against "
+                            f"{Path(self.spec.schema_path).name}: line {err.line}: {err.message}")]
+        if self.rules is None:
+            return []
+        return [Finding("error" if f.flag == "fatal" else "warning",
+                        "E0631" if f.flag == "fatal" else "W0631",
+                        f"{f.rule}: {f.text} (at {f.path() or f.location}; {f.stylesheet})", f.path())
+                for f in self.rules.check(xml)]
+
+
+class DocumentSink:
+    """The documents of one run: staged, checked, and moved into the output folder at the end."""
+
+    def __init__(self, artefact: Artefact, out_dir: Path, validate: bool) -> None:
+        self.out_dir = out_dir
+        self.stage_dir = out_dir / f".documents.{os.getpid()}.parts"
+        self.kinds = {k: _Kind(spec, validate) for k, spec in artefact.documents.items()}
+        self.owners: dict[str, str | None] = {}  # file name -> the record key that wrote it
+        self.names: list[str] = []
+
+    def check(self, kind: str, name: str, xml: str, key: str | None) -> list[Finding]:
+        """What is wrong with one document (its name, XSD, business rules); errors refuse it."""
+        problem = self._bad_name(name, key)
+        if problem is not None:
+            return [problem]
+        return self.kinds[kind].check(xml)
+
+    def stage(self, name: str, xml: str, key: str | None) -> None:
+        """Keep a checked document for the end of the run (its record went through whole)."""
+        self.stage_dir.mkdir(exist_ok=True)
+        with open(self.stage_dir / name, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(xml)
+        self.owners[name] = key
+        self.names.append(name)
+
+    def add(self, kind: str, name: str, xml: str, key: str | None) -> list[Finding]:
+        """Check one document and stage it when nothing is an error."""
+        found = self.check(kind, name, xml, key)
+        if not any(f.severity == "error" for f in found):
+            self.stage(name, xml, key)
+        return found
+
+    def _bad_name(self, name: str, key: str | None) -> Finding | None:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+            return Finding("error", "E0630", f"the file name {name!r} is not a plain file name")
+        if name in self.owners:
+            other = self.owners[name]
+            return Finding("error", "E0630", f"two documents have the file name {name!r}"
+                           + (f" (the other is record {other})" if other and other != key else ""))
+        return None
+
+    def temp_paths(self) -> list[tuple[str, str]]:
+        return [(str(self.stage_dir), "")]
+
+    def finals(self) -> list[str]:
+        return [str(self.out_dir / n) for n in self.names]
+
+    def commit(self, move: Callable[[Path, Path], object] = os.replace) -> None:
+        """Move every staged document into the output folder (``move(tmp, final)``)."""
+        for name in self.names:
+            move(self.stage_dir / name, self.out_dir / name)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.stage_dir, ignore_errors=True)
