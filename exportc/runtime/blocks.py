@@ -281,6 +281,8 @@ class BlockSet:
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
                                   self.tracker.delivered_record)
+            if hasattr(self.tracker, "attach_refs"):
+                self.tracker.attach_refs = reader.attach_refs
             for n, rec in enumerate(reader, start=1):
                 if self.opts.progress and n % PROGRESS_EVERY == 0:
                     self._progress(source, n)

@@ -86,6 +86,9 @@ class HistoryTracker(ChangeTracker):
         # Deletions found, recorded only when their record went out whole (see `delivered`).
         self._deletions: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
         self.wheres: dict[int, Callable[..., Any]] = {}
+        # Fills a delivered record's refs (``previous.klant``) the way the source being read
+        # fills its records' (set by the block runner while it reads that source).
+        self.attach_refs: Callable[[str, dict[str, Any]], None] | None = None
 
     def bind_wheres(self, fns: dict[str, Callable[..., Any]]) -> None:
         self.wheres = {b.index: fns[f"where_{b.index}"] for b in self.a.blocks
@@ -102,13 +105,9 @@ class HistoryTracker(ChangeTracker):
         return cached
 
     def _coerce(self, source: str, payload: str) -> dict[str, Any]:
-        raw = json.loads(payload)
-        shape = self.a.sources[source]
-        record = Coercer(shape)(raw, "history", 0)
-        for name, (target, _on) in shape.refs.items():  # `previous.klant`: as delivered
-            ref = raw.get(name)
-            record[name] = (Coercer(self.a.sources[target])(ref, "history", 0)
-                            if isinstance(ref, dict) else None)
+        record = Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
+        if self.attach_refs is not None:  # `previous.klant`: refs are not part of the payload
+            self.attach_refs(source, record)
         return record
 
     def seen_key(self, block: BlockSpec, key: str) -> bool:

@@ -131,6 +131,7 @@ class RecordReader:
         if name not in bindings:
             raise SourceError(f"source `{name}` is not bound; pass --source {name}=FILE", name,
                               code="E0504")
+        self.name = name
         self.binding = bindings[name]
         self.shape = shape
         self.bindings = bindings
@@ -162,6 +163,13 @@ class RecordReader:
             shape = self.shapes[target]
             found = self.delivered(target, record_key(shape, dict(zip(shape.key, key, strict=True))))
         return found
+
+    def attach_refs(self, source: str, record: dict[str, Any]) -> None:
+        """Fill a record's ref fields (a record of ``source`` read back from the history)."""
+        if source != self.name:
+            return
+        for fname, (target, on) in self.shape.refs.items():
+            record[fname] = self._ref(target, tuple(record.get(k) for k in on))
 
     def __iter__(self) -> Iterator[Record]:
         joins = {f: _Join(self.shape.lists[f], self.shape, self.bindings[
