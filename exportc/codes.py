@@ -131,8 +131,8 @@ CODES: dict[str, tuple[str, str]] = {
               "check the source, or allow them with --allow-deletions N."),
     "E0640": ("amount with too many decimals", "fixed(x, places) got a value with more decimals than "
               "the target takes; it is never rounded silently."),
-    "E0630": ("bad document file name", "A document's file name is not a plain name, or two documents share one."),
-    "E0631": ("business rule failed", "A document fails a `fatal` Schematron assert (EN 16931, Peppol)."),
+    "E0650": ("bad document file name", "A document's file name is not a plain name, or two documents share one."),
+    "E0651": ("business rule failed", "A document fails a `fatal` Schematron assert (EN 16931, Peppol)."),
     "E0699": ("internal error", "A bug in exportc; please report it with the profile and record."),
     # -- profile tests (exportc test) --
     "E0701": ("bad test file", "A profile test file (`*.test.toml`) is not valid TOML or a value "
@@ -153,7 +153,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W0635": ("window selects nothing", "The run's --from/--to selects none of a source's records."),
     "W0636": ("selection selects nothing", "No block selects any of a source's records (a `debtors` "
               "param or a `where` that matches none)."),
-    "W0631": ("business rule warning", "A document fails a Schematron assert flagged `warning`."),
+    "W0651": ("business rule warning", "A document fails a Schematron assert flagged `warning`."),
 }
 
 

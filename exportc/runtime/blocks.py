@@ -211,8 +211,8 @@ class BlockRun:
         for f in found:
             # a bad file name points at the block's header (its `file` clause), a failed rule at
             # the profile line that wrote the node it concerns
-            line = self.block.line if f.code == "E0630" else self._node_line(f.path) if f.path else None
-            suffix = f" [document {name}]" if f.code != "E0630" else ""
+            line = self.block.line if f.code == "E0650" else self._node_line(f.path) if f.path else None
+            suffix = f" [document {name}]" if f.code != "E0650" else ""
             self.ctx.report.problems.append(Problem(
                 f.severity, f.code, f.message + suffix, self.name, key,
                 self.block.file if line else None, line, source))

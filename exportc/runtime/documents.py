@@ -60,7 +60,7 @@ class _Kind:
         if self.rules is None:
             return []
         return [Finding("error" if f.flag == "fatal" else "warning",
-                        "E0631" if f.flag == "fatal" else "W0631",
+                        "E0651" if f.flag == "fatal" else "W0651",
                         f"{f.rule}: {f.text} (at {f.path() or f.location}; {f.stylesheet})", f.path())
                 for f in self.rules.check(xml)]
 
@@ -99,10 +99,10 @@ class DocumentSink:
 
     def _bad_name(self, name: str, key: str | None) -> Finding | None:
         if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-            return Finding("error", "E0630", f"the file name {name!r} is not a plain file name")
+            return Finding("error", "E0650", f"the file name {name!r} is not a plain file name")
         if name in self.owners:
             other = self.owners[name]
-            return Finding("error", "E0630", f"two documents have the file name {name!r}"
+            return Finding("error", "E0650", f"two documents have the file name {name!r}"
                            + (f" (the other is record {other})" if other and other != key else ""))
         return None
 
