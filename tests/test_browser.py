@@ -33,7 +33,7 @@ if not (CHROMIUM.exists() and DRIVER.exists()):
     pytest.skip("no chromium / chromedriver (apt-get install chromium chromium-driver)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -126,10 +126,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory, downloads: Path) -> Iterat
 
 
 def _wait(driver: WebDriver, condition: Any, timeout: float = 30) -> Any:
-    # The run page reloads itself when the run ends: an element may go stale between looks.
+    # The run page reloads itself when the run ends: an element may go stale between looks, and
+    # chromedriver words a node that went away mid-read as a plain WebDriverException ("Node with
+    # given id does not belong to the document"), so any driver error is a look to repeat.
     return WebDriverWait(driver, timeout, poll_frequency=0.2,
-                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-                         ).until(condition)
+                         ignored_exceptions=(WebDriverException,)).until(condition)
 
 
 def _login(driver: WebDriver, url: str, name: str, password: str = PASSWORD) -> None:
