@@ -258,3 +258,18 @@ def test_document_blocks_complete_from_their_own_root() -> None:
     a = _analysis(EXACT_PROFILE)
     assert a.schema_for(None) is a.model and a.schema_for("eExact") is a.model
     assert a.schema_for("CreditNote") is None  # no such document kind in this profile
+
+
+def test_a_document_kind_completes_and_hovers_from_its_own_schema() -> None:
+    """Peppol: `document CreditNote` blocks use the CreditNote schema, names without prefix."""
+    peppol = ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map"
+    text = peppol.read_text("utf-8")
+    a = _analysis(peppol)
+    lines = text.splitlines()
+    start = _line(text, "document CreditNote")
+    line = next(n for n in range(start, len(lines)) if "> IssueDate" in lines[n]) + 1
+    hover = features.hover(a, line, lines[line - 1].index("IssueDate") + 2)
+    assert hover is not None and "CreditNote/cbc:IssueDate" in hover and "UBL-CreditNote-2.1.xsd" in hover
+    typed = Analysis(a.path, "\n".join([*lines[:line], "  x > ", *lines[line:]]), a.result)
+    labels = [i.label for i in features.completion(typed, line + 1, 7)]
+    assert "CreditNoteTypeCode" in labels and "InvoiceTypeCode" not in labels
