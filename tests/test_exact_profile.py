@@ -141,3 +141,19 @@ def test_generated_ireserve_data_exports_or_fails_per_record(
             for p in report.errors:
                 assert p.code in _record_codes, p
                 assert p.record or p.source, p
+
+
+def test_the_doc_customising_excerpt_is_a_customer_profile_that_compiles(tmp_path: Path) -> None:
+    """`exportc doc` shows how to override as a highlighted ```exportc excerpt: the excerpt lexes
+    without an error token and, extending the shipped profile by path, compiles with an override."""
+    from pygments.token import Error
+
+    from exportc.highlight import ExportcLexer
+    excerpt = _doc().split("```exportc\n", 1)[1].split("```", 1)[0]
+    assert not [v for t, v in ExportcLexer().get_tokens(excerpt) if t in Error]
+    customer = tmp_path / "customer.map"
+    customer.write_text(excerpt.replace("extends exact_online.invoices",
+                                        f'extends "{EXACT_PROFILE.resolve()}"'), "utf-8")
+    result = compile_file(str(customer))
+    assert result.ok, result.diagnostics
+    assert [o.target for o in result.overrides] == ["Accounts/Account/Name"]

@@ -145,4 +145,21 @@ def document(module: ast.Module, file: str) -> str:
         checks = _checks(block)
         if checks:
             lines += ["Checks (a failed error check fails the record):", "", *checks, ""]
+    lines += _customising(name, blocks, rows)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _customising(name: str, blocks: list[ast.Block], rows: list[Row]) -> list[str]:
+    """How a customer profile overrides this one, as a profile excerpt (an ``exportc`` fence,
+    highlighted by the Pygments lexer): the first overridable target of the first block with one."""
+    for n, block in enumerate(blocks):
+        mine = [r for r in rows if r[0] == n and r[4] and not r[5]]
+        if mine:
+            _, _, source, target, _, _ = mine[0]
+            inner = target[len(block.path) + 1:] if target.startswith(block.path + "/") else target
+            return ["## Customising", "",
+                    "A customer profile extends this one and gives an overridable target another "
+                    "source; everything else stays as it is here:", "",
+                    "```exportc", f'profile customer.{name.rsplit(".", 1)[-1]} extends {name} '
+                    '"For one customer"', "", f"{block.path} {{", f"  {source} > {inner}", "}", "```", ""]
+    return []
