@@ -23,6 +23,7 @@ from exportc.runtime.sources import (
     read_raw,
     record_key,
 )
+from exportc.runtime.typedjson import typed_rows
 
 
 @dataclass
@@ -175,12 +176,12 @@ class RecordReader:
         joins = {f: _Join(self.shape.lists[f], self.shape, self.bindings[
             self.shape.lists[f].join_source or ""], self.binding) for f in self.joined}
         header_checked = self.binding.kind != "csv"
-        for loc in read_raw(self.binding):
+        for loc, typed in typed_rows(self.binding, self.shape, self.joined):
             if not header_checked:
                 self.coerce.check_header(loc.row, loc.file)
                 header_checked = True
             try:
-                rec = self.coerce(loc.row, loc.file, loc.number)
+                rec = loc.row if typed else self.coerce(loc.row, loc.file, loc.number)
                 for fname, join in joins.items():
                     key = tuple(rec[k] for k in join.on)
                     rec[fname] = join.rows_for(key)

@@ -145,15 +145,20 @@ def _loads(text: str, file: str, number: int) -> Any:
         raise SourceError(f"invalid JSON: {value_error(exc)}", file, number, code="E0501") from None
 
 
+def jsonl_object(line: str, file: str, number: int) -> Row:
+    """One line of a JSON Lines file as a raw row; a line that is not a JSON object is an error."""
+    obj = _loads(line, file, number)
+    if not isinstance(obj, dict):
+        raise SourceError("each line must be a JSON object", file, number, code="E0501")
+    return obj
+
+
 def _read_jsonl(file: str) -> Iterator[Located]:
     with _file_errors(file), open(file, encoding="utf-8-sig") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            obj = _loads(line, file, number)
-            if not isinstance(obj, dict):
-                raise SourceError("each line must be a JSON object", file, number, code="E0501")
-            yield Located(obj, file, number)
+            yield Located(jsonl_object(line, file, number), file, number)
 
 
 def _read_json(file: str) -> Iterator[Located]:
