@@ -88,7 +88,8 @@ def test_plain_lines_take_the_typed_path(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 ODD_VALUES = [None, True, 0, 12, 12.0, 10**20, "", " ", "12", "12.0", "1e3", "NaN", "-Infinity", "sNaN",
-              "2026-02-30", "20260101", "2026-01-01", " 2026-01-01", "ja", "true", "x\u00e9<&>", [], {}]
+              "2026-02-30", "20260101", "2026-01-01", " 2026-01-01", "ja", "true", "x\u00e9<&>", "\ud800", [], {},
+              "1e999999999", 1e-50, "1" * 45, "note", '"note"']
 PLAIN = {"number": "F1", "day": "2026-01-31", "total": "10.00", "cust": 42, "ref": None,
          "lines": [{"n": 1, "amount": "1.50", "from": None, "note": "a", "ok": True}]}
 
@@ -103,6 +104,23 @@ def test_each_odd_value_in_each_field_reads_as_the_exact_path_reads_it(
         lines.append(json.dumps({**PLAIN, "lines": [{**PLAIN["lines"][0], field: value}]}))
     path = tmp_path / "invoices.jsonl"
     path.write_text("\n".join(lines) + "\n", "utf-8")
+    fast = _read(path)
+    monkeypatch.setattr(typedjson.TypedLines, "decode", lambda self, line: None)
+    assert fast == _read(path)
+
+
+@pytest.mark.parametrize("line", [
+    '{"number": "F1", "number": "F2", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": []}',
+    '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": [{"n": 1, "n": 2, '
+    '"amount": 1, "from": null, "note": null, "ok": null}, {"n": 3, "amount": 1, "from": null, "ok": null}]}',
+    '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": "\\"ref\\"", "lines": []}',
+    '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": [], "x": 1, "x": 2}',
+    '{"\\u006eumber": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": []}',
+], ids=["top", "nested", "value-like-a-key", "unknown", "escaped-key"])
+def test_keys_given_twice_or_unknown_read_as_the_exact_path_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    path = tmp_path / "invoices.jsonl"
+    path.write_text(line + "\n", "utf-8")
     fast = _read(path)
     monkeypatch.setattr(typedjson.TypedLines, "decode", lambda self, line: None)
     assert fast == _read(path)

@@ -4,8 +4,9 @@ For each source the declared fields become a msgspec ``Struct`` type, so parsing
 coercing its values to the declared types is one call into C instead of ``json.loads`` plus a
 Python call per value. That fast path only ever takes the values whose coercion is plain: text
 that is not empty, whole JSON numbers for ints, numbers or decimal strings for decimals, ISO
-``YYYY-MM-DD`` for dates, ``true``/``false``. Anything else (an empty text that means null, ``"12"``
-for an int, ``0``/``"ja"`` for a bool, a bad value, a line that is not JSON) makes the fast path
+``YYYY-MM-DD`` for dates, ``true``/``false``, every declared field given once (null or not) and
+no other. Anything else (an empty text that means null, ``"12"`` for an int, ``0``/``"ja"`` for a
+bool, a missing or extra key, a bad value, a line that is not JSON) makes the fast path
 decline the line, and it goes through the exact path (``json`` + ``sources.Coercer``), which
 accepts, converts or reports it word for word as always. So the records and the errors are the
 same; only the plain lines get faster.
@@ -14,7 +15,7 @@ same; only the plain lines get faster.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -22,10 +23,7 @@ import msgspec
 
 from exportc.artefact import ShapeSpec, TypeSpec
 from exportc.runtime.sources import Binding, Located, Row, _file_errors, jsonl_object, read_raw
-
-# Decimal strings msgspec takes but exportc refuses (not finite); a line holding any of these
-# letters in any case (`NaN`, `Infinity`, `sNaN`) is checked field by field, which is rare.
-_NOT_FINITE = ("nan", "inf")
+from exportc.values import bounded
 
 
 def _field_type(t: TypeSpec) -> Any:
@@ -44,37 +42,56 @@ def _field_type(t: TypeSpec) -> Any:
 
 
 def _struct(shape: ShapeSpec, joined: set[str]) -> Any:
-    """A Struct type for ``shape``, or None when a field needs the exact path for every record."""
-    fields: list[Any] = []
+    """A Struct type for ``shape`` (every field present, nothing else), or None when a field
+    needs the exact path for every record."""
+    fields: list[tuple[str, Any]] = []
     for name, t in shape.fields.items():
         ftype = _field_type(t)
         if ftype is None:
             return None
-        fields.append((name, ftype, None) if t.nullable else (name, ftype))
+        fields.append((name, ftype))
     for name, sub in shape.lists.items():
         if name in joined:
-            continue  # filled by the join, whatever the line holds
+            continue  # filled by the join: a line that holds it anyway takes the exact path
         item = _struct(sub, set())
         if item is None:
             return None
-        if sub.join_source:  # a missing list is an error the exact path words
-            fields.append((name, list[item]))  # type: ignore[valid-type]
-        else:
-            fields.append((name, list[item], msgspec.field(default_factory=list)))  # type: ignore[valid-type]
-    required = [f for f in fields if len(f) == 2]
-    optional = [f for f in fields if len(f) == 3]
-    return msgspec.defstruct(f"_{shape.name.replace('.', '_')}", [*required, *optional])
+        fields.append((name, list[item]))  # type: ignore[valid-type]
+    return msgspec.defstruct(f"_{shape.name.replace('.', '_')}", fields, forbid_unknown_fields=True)
 
 
-def _decimals(shape: ShapeSpec) -> Callable[[Row], bool]:
-    """Whether every decimal of a record (nested lists too) is finite."""
-    names = [n for n, t in shape.fields.items() if t.name == "decimal"]
-    subs = [(n, _decimals(sub)) for n, sub in shape.lists.items()]
+class _Plain:
+    """What msgspec does not check itself, checked on a decoded record of one shape: that each
+    key was given once (JSON allows a key twice; exportc refuses it, msgspec keeps the last), by
+    counting the quoted keys in the line, and that every decimal is finite and within
+    ``MAX_DIGITS`` (``bounded``)."""
 
-    def finite(rec: Row) -> bool:
-        return (all(rec[n] is None or rec[n].is_finite() for n in names)
-                and all(ok(item) for n, ok in subs for item in rec.get(n) or ()))
-    return finite
+    def __init__(self, shape: ShapeSpec, joined: set[str]) -> None:
+        self.keys = [f'"{k}"' for k in (*shape.fields, *(n for n in shape.lists if n not in joined))]
+        self.decimals = [n for n, t in shape.fields.items() if t.name == "decimal"]
+        self.lists = [(n, _Plain(sub, set())) for n, sub in shape.lists.items() if n not in joined]
+
+    def expected(self, objects: list[Row], counts: dict[str, int]) -> None:
+        """How often each quoted key must occur in a line holding ``objects`` of this shape."""
+        for key in self.keys:
+            counts[key] = counts.get(key, 0) + len(objects)
+        for name, sub in self.lists:
+            sub.expected([item for o in objects for item in o[name]], counts)
+
+    def bounded(self, objects: list[Row]) -> bool:
+        try:
+            for o in objects:
+                for name in self.decimals:
+                    if o[name] is not None:
+                        bounded(o[name])
+        except ValueError:
+            return False
+        return all(sub.bounded([item for o in objects for item in o[name]]) for name, sub in self.lists)
+
+    def holds(self, line: str, record: Row) -> bool:
+        counts: dict[str, int] = {}
+        self.expected([record], counts)
+        return all(line.count(key) == n for key, n in counts.items()) and self.bounded([record])
 
 
 class TypedLines:
@@ -83,7 +100,7 @@ class TypedLines:
     def __init__(self, shape: ShapeSpec, joined: set[str]) -> None:
         struct = _struct(shape, joined)
         self.decoder = msgspec.json.Decoder(struct, float_hook=Decimal) if struct is not None else None
-        self.finite = _decimals(shape)
+        self.plain = _Plain(shape, joined)
         self.builtins = (Decimal, dt.date)
 
     def decode(self, line: str) -> Row | None:
@@ -94,10 +111,7 @@ class TypedLines:
             record: Row = msgspec.to_builtins(self.decoder.decode(line), builtin_types=self.builtins)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return None
-        lowered = line.lower()
-        if any(word in lowered for word in _NOT_FINITE) and not self.finite(record):
-            return None
-        return record
+        return record if self.plain.holds(line, record) else None
 
 
 def typed_rows(binding: Binding, shape: ShapeSpec, joined: set[str]
