@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import DatabaseError
 
 from exportc.bindings import Binding, apply_binding, load_bindings
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import CompileResult, compile_cached
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
@@ -63,7 +63,7 @@ def project_profiles() -> list[tuple[Path, CompileResult]]:
         for path in sorted(folder.rglob("*.map")) if folder.is_dir() else []:
             if path.resolve() not in seen:
                 seen.add(path.resolve())
-                out.append((display_path(path), compile_file(display_path(path))))
+                out.append((display_path(path), compile_cached(display_path(path))))
     return out
 
 
@@ -152,7 +152,7 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         raise UsageError(f"the lock timeout must be 0 seconds or more, not {lock_timeout:g}")
     opts = dataclasses.replace(opts, started_by=started_by or opts.started_by or os_user())
     path = resolve_profile(profile)
-    compiled = compile_file(path)
+    compiled = compile_cached(path)
     if not compiled.ok or compiled.artefact is None:
         return RunResult(compiled, None)
     artefact = compiled.artefact
@@ -255,7 +255,7 @@ def execute_scheduled(store: HistoryStore, row: RunRow, observe: Observer | None
     """Run a claimed scheduled run; a profile that no longer compiles fails the run."""
     from exportc.diagnostics import render_all_text
     req = row.request
-    compiled = compile_file(Path(req["profile"]))
+    compiled = compile_cached(Path(req["profile"]))
     opts = options_from_request(req)
     if compiled.artefact is not None:
         restore_secrets(opts, binding_for(Path(req["profile"]), compiled.artefact.name))

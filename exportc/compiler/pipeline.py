@@ -25,7 +25,7 @@ from exportc.artefact import (
     TableSpec,
     TypeSpec,
 )
-from exportc.compiler import ir
+from exportc.compiler import cached, ir
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
 from exportc.compiler.inherit import Override, merge
@@ -196,6 +196,24 @@ def _kinds(module: ast.Module, targets: list[ast.TargetDecl], file: str, result:
             rules.append(str(found))
         kinds.append(_Kind(t, model, tuple(rules)))
     return kinds
+
+
+def compile_cached(path: Path | str) -> CompileResult:
+    """``compile_file(path)``, or its outcome kept from an earlier process when the profile, its
+    bases, their configuration, the schema and the tables are unchanged (see ``cached``): the
+    artefact, the diagnostics and the profile texts, not the AST or IR (``exportc compile
+    --emit`` compiles afresh). Profiles with several targets (document kinds) are not kept."""
+    path = Path(path)
+    entry = cached.load(path)
+    if entry is not None:
+        return CompileResult(str(path), list(entry.diagnostics), dict(entry.sources),
+                             artefact=entry.artefact)
+    result = compile_file(path)
+    targets = [i for i in result.module.items if isinstance(i, ast.TargetDecl)] \
+        if result.module is not None else []
+    if result.ok and len(targets) == 1:
+        cached.store(path, result, targets[0].schema, targets[0].span.file or str(path))
+    return result
 
 
 def _declare(module: ast.Module, file: str) -> Declarations:
@@ -435,7 +453,7 @@ def check_files(files: list[Path]) -> CheckResult:
     sources: dict[str, str] = {}
     seen: set[Diagnostic] = set()
     for file in files:
-        result = compile_file(file)
+        result = compile_cached(file)
         sources.update(result.sources)
         for d in result.diagnostics:
             if d not in seen:
