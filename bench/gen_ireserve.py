@@ -67,7 +67,7 @@ def invoice(i: int, customers: int, rnd: random.Random, changed: bool) -> dict[s
     for r in range(rnd.choice((1, 2, 2, 3, 3, 4))):
         text, ledger = rnd.choice(LINES)
         code, rate = rnd.choice(VAT)
-        sub = Decimal(rnd.randrange(-2000, 90000)) / 100
+        sub = (Decimal(rnd.randrange(-2000, 90000)) / 100).quantize(CENT)
         vat = (sub * rate).quantize(CENT)
         total += sub + vat
         period = rnd.random() < 0.5

@@ -10,7 +10,7 @@ import json
 import sys
 from xml.sax.saxutils import escape, quoteattr
 
-from handwritten_lxml import VAT, articles
+from handwritten_lxml import VAT, articles, money
 
 
 def opt(tag: str, value: object) -> str:
@@ -43,9 +43,9 @@ def invoice(inv: dict[str, object], items: dict[str, str]) -> str:
     parts = [f"<Invoice ordernumber={quoteattr(str(inv['Factuurnummer']))}>", '<Journal code="70"/>',
              opt("OrderDate", inv["Factuurdatum"]), opt("Description", inv["Omschrijving"]),
              opt("YourRef", inv["Kenmerk"]), f'<OrderedBy code="{code}"/><InvoiceTo code="{code}"/>',
-             f'<ForeignAmount><Currency code="EUR"/><Value>{inv["Factuurbedrag"]}</Value></ForeignAmount>']
+             f'<ForeignAmount><Currency code="EUR"/><Value>{money(inv["Factuurbedrag"])}</Value></ForeignAmount>']
     for r in inv["Regels"]:  # type: ignore[attr-defined]
-        sub = r["Regel_sub"]
+        sub = money(r["Regel_sub"])
         parts.append(
             f'<InvoiceLine line="{r["Regelnummer"]}">{opt("Description", r["Regelomschrijving"])}'
             f'<Item code={quoteattr(items[r["Grootboekrekening"]])}/><Quantity>1</Quantity>'

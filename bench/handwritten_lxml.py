@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from lxml import etree
@@ -56,10 +57,15 @@ def account(c: dict[str, object]) -> etree._Element:
     return acc
 
 
+def money(value: object) -> str:
+    """An amount as Exact wants it: two decimals (JSON may give `121.5` or `"121.50"`)."""
+    return format(Decimal(str(value)), ".2f")
+
+
 def amount(parent: etree._Element, tag: str, value: object) -> etree._Element:
     el = etree.SubElement(parent, tag)
     etree.SubElement(el, "Currency", code="EUR")
-    etree.SubElement(el, "Value").text = str(value)
+    etree.SubElement(el, "Value").text = money(value)
     return el
 
 

@@ -116,7 +116,11 @@ def test_each_odd_value_in_each_field_reads_as_the_exact_path_reads_it(
     '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": "\\"ref\\"", "lines": []}',
     '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": [], "x": 1, "x": 2}',
     '{"\\u006eumber": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "lines": []}',
-], ids=["top", "nested", "value-like-a-key", "unknown", "escaped-key"])
+    '{"number": "a:b", "day": "2026-01-31", "total": null, "cust": 1, "ref": "c:d", "ref": "e", "lines": []}',
+    '{"number": "a:b", "day": "2026-01-31", "total": null, "cust": 1, "ref": "\\u003a", "ref": "e", "lines": []}',
+    '{"number": "F1", "day": "2026-01-31", "total": null, "cust": 1, "ref": null, "\\u006eumber": "F2", "lines": []}',
+], ids=["top", "nested", "value-like-a-key", "unknown", "escaped-key", "colons-in-texts", "escaped-colon",
+        "escaped-duplicate"])
 def test_keys_given_twice_or_unknown_read_as_the_exact_path_reads_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
     path = tmp_path / "invoices.jsonl"

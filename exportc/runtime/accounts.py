@@ -19,6 +19,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,9 +49,14 @@ sessions = Table(
 )
 
 _HASHER = PasswordHasher()
-# Verifying against this when the user does not exist takes as long as a real check, so the
-# response time does not tell which user names exist.
-_DUMMY_HASH = _HASHER.hash("exportc: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist takes as long as a real check, so
+    the response time does not tell which user names exist. Made on first use, not on import:
+    hashing takes a noticeable share of a second, and every command imports this module."""
+    return _HASHER.hash("exportc: no such user")
 
 
 class AccountError(Exception):
@@ -153,7 +159,7 @@ class Accounts:
         with self.engine.connect() as conn:
             r = conn.execute(select(users).where(users.c.name == name)).first()
         try:
-            _HASHER.verify(r.password if r else _DUMMY_HASH, password)
+            _HASHER.verify(r.password if r else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         return _user(r) if r else None
