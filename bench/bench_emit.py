@@ -1,5 +1,7 @@
-"""Benchmark: the compiled Exact invoice emitter vs a hand-written lxml ``etree.xmlfile`` emitter
-vs a naive interpreter of the same rules. Prints records/s, ratios and peak RSS.
+"""Benchmark of the emitter alone, on pre-typed in-memory records (no reading, history,
+validation or start-up; for the whole path as a user runs it see bench_run.py): the compiled
+Exact invoice emitter vs a hand-written lxml ``etree.xmlfile`` emitter vs a naive interpreter of
+the same rules. Prints records/s, ratios and peak RSS.
 
     .venv/bin/python bench/bench_emit.py [--sizes 10000 100000]
 
