@@ -4,13 +4,17 @@ command: ``--db``, else the working directory's project's history). Thin, like t
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from exportc.clihelp import PlainHelpGroup
-from exportc.runtime.accounts import AccountError, Accounts
+
+if TYPE_CHECKING:  # imported when a users command runs: every other command starts without Argon2
+    from exportc.runtime.accounts import Accounts
 
 users_app = typer.Typer(cls=PlainHelpGroup, no_args_is_help=True,
                         help="Users of the console (kept in the history database).")
@@ -34,11 +38,22 @@ def _fail(message: str) -> typer.Exit:
 
 def _accounts(db: str | None, create: bool = False) -> Accounts:
     from exportc.orchestrate import open_history
+    from exportc.runtime.accounts import Accounts
     from exportc.runtime.execute import UsageError
     from exportc.runtime.history import HistoryError
     try:
         return Accounts(open_history(db, create=create))
     except (HistoryError, UsageError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _refused() -> Iterator[None]:
+    """An account the command cannot change (no such user, a taken name…) is one line, exit 2."""
+    from exportc.runtime.accounts import AccountError
+    try:
+        yield
+    except AccountError as exc:
         raise _fail(str(exc)) from None
 
 
@@ -60,10 +75,8 @@ def users_add(
 ) -> None:
     """Add a user (the first admin is made this way)."""
     accounts = _accounts(db, create=True)
-    try:
+    with _refused():
         user = accounts.add(name, role.value, _password(password_stdin), profile or None)
-    except AccountError as exc:
-        raise _fail(str(exc)) from None
     typer.echo(f"added {user.name} ({user.role})")
 
 
@@ -80,18 +93,14 @@ def users_list(db: DB = None) -> None:
 @users_app.command("passwd")
 def users_passwd(name: NAME, password_stdin: STDIN = False, db: DB = None) -> None:
     """Set a user's password (their sessions end)."""
-    try:
+    with _refused():
         _accounts(db).passwd(name, _password(password_stdin))
-    except AccountError as exc:
-        raise _fail(str(exc)) from None
     typer.echo(f"password of {name} changed")
 
 
 @users_app.command("remove")
 def users_remove(name: NAME, db: DB = None) -> None:
     """Remove a user (their sessions end)."""
-    try:
+    with _refused():
         _accounts(db).remove(name)
-    except AccountError as exc:
-        raise _fail(str(exc)) from None
     typer.echo(f"removed {name}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -55,3 +57,13 @@ def test_only_the_cli_imports_the_console() -> None:
         if not inside and any(n.startswith("exportc.web") for n in _imports(path)):
             wrong.append(str(path.relative_to(ROOT)))
     assert wrong == []
+
+
+def test_starting_the_cli_loads_no_command_s_libraries() -> None:
+    """Every command imports what it needs when it runs: `exportc check` does not load the
+    console's Argon2, web server or database libraries (start-up time, and a command that never
+    needs them works without them)."""
+    heavy = ("argon2", "starlette", "uvicorn", "jinja2", "pygls", "sqlalchemy", "lxml", "msgspec")
+    probe = f"import sys, exportc.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
