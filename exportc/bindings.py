@@ -18,12 +18,11 @@ A run (CLI or console) starts from the binding; what the command line gives (``-
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exportc.config import ConfigError
+from exportc.config import ConfigError, read_toml
 
 if TYPE_CHECKING:
     from exportc.runtime.context import RunOptions
@@ -42,11 +41,7 @@ def load_bindings(config_file: Path | None) -> dict[str, Binding]:
     """Every ``[bind."<profile>"]`` table of the given exportc.toml (none without one)."""
     if config_file is None or not config_file.is_file():
         return {}
-    try:
-        data = tomllib.loads(config_file.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config_file}: {exc}") from exc
-    section = data.get("bind", {})
+    section = read_toml(config_file).get("bind", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{config_file}: [bind] must be a table of profiles")
     return {name: _binding(name, raw, config_file) for name, raw in section.items()}

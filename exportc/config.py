@@ -22,6 +22,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CONFIG_NAME = "exportc.toml"
 KNOWN = {"profiles", "schemas", "history", "runs", "keep_test_runs", "max_deletions",
@@ -84,15 +85,20 @@ def _extra_schemas() -> tuple[Path, ...]:
                  os.environ.get("EXPORTC_SCHEMA_PATH", "").split(os.pathsep) if p)
 
 
+def read_toml(file: Path) -> dict[str, Any]:
+    """The tables of an exportc.toml; a file that cannot be read or parsed is a ConfigError
+    naming it (shared by the [exportc] settings and the [bind] tables)."""
+    try:
+        return tomllib.loads(file.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from exc
+
+
 def read_config(file: Path | None, root: Path) -> Config:
     """The configuration in ``file``; without one, ``root`` is the project root."""
     if file is None:
         return Config(root, (root / "profiles",), (root, *_extra_schemas()))
-    try:
-        data = tomllib.loads(file.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{file}: {exc}") from exc
-    section = data.get("exportc", {})
+    section = read_toml(file).get("exportc", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: [exportc] must be a table")
     root = file.parent

@@ -426,16 +426,20 @@ class Resolver:
                             f"{e.func}(): {exc}", span, f"signature: {fn.signature}")
         return ir.Op(f"fn_{e.func}", args, result)
 
+    def _projected(self, arg: ast.Expr, scope: Scope) -> tuple[ir.Expr, _Projection]:
+        """The argument of an aggregate (sum, count, min, max), with the list it projects over
+        (``Regels.Regel_sub`` projects over ``Regels``)."""
+        outer, self._projection = self._projection, _Projection(len(scope.frames))
+        try:
+            return self.expr(arg, scope), self._projection
+        finally:
+            self._projection = outer
+
     def _aggregate(self, e: ast.Call, scope: Scope) -> ir.Expr:
         if len(e.args) != 1:
             return self.err("E0203", f"{e.func}() takes one argument, got {len(e.args)}", e.span,
                             f"signature: {AGGREGATES[e.func]}")
-        outer, self._projection = self._projection, _Projection(len(scope.frames))
-        try:
-            body = self.expr(e.args[0], scope)
-            proj = self._projection
-        finally:
-            self._projection = outer
+        body, proj = self._projected(e.args[0], scope)
         if e.func == "count":
             if proj.source is not None:
                 return self.err("E0219", "count() takes the list itself: `count(Regels)`",
@@ -455,16 +459,10 @@ class Resolver:
                             e.args[0].span)
         return ir.Aggregate("sum", proj.source, proj.elem_depth, body, body.type.non_null())
 
-
     def _extreme(self, e: ast.Call, scope: Scope) -> ir.Expr:
         """``min``/``max`` of one argument: the smallest or largest value over a list's elements
         (nulls skipped; null when there is none)."""
-        outer, self._projection = self._projection, _Projection(len(scope.frames))
-        try:
-            body = self.expr(e.args[0], scope)
-            proj = self._projection
-        finally:
-            self._projection = outer
+        body, proj = self._projected(e.args[0], scope)
         if body.type.name == "any":
             return _ERR
         if proj.source is None or body.type.name not in ("int", "decimal", "date", "datetime", "text"):
