@@ -37,6 +37,33 @@ def _close_histories() -> object:
     close_histories()
 
 
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _reset(url: str) -> None:
+    """An empty history database: every exportc table dropped (the next store makes them anew)."""
+    from exportc.runtime.history import HistoryStore, meta
+    store = HistoryStore(url)
+    with store.engine.begin() as conn:
+        meta.drop_all(conn)
+    store.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A history database URL, once per backend: a SQLite file, and the PostgreSQL test database
+    (emptied) where EXPORTC_TEST_POSTGRES_URL names one (.ci/run does; it requires it there)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    url = os.environ.get("EXPORTC_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("EXPORTC_REQUIRE_POSTGRES"):
+            pytest.fail("EXPORTC_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
+    _reset(url)
+    return url
+
+
 def rel(path: Path | str) -> str:
     """A path relative to the project root, so snapshots do not depend on the checkout."""
     return os.path.relpath(path, ROOT)

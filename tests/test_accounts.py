@@ -4,34 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from exportc.cli import app
 from exportc.runtime.accounts import Accounts, sessions, users
-from exportc.runtime.history import HistoryStore, meta
+from exportc.runtime.history import HistoryStore
 
 runner = CliRunner()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.db'}"
-    url = os.environ.get("EXPORTC_TEST_POSTGRES_URL", "")
-    if not url:
-        if os.environ.get("EXPORTC_REQUIRE_POSTGRES"):
-            pytest.fail("EXPORTC_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
-    store = HistoryStore(url)
-    with store.engine.begin() as conn:
-        meta.drop_all(conn)
-    store.dispose()
-    return url
 
 
 def _users(db: str, *args: str, stdin: str | None = None) -> tuple[int, str]:

@@ -8,11 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_history import (  # noqa: F401  (db is a fixture)
+from test_history import (
     BASE,
     XML,
     cli_run,
-    db,
     delivered,
     invoice,
     mutated_world,
@@ -69,7 +68,7 @@ def _store_is_clean(store: Path, url: str) -> None:
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_a_production_run_killed_at_any_step(db: str, tmp_path: Path, point: str,  # noqa: F811
+def test_a_production_run_killed_at_any_step(db: str, tmp_path: Path, point: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     if db.startswith("postgresql") and point not in ON_POSTGRES:
         pytest.skip("SQLite covers every step; PostgreSQL the lock and transaction steps")

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from test_history import XML, db, delivered, invoice, produce, write_world  # noqa: F401  (db is a fixture)
+from test_history import XML, delivered, invoice, produce, write_world
 from test_project import customer_profile
 from typer.testing import CliRunner
 
@@ -18,7 +18,7 @@ from exportc.runtime.execute import RunOptions
 TWENTY = [invoice(f"G{n:02d}", "12.10", day=1 + n % 28) for n in range(20)]
 
 
-def test_a_partial_source_stops_a_production_run_before_any_deletion(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_partial_source_stops_a_production_run_before_any_deletion(db: str, tmp_path: Path) -> None:
     """15 of 20 delivered invoices gone (a partial file): the production run stops, delivers
     nothing and names the count and the way on; a test run warns; --allow-deletions 15 delivers."""
     produce(db, write_world(tmp_path / "v1", TWENTY), tmp_path / "r1")
@@ -41,7 +41,7 @@ def test_a_partial_source_stops_a_production_run_before_any_deletion(db: str, tm
     assert len(delivered(tmp_path / "r5")["reversals"]) == 15
 
 
-def test_a_few_deletions_pass_the_default_guard(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_few_deletions_pass_the_default_guard(db: str, tmp_path: Path) -> None:
     produce(db, write_world(tmp_path / "v1", TWENTY), tmp_path / "r1")
     report = produce(db, write_world(tmp_path / "v2", TWENTY[:15]), tmp_path / "r2")  # 5: the floor
     assert report.status == "succeeded" and not report.warnings
@@ -62,13 +62,13 @@ def test_the_guard_is_set_per_profile_in_exportc_toml(tmp_path: Path) -> None:
     assert [p.code for p in report.errors] == ["E0630"] and "max_deletions = 0" in report.errors[0].message
 
 
-def _run(db: str, sources: dict[str, str], *extra: str) -> object:  # noqa: F811
+def _run(db: str, sources: dict[str, str], *extra: str) -> object:
     return CliRunner().invoke(app, ["run", "profiles/exact-online/exact-online.map", "--db", db,
                                     "--param", "invoice_export=true", "--production", *extra,
                                     *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
 
 
-def test_a_windowed_production_run_without_from_to_asks_for_all(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_windowed_production_run_without_from_to_asks_for_all(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", TWENTY)
     refused = _run(db, sources, "--first-delivery")
     assert refused.exit_code == 2  # type: ignore[attr-defined]
@@ -79,7 +79,7 @@ def test_a_windowed_production_run_without_from_to_asks_for_all(db: str, tmp_pat
     assert _run(db, sources, "--first-delivery", "--from", "2026-11-01", "--to", "2026-11-30").exit_code == 0  # type: ignore[attr-defined]
 
 
-def test_a_first_delivery_is_asked_for_so_a_wrong_empty_history_stops(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_first_delivery_is_asked_for_so_a_wrong_empty_history_stops(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", TWENTY)
     refused = _run(db, sources, "--all")
     assert refused.exit_code == 2 and "--first-delivery" in refused.output  # type: ignore[attr-defined]

@@ -22,31 +22,10 @@ from sqlalchemy import text
 
 from exportc.orchestrate import open_history, run_profile, work
 from exportc.runtime.execute import RunOptions
-from exportc.runtime.history import HistoryError, HistoryStore, LockTimeout, locks, meta, now
+from exportc.runtime.history import HistoryError, HistoryStore, LockTimeout, locks, now
 from exportc.runtime.production import run_with_history
 
 XML = "exact_online.invoices.xml"
-BACKENDS = ["sqlite", "postgres"]
-
-
-def _reset(url: str) -> None:
-    store = HistoryStore(url)
-    with store.engine.begin() as conn:
-        meta.drop_all(conn)
-    store.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.db'}"
-    url = os.environ.get("EXPORTC_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("EXPORTC_REQUIRE_POSTGRES"):
-            pytest.fail("EXPORTC_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
-    _reset(url)
-    return url
 
 
 # ---- a small world of customers and invoices, written as JSON Lines ------------------------------

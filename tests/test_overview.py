@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXACT_PROFILE, ROOT
-from test_history import BASE, come_due, db, invoice, write_world  # noqa: F401  (db is a fixture)
+from test_history import BASE, come_due, invoice, write_world
 from typer.testing import CliRunner, Result
 
 from exportc.cli import app
@@ -53,7 +53,7 @@ def _amsterdam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def overview(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def overview(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Three runs: a CLI test run by OS user `ops-anna`, a production run started from the web
     console by `marie`, and a test run with a warning."""
     monkeypatch.setenv("LOGNAME", "ops-anna")
@@ -106,7 +106,7 @@ def _schedule(url: str, sources: dict[str, str], out: Path, at: dt.datetime) -> 
                                     *[a for k, v in sources.items() for a in ("--source", f"{k}={v}")]])
 
 
-def test_at_in_the_past_is_refused_and_records_nothing(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_at_in_the_past_is_refused_and_records_nothing(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
     result = _schedule(db, sources, tmp_path / "s", now() - dt.timedelta(minutes=1))
     assert result.exit_code == 2
@@ -114,7 +114,7 @@ def test_at_in_the_past_is_refused_and_records_nothing(db: str, tmp_path: Path) 
     assert "no runs" in CliRunner().invoke(app, ["runs", "--db", db]).output
 
 
-def test_cancel_a_scheduled_run(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_cancel_a_scheduled_run(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
     assert _schedule(db, sources, tmp_path / "s", now() + dt.timedelta(hours=1)).exit_code == 0
     runner = CliRunner()
@@ -131,7 +131,7 @@ def test_cancel_a_scheduled_run(db: str, tmp_path: Path) -> None:  # noqa: F811
         == "cancelled"
 
 
-def test_worker_exits_1_when_a_run_it_executed_failed(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_worker_exits_1_when_a_run_it_executed_failed(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
     assert _schedule(db, sources, tmp_path / "s", now() + dt.timedelta(hours=1)).exit_code == 0
     Path(sources["invoices"]).unlink()  # gone by the time the run is due

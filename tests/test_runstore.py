@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXACT_PROFILE, ROOT
-from test_history import BASE, XML, db, invoice, produce, write_world  # noqa: F401  (db is a fixture)
+from test_history import BASE, XML, invoice, produce, write_world
 from test_project import customer_profile
 from typer.testing import CliRunner
 
@@ -16,13 +16,13 @@ from exportc.orchestrate import open_history, run_profile
 from exportc.runtime.execute import RunOptions
 
 
-def files_of(db: str, run_id: int | None) -> list[Path]:  # noqa: F811
+def files_of(db: str, run_id: int | None) -> list[Path]:
     result = CliRunner().invoke(app, ["files", str(run_id), "--db", db])
     assert result.exit_code == 0, result.output
     return [Path(line) for line in result.stdout.splitlines()]
 
 
-def test_a_later_run_never_replaces_a_production_runs_files(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_later_run_never_replaces_a_production_runs_files(db: str, tmp_path: Path) -> None:
     """Same --out for a production run and a later test run: the production run's delivered XML
     and report stay where `exportc files` says they are, unchanged."""
     first = produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "out")
@@ -39,7 +39,7 @@ def test_a_later_run_never_replaces_a_production_runs_files(db: str, tmp_path: P
     assert (tmp_path / "out" / XML).read_bytes() == files_of(db, later.run_id)[0].read_bytes()
 
 
-def test_files_copy_to_copies_a_runs_files(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_files_copy_to_copies_a_runs_files(db: str, tmp_path: Path) -> None:
     report = produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "out")
     result = CliRunner().invoke(app, ["files", str(report.run_id), "--db", db, "--copy-to",
                                       str(tmp_path / "copy")])
@@ -50,7 +50,7 @@ def test_files_copy_to_copies_a_runs_files(db: str, tmp_path: Path) -> None:  # 
         assert f.parent == tmp_path / "copy" and f.read_bytes() == original.read_bytes()
 
 
-def test_stored_paths_are_absolute_so_files_show_from_any_folder(db: str, tmp_path: Path,  # noqa: F811
+def test_stored_paths_are_absolute_so_files_show_from_any_folder(db: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -66,7 +66,7 @@ def test_stored_paths_are_absolute_so_files_show_from_any_folder(db: str, tmp_pa
     assert listed and all(f.is_absolute() and f.exists() for f in listed)
 
 
-def test_an_unchanged_rerun_writes_no_document_and_says_so(db: str, tmp_path: Path) -> None:  # noqa: F811
+def test_an_unchanged_rerun_writes_no_document_and_says_so(db: str, tmp_path: Path) -> None:
     sources = write_world(tmp_path / "v", BASE)
     produce(db, sources, tmp_path / "out")
     again = produce(db, sources, tmp_path / "out")

@@ -4,7 +4,6 @@ a real history): logins, roles, CSRF, the start form, runs started from the brow
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,24 +14,12 @@ from starlette.testclient import TestClient
 from web_helpers import EXACT, PASSWORD, add_users, client, console, csrf, login, wait_finished
 
 from exportc.orchestrate import open_history
-from exportc.runtime.history import HistoryStore, meta
+from exportc.runtime.history import HistoryStore
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'history.db'}"
-    else:
-        url = os.environ.get("EXPORTC_TEST_POSTGRES_URL", "")
-        if not url:
-            if os.environ.get("EXPORTC_REQUIRE_POSTGRES"):
-                pytest.fail("EXPORTC_TEST_POSTGRES_URL is not set")
-            pytest.skip("no PostgreSQL server (set EXPORTC_TEST_POSTGRES_URL; .ci/run does)")
-        first = HistoryStore(url)
-        with first.engine.begin() as conn:
-            meta.drop_all(conn)
-        first.dispose()
-    made = open_history(url)
+@pytest.fixture
+def store(db: str) -> Iterator[HistoryStore]:
+    made = open_history(db)
     add_users(made)
     yield made
 
