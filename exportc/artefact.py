@@ -1,13 +1,23 @@
-"""The compiled artefact: what the compiler hands the runtime.
+"""The compiled artefact: what the compiler hands the runtime, and the contract between the
+generated code and the runtime.
 
 Plain data only (no AST, no IR, no schema objects), so the runtime never imports the compiler:
 the generated Python source and its line map, and descriptions of params, tables, sources and
 top-level blocks.
+
+The contract lives here because both sides import this module: the generated module defines
+``bind(P, T, RUN, warn)`` (``Bind``), which takes the run context as a ``RunValues`` and returns a
+``Bound`` holding each block's entry points (``BlockEntry``). The names of the generated
+functions (``block_0``, ``where_0``…) come from the functions below, so the compiler writes
+and a test checks the same names; the runtime only ever reaches them through ``Bound``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -124,3 +134,91 @@ class Artefact:
             loc = self.linemap[generated_line - 1]
             return loc if loc[1] > 0 else None
         return None
+
+
+# ---- the contract between generated code and the runtime -------------------------------------
+
+BIND = "bind"  # the generated module's one public function (see ``Bind``)
+GLOBAL_CHECKS = "global_checks"  # the profile's top-level checks, run once before any record
+
+
+def emit_name(block: int) -> str:
+    """The generated function that writes one record of block ``block``."""
+    return f"block_{block}"
+
+
+def where_name(block: int) -> str:
+    """The generated test of whether block ``block`` takes a record (its ``where``)."""
+    return f"where_{block}"
+
+
+def file_name_name(block: int) -> str:
+    """The generated function naming a document-per-record block's file."""
+    return f"file_{block}"
+
+
+def set_check_name(block: int, check: int) -> str:
+    """The generated function giving one record's values for a set-level check."""
+    return f"set_{block}_{check}"
+
+
+def dispatch_name(source: str) -> str:
+    """The generated function choosing, once per record of ``source``, the blocks it goes to."""
+    return f"dispatch_{source}"
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """The run context a profile reads as ``run.<name>`` (see ``RUN_FIELDS``)."""
+
+    date_from: dt.date | None
+    date_to: dt.date | None
+    booking_date: dt.date | None
+    description: str | None
+    mode: str
+    started: dt.datetime
+    profile: str
+
+
+# `run.<name>` in a profile -> the ``RunValues`` attribute the generated code binds it from.
+RUN_FIELDS: dict[str, str] = {
+    "from": "date_from", "to": "date_to", "booking_date": "booking_date",
+    "description": "description", "mode": "mode", "started": "started", "profile": "profile",
+}
+
+Record = dict[str, Any]
+# emit(record, change, previous, write): writes the record's element (nothing when it has none).
+Emit = Callable[[Record | None, str, Record | None, Callable[[str], object]], None]
+# where(record, change, previous) / file_name(...): a block's selection, a document's file name.
+Where = Callable[[Record | None, str | None, Record | None], object]
+FileName = Callable[[Record | None, str | None, Record | None], str]
+# set_check(record) -> (the `per` values, the checked values)
+SetCheck = Callable[[Record], tuple[tuple[Any, ...], tuple[Any, ...]]]
+Warn = Callable[[str, str, int], None]
+
+
+@dataclass(frozen=True)
+class BlockEntry:
+    """One top-level block's entry points in the bound module."""
+
+    emit: Emit
+    where: Where | None = None
+    file_name: FileName | None = None
+    set_checks: tuple[SetCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What ``bind`` returns: every block's entry points, by block index, and the top-level
+    checks (None when the profile has none)."""
+
+    blocks: Mapping[int, BlockEntry]
+    global_checks: Callable[[], None] | None = None
+
+
+class Bind(Protocol):
+    """The generated module's ``bind``: params, tables, run context and the warning sink in,
+    the block functions out."""
+
+    def __call__(self, P: Mapping[str, Any], T: Mapping[str, Any], RUN: RunValues,
+                 warn: Warn) -> Bound: ...

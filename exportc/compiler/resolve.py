@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from exportc import artefact
 from exportc.compiler import ir
 from exportc.compiler.functions import AGGREGATES, ALL_NAMES, FUNCTIONS, SET_CHECKS, SignatureError
 from exportc.compiler.types import (
@@ -32,10 +33,12 @@ from exportc.compiler.types import (
 from exportc.diagnostics import Diagnostic, Span, error
 from exportc.dsl import ast
 
-RUN_FIELDS: dict[str, Type] = {
+_RUN_TYPES: dict[str, Type] = {
     "from": DATE.or_null(), "to": DATE.or_null(), "booking_date": DATE.or_null(),
     "description": TEXT.or_null(), "mode": TEXT, "started": DATETIME, "profile": TEXT,
 }
+# The run fields a profile may read are the contract's (``artefact.RUN_FIELDS``), with their types.
+RUN_FIELDS: dict[str, Type] = {name: _RUN_TYPES[name] for name in artefact.RUN_FIELDS}
 _ERR = ir.Const(None, ANY)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from exportc.artefact import Artefact, BlockSpec
+from exportc.artefact import Artefact, BlockSpec, Bound
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
 from exportc.runtime.documents import DocumentSink
@@ -55,7 +55,7 @@ def block_name(block: BlockSpec) -> str:
 class BlockRun:
     """One top-level block during a run: its counts, its spool, its per-record logic."""
 
-    def __init__(self, artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
+    def __init__(self, artefact: Artefact, block: BlockSpec, fns: Bound,
                  opts: RunOptions, tracker: ChangeTracker, ctx: RunContext, spool: Path,
                  sink: DocumentSink | None = None) -> None:
         self.a, self.block, self.opts, self.tracker, self.ctx = artefact, block, opts, tracker, ctx
@@ -63,9 +63,8 @@ class BlockRun:
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
         self.written_keys: list[str | None] = []
         self.sizes: list[int] = []
-        self.emit = fns[f"block_{block.index}"]
-        self.where = fns.get(f"where_{block.index}")
-        self.file_name = fns.get(f"file_{block.index}")
+        entry = fns.blocks[block.index]
+        self.emit, self.where, self.file_name = entry.emit, entry.where, entry.file_name
         self.sink = sink if block.document else None
         self.spool_path = spool
         self.spool: IO[str] = open(spool, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
@@ -241,7 +240,7 @@ class BlockSet:
     """Every block of a run, fed source by source; joined into the output in schema order."""
 
     artefact: Artefact
-    fns: dict[str, Callable[..., Any]]
+    fns: Bound
     bindings: dict[str, Binding]
     opts: RunOptions
     tracker: ChangeTracker
@@ -441,22 +440,23 @@ class _Flag:
     line: int
 
 
-def _set_checks(artefact: Artefact, block: BlockSpec, fns: dict[str, Callable[..., Any]],
+def _set_checks(artefact: Artefact, block: BlockSpec, fns: Bound,
                 bindings: dict[str, Binding], opts: RunOptions) -> dict[str, list[_Flag]]:
     """A pre-pass over the block's records for set-level checks; flags per record key."""
     assert block.source is not None
     shape = artefact.sources[block.source]
-    where = fns.get(f"where_{block.index}")
+    entry = fns.blocks[block.index]
+    where = entry.where
     rows: list[list[tuple[str, tuple[Any, ...], tuple[Any, ...]]]] = [[] for _ in block.set_checks]
     for rec in RecordReader(block.source, shape, bindings, artefact.sources):
         if rec.value is None or not _in_window(shape.window, rec.value, opts):
             continue
         try:
-            if where is not None and not where(rec.value):
+            if where is not None and not where(rec.value, None, None):
                 continue
             key = record_key(shape, rec.value)
-            for n in range(len(block.set_checks)):
-                per, values = fns[f"set_{block.index}_{n}"](rec.value)
+            for n, values_of in enumerate(entry.set_checks):
+                per, values = values_of(rec.value)
                 rows[n].append((key, per, values))
         except RecordError:
             continue  # reported when the record itself is emitted

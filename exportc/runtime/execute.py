@@ -19,7 +19,7 @@ from pathlib import Path
 from types import CodeType
 from typing import IO, Any
 
-from exportc.artefact import Artefact, TypeSpec
+from exportc.artefact import BIND, Artefact, Bind, Bound, RunValues, TypeSpec
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
@@ -84,7 +84,7 @@ def load_tables(artefact: Artefact) -> dict[str, Table]:
 _CODE_CACHE: dict[str, CodeType] = {}
 
 
-def load_bind(artefact: Artefact) -> Callable[..., dict[str, Callable[..., Any]]]:
+def load_bind(artefact: Artefact) -> Bind:
     """Compile the generated module (cached per source) and return its ``bind``."""
     key = artefact.python
     code = _CODE_CACHE.get(key)
@@ -92,7 +92,8 @@ def load_bind(artefact: Artefact) -> Callable[..., dict[str, Callable[..., Any]]
         code = _CODE_CACHE[key] = compile(artefact.python, code_filename(artefact), "exec")
     namespace: dict[str, Any] = {"__name__": f"exportc_generated_{artefact.name}"}
     exec(code, namespace)
-    return namespace["bind"]  # type: ignore[no-any-return]
+    bind: Bind = namespace[BIND]
+    return bind
 
 
 # ---- writing# ---- writing ----------------------------------------------------------------------------------
@@ -178,11 +179,10 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         tables = load_tables(artefact)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
-    run_ctx = {"from": opts.date_from, "to": opts.date_to, "booking_date": opts.booking_date,
-               "description": opts.description, "mode": opts.mode,
-               "started": dt.datetime.now().replace(microsecond=0), "profile": artefact.name}
+    run_values = RunValues(opts.date_from, opts.date_to, opts.booking_date, opts.description,
+                           opts.mode, dt.datetime.now().replace(microsecond=0), artefact.name)
     ctx = RunContext(report)
-    fns = load_bind(artefact)(params, tables, run_ctx, ctx.warn)
+    fns = load_bind(artefact)(params, tables, run_values, ctx.warn)
     bind = getattr(tracker, "bind_wheres", None)
     if bind is not None:
         bind(fns)
@@ -278,7 +278,7 @@ def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], repo
     return True
 
 
-def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: BlockSet,
+def _write(artefact: Artefact, fns: Bound, blocks: BlockSet,
            outputs: list[_Output], report: Report, opts: RunOptions,
            register: Callable[[], None]) -> bool:
     """Feed the blocks, join their spools into the temporary file (or files, with
@@ -286,8 +286,8 @@ def _write(artefact: Artefact, fns: dict[str, Callable[..., Any]], blocks: Block
     anything writes no document at all."""
     ok = True
     try:
-        if "global_checks" in fns:
-            ok = _call_global(artefact, fns["global_checks"], report)
+        if fns.global_checks is not None:
+            ok = _call_global(artefact, fns.global_checks, report)
         t0 = time.perf_counter()
         if ok:
             _phase(opts, "reading")
@@ -325,7 +325,7 @@ def _phase(opts: RunOptions, name: str) -> None:
 
 
 def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, tracker: ChangeTracker,
-               fns: dict[str, Callable[..., Any]], bindings: dict[str, Binding], ctx: RunContext,
+               fns: Bound, bindings: dict[str, Binding], ctx: RunContext,
                hooks: Hooks | None) -> None:
     """A document-per-record run: each record's documents checked when rendered, staged when
     the record went through whole, and moved into the output folder once the run succeeded
@@ -340,7 +340,7 @@ def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, tracker: Cha
     if hooks:  # from here on, recovery can clean up after a crash
         hooks[0]([*sink.temp_paths(), (str(blocks.spool_dir), "")])
     try:
-        ok = _call_global(artefact, fns["global_checks"], report) if "global_checks" in fns else True
+        ok = _call_global(artefact, fns.global_checks, report) if fns.global_checks else True
         t0 = time.perf_counter()
         if ok:
             _phase(opts, "reading")  # reading, writing and checking go record by record here

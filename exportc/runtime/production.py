@@ -28,7 +28,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
-from exportc.artefact import Artefact, BlockSpec
+from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
 from exportc.runtime.canonical import encoder
@@ -85,14 +85,13 @@ class HistoryTracker(ChangeTracker):
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Deletions found, recorded only when their record went out whole (see `delivered`).
         self._deletions: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
-        self.wheres: dict[int, Callable[..., Any]] = {}
+        self.wheres: dict[int, Where] = {}
         # Fills a delivered record's refs (``previous.klant``) the way the source being read
         # fills its records' (set by the block runner while it reads that source).
         self.attach_refs: Callable[[str, dict[str, Any]], None] | None = None
 
-    def bind_wheres(self, fns: dict[str, Callable[..., Any]]) -> None:
-        self.wheres = {b.index: fns[f"where_{b.index}"] for b in self.a.blocks
-                       if f"where_{b.index}" in fns}
+    def bind_wheres(self, fns: Bound) -> None:
+        self.wheres = {i: entry.where for i, entry in fns.blocks.items() if entry.where is not None}
 
     def _previous(self, source: str, key: str) -> dict[str, Any] | None:
         cached = self.previous_cache.get((source, key))

@@ -36,7 +36,7 @@ class Field:
 
 def uses_run_field(artefact: Artefact, name: str) -> bool:
     """Whether the profile reads ``run.<name>``: the generated code binds every run field once
-    (``run_x = RUN['x']``), so a second mention is a use."""
+    (``run_x = RUN.x``), so a second mention is a use."""
     return len(re.findall(rf"\brun_{name}\b", artefact.python)) > 1
 
 
