@@ -42,6 +42,9 @@ CODES: dict[str, tuple[str, str]] = {
     "E0121": ("unclosed `(`", "A `(` has no matching `)`."),
     "E0122": ("missing `{`", "A block header must be followed by `{`."),
     "E0123": ("expression too deep", "An expression nests more than 128 levels; split it with `let`."),
+    "E0124": ("unclosed placeholder", "A `{` in a check message has no `}`; write `{{` for a literal brace."),
+    "E0125": ("stray `}` in a message", "A `}` in a check message closes no placeholder; write `}}`."),
+    "E0126": ("bad placeholder", "A `{...}` in a check message is empty or not an expression."),
     # -- names and types --
     "E0201": ("unknown name", "A name is not a field of the records in scope, a let, a param or a run field."),
     "E0202": ("unknown function", "The function is not in the library (see docs/language.md)."),
@@ -67,6 +70,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E0222": ("bad key", "A source's key or join names a field it does not declare, or a nullable one."),
     "E0223": ("bad window", "A source's window must be one of its date fields."),
     "E0224": ("`where` without `for`", "`where` selects records; a block without `for` uses `when`."),
+    "E0225": ("values in a set-level check's message", "no_overlap()/unique() compare records "
+              "with each other; their message cannot name one record's `{values}`."),
     # -- target schema --
     "E0301": ("unknown element", "The target path names an element the XSD does not allow there."),
     "E0302": ("unknown attribute", "The target path names an attribute the XSD does not declare there."),

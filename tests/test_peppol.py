@@ -153,7 +153,9 @@ def test_customer_without_peppol_id_is_a_record_error(tmp_path: Path) -> None:
     assert [Path(f).name for f in report.files] == ["Q2.xml"]
     [problem] = report.errors
     assert (problem.code, problem.record) == ("E0604", "Factuurnummer=Q1")
-    assert "Peppol_ID" in problem.message and problem.line is not None
+    assert problem.line is not None
+    assert problem.message.startswith("customer 42 (Bakkerij & Zn. Ünal) has no Peppol_ID")
+    assert "it has null" in problem.message
 
 
 def test_fatal_business_rule_fails_the_record_and_names_the_map_line(tmp_path: Path) -> None:

@@ -317,12 +317,12 @@ class Generator:
             if c.severity == "error":
                 w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
-                w.line(f"raise check_failed({c.message!r})")
+                w.line(f"raise check_failed({self.message(c.message)})")
                 w.outdent()
             else:
                 w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
-                w.line(f"warn({c.message!r}, {c.span.file!r}, {c.span.line})")
+                w.line(f"warn({self.message(c.message)}, {c.span.file!r}, {c.span.line})")
                 w.outdent()
         test = self.presence(el, names)
         if test is not None:
@@ -437,6 +437,13 @@ class Generator:
         yes, no = self.probe_pair(kind, outcomes)
         return f"cov_if({yes}, {no}, {self.expr(cond)})"
 
+    def message(self, message: ir.Message) -> str:
+        """A check's message: a constant, or its text and ``{placeholder}`` values joined."""
+        if all(isinstance(p, str) for p in message):
+            return repr("".join(p for p in message if isinstance(p, str)))
+        args = (repr(p) if isinstance(p, str) else self.expr(p) for p in message)
+        return f"show_message({', '.join(args)})"
+
     def hit_rules(self, el: ir.Element) -> None:
         """Coverage builds: the rules of ``el`` (and its implicit children) ran."""
         if self.probes is None:
@@ -487,9 +494,9 @@ class Generator:
                 w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
                 w.indent()
                 if c.severity == "error":
-                    w.line(f"raise check_failed({c.message!r})")
+                    w.line(f"raise check_failed({self.message(c.message)})")
                 else:
-                    w.line(f"warn({c.message!r}, {c.span.file!r}, {c.span.line})")
+                    w.line(f"warn({self.message(c.message)}, {c.span.file!r}, {c.span.line})")
                 w.outdent()
             w.outdent()
         w.line("")

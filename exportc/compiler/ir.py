@@ -111,11 +111,15 @@ class Slot:
     target: str  # the full target path, for messages
 
 
+# A check's message: text and the values of its ``{placeholders}``, in order.
+Message = tuple[str | Expr, ...]
+
+
 @dataclass
 class Check:
     cond: Expr
     severity: str
-    message: str
+    message: Message
     span: Span
 
 

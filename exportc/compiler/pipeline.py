@@ -283,8 +283,10 @@ def _plan(module: ast.Module, header: ast.ProfileDecl, kinds: list[_Kind], decl:
                             and item.condition.func in ("no_overlap", "unique")):
                 first.err("E0220", "set-level checks belong in a `for` block", item.span)
                 continue
-            cond = resolver.condition(item.condition, Scope(lets=(decl.lets,)), "a check")
-            global_checks.append(ir.Check(cond, item.severity, item.message, item.span))
+            scope = Scope(lets=(decl.lets,))
+            cond = resolver.condition(item.condition, scope, "a check")
+            global_checks.append(ir.Check(cond, item.severity, resolver.message(item.parts, scope),
+                                          item.span))
     if documents:
         _one_kind_per_record(module, first)
     result.diagnostics += resolver.diagnostics + [d for p in planners.values() for d in p.diagnostics]

@@ -147,6 +147,21 @@ class Resolver:
                             "use coalesce(x, false), or test the value with `!= null` first")
         return result
 
+    def message(self, parts: tuple[str | ast.Expr, ...], scope: Scope) -> ir.Message:
+        """A check message: its text, and each ``{placeholder}`` resolved like any expression
+        (a list cannot be shown: it is aggregated or iterated instead)."""
+        out: list[str | ir.Expr] = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = self.expr(part, scope)
+            if value.type.name == "list":
+                value = self.err("E0219", "a list cannot be shown in a message", part.span,
+                                 "show one value, or aggregate: `{count(Regels)}`")
+            out.append(value)
+        return tuple(out)
+
     # -- literals and lists --
     def visit_Literal(self, e: ast.Literal, scope: Scope) -> ir.Expr:
         return ir.Const(e.value, literal_type(e.value))

@@ -425,10 +425,16 @@ class TargetPlanner:
             self.err("E0220", "`per` belongs to set-level checks such as no_overlap() or "
                      "unique()", c.span)
         cond = self.r.condition(c.condition, scope, "a check")
-        el.checks.append(ir.Check(cond, c.severity, c.message, c.span))
+        el.checks.append(ir.Check(cond, c.severity, self.r.message(c.parts, scope), c.span))
 
     def set_check(self, c: ast.CheckDecl, call: ast.Call, scope: Scope,
                   out: list[ir.SetCheck]) -> None:
+        shown = next((p for p in c.parts if not isinstance(p, str)), None)
+        if shown is not None:
+            self.err("E0225", f"`{call.func}` compares records with each other, so its message "
+                     "cannot name one record's values", shown.span,
+                     "write the message without `{...}`; the report names both records")
+            return
         args = tuple(self.r.expr(a, scope) for a in call.args)
         per = tuple(self.r.expr(ast.Name(p, span=c.span), scope) for p in c.per)
         if call.func == "no_overlap":
@@ -443,7 +449,8 @@ class TargetPlanner:
         elif len(args) != 1:
             self.err("E0203", "unique() takes one value", call.span)
             return
-        out.append(ir.SetCheck(call.func, args, per, c.severity, c.message, c.span))
+        text = "".join(p for p in c.parts if isinstance(p, str))
+        out.append(ir.SetCheck(call.func, args, per, c.severity, text, c.span))
 
     # -- completeness --
     def finish(self, node: _Node) -> None:

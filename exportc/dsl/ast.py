@@ -296,12 +296,17 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class CheckDecl:
-    """``check cond [per keys] else error|warning "message"``."""
+    """``check cond [per keys] else error|warning "message"``.
+
+    ``message`` is the string as written (placeholders and ``{{`` included, for the formatter);
+    ``parts`` is what the report shows: text and the ``{expression}`` placeholders' expressions.
+    """
 
     condition: Expr
     per: tuple[str, ...]
     severity: str
     message: str
+    parts: tuple[str | Expr, ...] = ()
     span: Span = _span()
 
 

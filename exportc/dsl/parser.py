@@ -27,6 +27,7 @@ from exportc.cache import cache_dir
 from exportc.diagnostics import Diagnostic, Span, error
 from exportc.dsl import ast
 from exportc.dsl.depth import MAX_DEPTH, deep_stack, too_deep
+from exportc.dsl.message import Piece, split_message
 from exportc.dsl.syntax_errors import describe_syntax_error, lexical_diagnostics
 
 
@@ -86,7 +87,8 @@ def _parser() -> Lark:
     grammar = resources.files("exportc.dsl").joinpath("grammar.lark").read_text("utf-8")
     digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:32]
     options: dict[str, Any] = dict(parser="lalr", lexer="contextual", propagate_positions=True,
-                                   postlex=_LetEnd(), maybe_placeholders=True, strict=True)
+                                   postlex=_LetEnd(), maybe_placeholders=True, strict=True,
+                                   start=["start", "expr"])  # `expr`: a message's placeholders
     path = cache_dir() / f"grammar-{digest}.lark-cache"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +103,11 @@ def _tok_span(file: str, tok: Token) -> Span:
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+def _unescape(body: str) -> str:
+    """Undo escapes quietly (the whole string's escapes are reported by ``_Builder._string``)."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +302,48 @@ class _Builder(Transformer[Token, ast.Module]):
     def check_decl(self, meta: Any, c: list[Any]) -> ast.CheckDecl:
         cond, per, severity, message = c
         return ast.CheckDecl(cond, per or (), str(severity), self._string(message),
-                             span=self._span(meta))
+                             self._message_parts(message), span=self._span(meta))
+
+    def _message_parts(self, tok: Token) -> tuple[str | ast.Expr, ...]:
+        """A message's text pieces and ``{expression}`` placeholders, each parsed where it
+        stands in the line (so a diagnostic about a placeholder points into the string)."""
+        line = tok.line or 0
+        pieces, diags = split_message(tok.value[1:-1], self.file, line, (tok.column or 0) + 1)
+        self.diagnostics += diags
+        parts: list[str | ast.Expr] = []
+        for piece in pieces:
+            if not piece.placeholder:
+                parts.append(_unescape(piece.raw))
+                continue
+            expr = self._placeholder(piece, line)
+            if expr is not None:
+                parts.append(expr)
+        return tuple(parts)
+
+    def _placeholder(self, piece: Piece, line: int) -> ast.Expr | None:
+        span = Span.point(self.file, line, piece.column - 1, len(piece.raw) + 2)
+        if not piece.raw.strip():
+            self.diagnostics.append(error("E0126", "this placeholder is empty", span,
+                                          "put a value between the braces, or write `{{` for a "
+                                          "literal brace"))
+            return None
+        # Padding puts the expression at its own line and column, so its spans are the file's.
+        # A nested string's `\"` becomes `"` (columns after it shift by one; rare enough).
+        padded = "\n" * (line - 1) + " " * (piece.column - 1) + _unescape(piece.raw)
+        try:
+            tree = _parser().parse(padded, start="expr")
+        except UnexpectedInput as exc:
+            why = describe_syntax_error(exc, padded, self.file)
+            reason = "it ends too early" if why.code == "E0105" else why.message
+            self.diagnostics.append(error("E0126", f"`{{{piece.raw}}}` is not an expression: "
+                                          f"{reason}", span,
+                                          "a placeholder holds one expression, e.g. "
+                                          "`{klant.cust_id}`; write `{{` for a literal brace"))
+            return None
+        sub = _Builder(self.file)
+        expr: ast.Expr = sub.transform(tree)  # type: ignore[assignment]  # an `expr` start rule
+        self.diagnostics += sub.diagnostics
+        return expr
 
     def per_clause(self, meta: Any, c: list[Any]) -> tuple[str, ...]:
         return tuple(c[0])
@@ -396,7 +444,7 @@ def parse_text(text: str, file: str = "<profile>") -> ParseResult:
     if lexical:
         return ParseResult(None, lexical, text)
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(text, start="start")
     except UnexpectedInput as exc:
         return ParseResult(None, _syntax_errors(exc, text, file), text)
     builder = _Builder(file)
@@ -431,7 +479,7 @@ def _syntax_errors(first: UnexpectedInput, text: str, file: str) -> list[Diagnos
             break
         rest = "\n" * resume + "\n".join(lines[resume:])  # same line numbers as the file
         try:
-            _parser().parse(rest)
+            _parser().parse(rest, start="start")
             break
         except UnexpectedInput as exc:
             diag = describe_syntax_error(exc, rest, file)

@@ -66,6 +66,7 @@ __all__ = [
     "n_mul",
     "n_neg",
     "n_sub",
+    "show_message",
     "sum_of",
     "too_few",
     "too_many",
@@ -354,6 +355,12 @@ def fn_format(value: Any, pattern: str | None) -> str | None:
         return format(value, pattern)
     except (ValueError, TypeError) as exc:
         raise RecordError("E0607", f"format({format_value(value)!r}, {pattern!r}): {exc}") from None
+
+
+def show_message(*parts: object) -> str:
+    """A check's message with its ``{placeholder}`` values: each as the XML would show it, and a
+    null as ``null`` (so "customer 7 (null)" says the name is missing, not that it is empty)."""
+    return "".join("null" if p is None else format_value(p) for p in parts)
 
 
 def fn_text(value: Any) -> str | None:
