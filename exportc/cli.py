@@ -275,13 +275,14 @@ def run(
     from exportc.orchestrate import os_user, run_profile
     from exportc.runtime.execute import RunOptions, UsageError
     from exportc.runtime.history import HistoryError
+    from exportc.runtime.kinds import RunMode
 
     opts = RunOptions(sources=_pairs(source, "--source"), params=_pairs(param, "--param"),
                       queries=_pairs(query, "--query"), date_from=_date(date_from, "--from"),
                       date_to=_date(date_to, "--to"),
                       booking_date=_date(booking_date, "--booking-date"),
                       description=description, out_dir=out, validate=not no_validate,
-                      skip_invalid=skip_invalid, mode="production" if production else "test",
+                      skip_invalid=skip_invalid, mode=RunMode.PRODUCTION if production else RunMode.TEST,
                       progress=_progress(), allow_deletions=allow_deletions, whole=whole,
                       first_delivery=first_delivery, split=split)
     if whole and (opts.date_from or opts.date_to):

@@ -23,6 +23,7 @@ from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
 from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
+from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, Problem
 from exportc.runtime.sources import Binding, SourceError, record_key
@@ -107,7 +108,8 @@ class BlockRun:
     def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> str | None:
         """A record of the block's source (or None for a block without ``for``); returns its
         change kind when this block delivered it (or skipped it as unchanged), else None."""
-        change, previous = ("new", None)
+        change: ChangeKind = ChangeKind.NEW
+        previous = None
         if record is not None and key is not None:
             change, previous = self.tracker.classify(self.block, key, record)
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
@@ -120,7 +122,7 @@ class BlockRun:
             self._fail()
             return None
         self.counts.records += 1
-        if change == "unchanged" and self.a.history == "mutations":
+        if change == ChangeKind.UNCHANGED and self.a.history == HistoryKind.MUTATIONS:
             self.counts.by_change["unchanged"] = self.counts.by_change.get("unchanged", 0) + 1
             return change  # delivered before, as it is now
         if self.block.uses_previous and previous is None:
@@ -148,9 +150,9 @@ class BlockRun:
             self._fail()
             return
         self.counts.records += 1
-        self._write(previous, key, "deleted", previous, None)
+        self._write(previous, key, ChangeKind.DELETED, previous, None)
 
-    def _write(self, record: dict[str, Any] | None, key: str | None, change: str,
+    def _write(self, record: dict[str, Any] | None, key: str | None, change: ChangeKind,
                previous: dict[str, Any] | None, source: str | None) -> bool:
         """Emit one record into the block's spool; whether anything was written."""
         buf: list[str] = []
@@ -186,7 +188,7 @@ class BlockRun:
             self.put(record, key, change, xml, name)
         return True
 
-    def put(self, record: dict[str, Any] | None, key: str | None, change: str, xml: str,
+    def put(self, record: dict[str, Any] | None, key: str | None, change: ChangeKind, xml: str,
             name: str = "") -> None:
         """Deliver one record's element (or document): into the spool (or the run's documents),
         the counts and the history."""
@@ -308,7 +310,7 @@ class BlockSet:
             for key, previous in self.tracker.deleted(first.block):
                 ok, _ = _whole(runs, previous, key, lambda br: br.offer_deleted(key, previous))  # noqa: B023
                 if ok:  # recorded as deleted even when no block writes anything for it
-                    self.tracker.delivered(first.block, key, previous, "deleted", "")
+                    self.tracker.delivered(first.block, key, previous, ChangeKind.DELETED, "")
                     tally["deleted"] = tally.get("deleted", 0) + 1
             crashpoint("after-deletions")
         except SourceError as exc:
@@ -402,7 +404,7 @@ class _Pending:
 
     failed: bool = False
     # (block, change, xml, document file name)
-    parts: list[tuple[BlockRun, str, str, str]] = field(default_factory=list)
+    parts: list[tuple[BlockRun, ChangeKind, str, str]] = field(default_factory=list)
 
 
 def _whole(runs: list[BlockRun], record: dict[str, Any], key: str,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.runtime.kinds import ChangeKind, RunMode
 from exportc.runtime.report import Problem, Report
 
 
@@ -32,7 +33,7 @@ class RunOptions:
     out_dir: Path | None = None
     validate: bool = True
     skip_invalid: bool = False
-    mode: str = "test"
+    mode: RunMode = RunMode.TEST  # given as its word ("production") too: see __post_init__
     started_by: str | None = None  # who started the run: the OS user (CLI) or the console's login
     # Guards of a production run (see ``guard`` and ``production.preflight``)
     allow_deletions: int | None = None  # --allow-deletions N
@@ -44,6 +45,9 @@ class RunOptions:
     progress: Callable[[str, int, dict[str, int]], None] | None = None
     phase: Callable[[str], None] | None = None  # reading, writing, validating, recording
 
+    def __post_init__(self) -> None:
+        self.mode = RunMode(self.mode)  # the CLI, the console and a schedule give the word
+
 
 # Hook for production runs: given a block and a record, say how it changed and what was
 # delivered before; record what is delivered. Test runs without history use ``NoHistory``.
@@ -54,10 +58,10 @@ class ChangeTracker:
         return True
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
-                 ) -> tuple[str, dict[str, Any] | None]:
-        return "new", None
+                 ) -> tuple[ChangeKind, dict[str, Any] | None]:
+        return ChangeKind.NEW, None
 
-    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
+    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: ChangeKind,
                   xml: str) -> None:
         """Called for each element a record delivered, once all of the record's blocks succeeded
         (for a deletion, also once when no block writes anything for it)."""

@@ -15,6 +15,7 @@ import difflib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 from typing import IO, Any
@@ -148,33 +149,87 @@ class _Output:
 
 # ---- the run ----------------------------------------------------------------------------------
 
-Hooks = tuple[Callable[[list[tuple[str, str]]], None], Callable[[Report, list[str]], None],
-              Callable[[], None]]
+@dataclass(frozen=True)
+class Recording:
+    """How a run of the history (``production``) records itself; a plain run has none.
+
+    ``execute`` calls them in this order: ``temp_files`` once the run's temporary files exist
+    (from then on a crash is cleaned up by recovery), ``commit`` with the finished report and
+    the files to deliver (none when the run failed or had nothing to deliver: the commit point
+    of a production run, the run and its deliveries in one transaction), and ``moved`` once the
+    files are in place (nothing left for recovery to do)."""
+
+    temp_files: Callable[[list[tuple[str, str]]], None]
+    commit: Callable[[Report, list[str]], None]
+    moved: Callable[[], None]
+
+
+@dataclass
+class _Bound:
+    """What the prepare phase hands on: the generated functions bound to this run's params,
+    tables and context, and the source bindings."""
+
+    fns: Bound
+    bindings: dict[str, Binding]
+    ctx: RunContext
 
 
 def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None = None,
-            output_name: str | None = None, hooks: Hooks | None = None,
+            output_name: str | None = None, recording: Recording | None = None,
             run_id: int | None = None) -> Report:
-    """Run the profile; write the XML and report.json into ``opts.out_dir``; return the report."""
+    """Run the profile; write the XML and report.json into ``opts.out_dir``; return the report.
+
+    The phases, in order: prepare (params, sources, tables, bind the generated code), emit
+    (read every source, feed the blocks, join their spools into the document), validate,
+    deliver (commit a production run, then move the files into place) and report."""
     started = time.perf_counter()
     tracker = tracker or ChangeTracker()
-    report = Report(artefact.name, opts.mode, run_id=run_id,
-                    started=timestamp(),
-                    window={"from": opts.date_from.isoformat() if opts.date_from else None,
-                            "to": opts.date_to.isoformat() if opts.date_to else None},
-                    description=opts.description, started_by=opts.started_by,
-                    booking_date=opts.booking_date.isoformat() if opts.booking_date else None)
+    report = _new_report(artefact, opts, run_id)
+    bound = _prepare(artefact, opts, tracker, report)
+    report.timings["prepare"] = round(time.perf_counter() - started, 4)
+    crashpoint("after-bind")
+    out_dir = _out_dir(opts)
+    if artefact.documents:  # one document per record, each in its own file
+        _documents(artefact, opts, out_dir, bound, tracker, recording)
+        report.timings["total"] = round(time.perf_counter() - started, 4)
+        write_report(report, out_dir)
+        return report
+    out_path = out_dir / (output_name or f"{artefact.name}.xml")
+    outputs = [_Output(out_path, artefact)]
+    blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
+                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
+
+    def register() -> None:
+        if recording:  # from here on, recovery can clean up after a crash
+            recording.temp_files([*((str(o.tmp), str(o.final)) for o in outputs),
+                                  (str(blocks.spool_dir), "")])
+    register()
+    ok = _write(artefact, bound.fns, blocks, outputs, report, opts, register)
+    crashpoint("after-close")
+    _conclude(artefact, report, ok)
+    report.timings["total"] = round(time.perf_counter() - started, 4)
+    _deliver(report, opts, outputs, recording, ok)
+    write_report(report, out_dir)
+    crashpoint("after-report")
+    return report
+
+
+def _new_report(artefact: Artefact, opts: RunOptions, run_id: int | None) -> Report:
+    """The run's report as it starts: what was asked (window, description, who, booking date)."""
+    return Report(artefact.name, opts.mode, run_id=run_id, started=timestamp(),
+                  window={"from": opts.date_from.isoformat() if opts.date_from else None,
+                          "to": opts.date_to.isoformat() if opts.date_to else None},
+                  description=opts.description, started_by=opts.started_by,
+                  booking_date=opts.booking_date.isoformat() if opts.booking_date else None)
+
+
+def _prepare(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker, report: Report) -> _Bound:
+    """Params parsed, sources bound, tables read and the generated code bound to them: what a
+    user can get wrong in the command, checked before any record is read (a UsageError)."""
     params = bind_params(artefact, opts.params)
     report.params = {k: format_value(v) if not isinstance(v, tuple) else [format_value(x) for x in v]
                      for k, v in params.items()}
-    bindings = {name: Binding(name, loc, opts.queries.get(name)) for name, loc in opts.sources.items()}
-    for name in bindings:
-        if name not in _all_sources(artefact):
-            raise UsageError(f"the profile has no source `{name}`; sources: "
-                             + ", ".join(_all_sources(artefact)))
-    for b in artefact.blocks:
-        if b.source and b.source not in bindings:
-            raise UsageError(f"source `{b.source}` is not bound; pass --source {b.source}=FILE")
+    bindings = _bindings(artefact, opts)
     try:
         tables = load_tables(artefact)
     except SourceError as exc:
@@ -186,66 +241,73 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     bind = getattr(tracker, "bind_wheres", None)
     if bind is not None:
         bind(fns)
-    report.timings["prepare"] = round(time.perf_counter() - started, 4)
-    crashpoint("after-bind")
+    return _Bound(fns, bindings, ctx)
+
+
+def _bindings(artefact: Artefact, opts: RunOptions) -> dict[str, Binding]:
+    """``--source NAME=…`` per source: every name one of the profile's, every block's bound."""
+    bindings = {name: Binding(name, loc, opts.queries.get(name)) for name, loc in opts.sources.items()}
+    for name in bindings:
+        if name not in _all_sources(artefact):
+            raise UsageError(f"the profile has no source `{name}`; sources: "
+                             + ", ".join(_all_sources(artefact)))
+    for b in artefact.blocks:
+        if b.source and b.source not in bindings:
+            raise UsageError(f"source `{b.source}` is not bound; pass --source {b.source}=FILE")
+    return bindings
+
+
+def _out_dir(opts: RunOptions) -> Path:
+    """The output folder, made if need be and absolute (the history keeps absolute paths)."""
     if opts.out_dir is None:
         raise UsageError("no output folder")
-    out_dir = opts.out_dir.resolve()  # the history keeps absolute paths
+    out_dir = opts.out_dir.resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot use {out_dir} as output folder: {exc.strerror}") from None
-    if artefact.documents:  # one document per record, each in its own file
-        _documents(artefact, opts, out_dir, tracker, fns, bindings, ctx, hooks)
-        report.timings["total"] = round(time.perf_counter() - started, 4)
-        write_report(report, out_dir)
-        return report
-    out_path = out_dir / (output_name or f"{artefact.name}.xml")
-    output = _Output(out_path, artefact)
-    blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
-                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
-    outputs = [output]
+    return out_dir
 
-    def register() -> None:
-        if hooks:  # from here on, recovery can clean up after a crash
-            hooks[0]([*((str(o.tmp), str(o.final)) for o in outputs), (str(blocks.spool_dir), "")])
-    register()
-    ok = _write(artefact, fns, blocks, outputs, report, opts, register)
-    crashpoint("after-close")
+
+def _conclude(artefact: Artefact, report: Report, ok: bool) -> None:
+    """The report once emitting and validating are over: each problem's profile rule, the
+    status, the finishing time."""
     for problem in report.problems:
         problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
-    report.timings["total"] = round(time.perf_counter() - started, 4)
     report.status = "succeeded" if ok else "failed"
     report.finished = timestamp()
-    if ok and not report.nothing_to_deliver:
-        report.files = [str(o.final) for o in outputs]
-        try:
-            if hooks:
-                _phase(opts, "recording")
-                hooks[1](report, report.files)  # the commit point of a production run
-        except BaseException:
-            for o in outputs:
-                o.discard()
-            raise
-        for o in outputs:
-            if hooks:
-                publish(o.tmp, o.final)  # a run of the history: never over an existing file
-            else:
-                os.replace(o.tmp, o.final)
-        _fsync_dir(out_path.parent)
-        crashpoint("after-rename")
-        if hooks:
-            hooks[2]()
-            crashpoint("after-moved")
-    else:
+
+
+def _deliver(report: Report, opts: RunOptions, outputs: list[_Output], recording: Recording | None,
+             ok: bool) -> None:
+    """Commit (a production run's commit point) and move the documents into place; or, for a
+    run that failed or has nothing to deliver, record that and remove the temporary files."""
+    if not ok or report.nothing_to_deliver:
         for o in outputs:
             o.discard()
-        if hooks:
-            hooks[1](report, [])
-            hooks[2]()  # nothing left to move into place
-    write_report(report, out_dir)
-    crashpoint("after-report")
-    return report
+        if recording:
+            recording.commit(report, [])
+            recording.moved()  # nothing left to move into place
+        return
+    report.files = [str(o.final) for o in outputs]
+    try:
+        if recording:
+            _phase(opts, "recording")
+            recording.commit(report, report.files)  # the commit point of a production run
+    except BaseException:
+        for o in outputs:
+            o.discard()
+        raise
+    for o in outputs:
+        if recording:
+            publish(o.tmp, o.final)  # a run of the history: never over an existing file
+        else:
+            os.replace(o.tmp, o.final)
+    _fsync_dir(outputs[0].final.parent)
+    crashpoint("after-rename")
+    if recording:
+        recording.moved()
+        crashpoint("after-moved")
 
 
 def _split(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], per_file: int,
@@ -324,26 +386,52 @@ def _phase(opts: RunOptions, name: str) -> None:
         opts.phase(name)
 
 
-def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, tracker: ChangeTracker,
-               fns: Bound, bindings: dict[str, Binding], ctx: RunContext,
-               hooks: Hooks | None) -> None:
+def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, bound: _Bound,
+               tracker: ChangeTracker, recording: Recording | None) -> None:
     """A document-per-record run: each record's documents checked when rendered, staged when
     the record went through whole, and moved into the output folder once the run succeeded
     (and, for a production run, was recorded)."""
-    report = ctx.report
+    report = bound.ctx.report
     try:
         sink = DocumentSink(artefact, out_dir, opts.validate)
     except SchematronUnavailable as exc:
         raise UsageError(str(exc)) from None
-    blocks = BlockSet(artefact, fns, bindings, opts, tracker, ctx,
+    blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
                       out_dir / f".blocks.{os.getpid()}.parts", sink)
-    if hooks:  # from here on, recovery can clean up after a crash
-        hooks[0]([*sink.temp_paths(), (str(blocks.spool_dir), "")])
+    if recording:  # from here on, recovery can clean up after a crash
+        recording.temp_files([*sink.temp_paths(), (str(blocks.spool_dir), "")])
+    ok = _emit_documents(artefact, opts, blocks, sink, report)
+    _conclude(artefact, report, ok)
+    if not ok or not sink.names:
+        sink.discard()
+        if recording:
+            recording.commit(report, [])
+            recording.moved()  # nothing left to move into place
+        return
+    report.files = sink.finals()
     try:
-        ok = _call_global(artefact, fns.global_checks, report) if fns.global_checks else True
+        if recording:
+            _phase(opts, "recording")
+            recording.commit(report, report.files)  # the commit point of a production run
+    except BaseException:
+        sink.discard()
+        raise
+    sink.commit(publish if recording else os.replace)  # a run of the history: never over a file
+    _fsync_dir(out_dir)
+    if recording:
+        recording.moved()
+
+
+def _emit_documents(artefact: Artefact, opts: RunOptions, blocks: BlockSet, sink: DocumentSink,
+                    report: Report) -> bool:
+    """The emit phase of a document-per-record run: reading, writing and checking go record by
+    record; whether the run may deliver."""
+    try:
+        checks = blocks.fns.global_checks
+        ok = _call_global(artefact, checks, report) if checks else True
         t0 = time.perf_counter()
         if ok:
-            _phase(opts, "reading")  # reading, writing and checking go record by record here
+            _phase(opts, "reading")
             ok = blocks.run()
         blocks.discard()
         report.timings["emit"] = round(time.perf_counter() - t0, 4)
@@ -355,28 +443,7 @@ def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, tracker: Cha
         blocks.discard()
         sink.discard()
         raise
-    for problem in report.problems:
-        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
-    report.status = "succeeded" if ok else "failed"
-    report.finished = timestamp()
-    if not ok or not sink.names:
-        sink.discard()
-        if hooks:
-            hooks[1](report, [])
-            hooks[2]()  # nothing left to move into place
-        return
-    report.files = sink.finals()
-    try:
-        if hooks:
-            _phase(opts, "recording")
-            hooks[1](report, report.files)  # the commit point of a production run
-    except BaseException:
-        sink.discard()
-        raise
-    sink.commit(publish if hooks else os.replace)  # a run of the history: never over a file
-    _fsync_dir(out_dir)
-    if hooks:
-        hooks[2]()
+    return ok
 
 
 def _fsync_dir(path: Path) -> None:
@@ -426,5 +493,5 @@ def _call_global(artefact: Artefact, fn: Callable[[], None], report: Report) -> 
 
 
 
-__all__ = ["ChangeTracker", "RunOptions", "UsageError", "bind_params", "execute", "load_bind",
+__all__ = ["ChangeTracker", "Recording", "RunOptions", "UsageError", "bind_params", "execute", "load_bind",
            "load_tables", "parse_param"]

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
+from exportc.runtime.kinds import ChangeKind
 from exportc.runtime.liveness import HOST, Holder, my_start
 from exportc.runtime.liveness import now as now  # re-exported: the history's clock
 
@@ -111,6 +112,17 @@ locks = Table(
     Column("heartbeat", DateTime, nullable=False),
     Column("proc_start", String(100)),
 )
+
+
+class Delivery(NamedTuple):
+    """One record as a production run delivered it, as the history records it."""
+
+    source: str
+    key: str  # the record's key as text (``record_key``)
+    change: str  # a ChangeKind: new, changed or deleted (an unchanged record is not delivered)
+    hash: str  # sha256 (hex) of the canonical text
+    payload: str  # the canonical text: the delivered values, read back as ``previous``
+    window: dt.date | None  # the record's window value, for the deletion scope of later runs
 
 
 class HistoryError(Exception):
@@ -585,10 +597,10 @@ class HistoryStore:
         return out
 
     def record_deliveries(self, conn: Connection, profile: str, run_id: int,
-                          items: Iterable[tuple[str, str, str, str, str, dt.date | None]]) -> None:
-        """Upsert (source, key, change, hash, payload, window) and append the log, in batches,
-        in ``conn``'s transaction together with the run's own row."""
-        batch: list[tuple[str, str, str, str, str, dt.date | None]] = []
+                          items: Iterable[Delivery]) -> None:
+        """Upsert each delivery and append the log, in batches, in ``conn``'s transaction
+        together with the run's own row."""
+        batch: list[Delivery] = []
         for item in items:
             batch.append(item)
             if len(batch) == 2000:
@@ -598,21 +610,22 @@ class HistoryStore:
             self._record_batch(conn, profile, run_id, batch)
 
     def _record_batch(self, conn: Connection, profile: str, run_id: int,
-                      items: list[tuple[str, str, str, str, str, dt.date | None]]) -> None:
+                      items: list[Delivery]) -> None:
         keys_by_source: dict[str, list[str]] = {}
-        for source, key, *_ in items:
-            keys_by_source.setdefault(source, []).append(key)
+        for d in items:
+            keys_by_source.setdefault(d.source, []).append(d.key)
         for source, keys in keys_by_source.items():
             for i in range(0, len(keys), 500):
                 conn.execute(delete(deliveries).where(and_(
                     deliveries.c.profile == profile, deliveries.c.source == source,
                     deliveries.c.record_key.in_(keys[i:i + 500]))))
         conn.execute(insert(deliveries), [
-            {"profile": profile, "source": s, "record_key": k, "hash": h, "payload": p,
-             "window_value": w, "run_id": run_id, "deleted": c == "deleted"} for s, k, c, h, p, w in items])
+            {"profile": profile, "source": d.source, "record_key": d.key, "hash": d.hash,
+             "payload": d.payload, "window_value": d.window, "run_id": run_id,
+             "deleted": d.change == ChangeKind.DELETED} for d in items])
         conn.execute(insert(delivery_log), [
-            {"run_id": run_id, "profile": profile, "source": s, "record_key": k, "change": c, "hash": h}
-            for s, k, c, h, _p, _w in items])
+            {"run_id": run_id, "profile": profile, "source": d.source, "record_key": d.key,
+             "change": d.change, "hash": d.hash} for d in items])
 
     # -- schedules --
     def cancel_scheduled(self, run_id: int) -> bool:

@@ -33,9 +33,10 @@ from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
 from exportc.runtime.canonical import encoder
 from exportc.runtime.context import in_window
-from exportc.runtime.execute import ChangeTracker, RunOptions, UsageError, execute
+from exportc.runtime.execute import ChangeTracker, Recording, RunOptions, UsageError, execute
 from exportc.runtime.faults import crashpoint
-from exportc.runtime.history import HistoryError, HistoryStore
+from exportc.runtime.history import Delivery, HistoryError, HistoryStore
+from exportc.runtime.kinds import ChangeKind, HistoryKind, RunMode
 from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
@@ -60,7 +61,8 @@ class HistoryTracker(ChangeTracker):
         self.a = artefact
         self.opts = opts
         self.profile = artefact.name
-        self.none = artefact.history == "none"
+        self.history = HistoryKind(artefact.history)
+        self.none = self.history is HistoryKind.NONE
         sources = {b.source for b in artefact.blocks if b.source}
         # Per source: key -> hash delivered before (compact: see `_compact`). A key read in this
         # run is set to None (new keys are added as None), so no second set of keys is kept and a
@@ -84,7 +86,7 @@ class HistoryTracker(ChangeTracker):
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Deletions found, recorded only when their record went out whole (see `delivered`).
-        self._deletions: dict[tuple[str, str], tuple[str, str, str, str, str, dt.date | None]] = {}
+        self._deletions: dict[tuple[str, str], Delivery] = {}
         self.wheres: dict[int, Where] = {}
         # Fills a delivered record's refs (``previous.klant``) the way the source being read
         # fills its records' (set by the block runner while it reads that source).
@@ -121,13 +123,13 @@ class HistoryTracker(ChangeTracker):
         self._read = (source, key, old)
         return True
 
-    def _spool(self, item: tuple[str, str, str, str, str, dt.date | None]) -> None:
+    def _spool(self, d: Delivery) -> None:
         """One line per delivery: the payload is canonical JSON already (no raw newline or tab),
         so it is written as it is, not encoded a second time; source and key as JSON strings."""
         if not self.record:
             return
-        s, k, c, h, p, w = item
-        self.pending.write(f"{_json_str(s)}\t{_json_str(k)}\t{c}\t{h}\t{w.isoformat() if w else ''}\t{p}\n")
+        window = d.window.isoformat() if d.window else ""
+        self.pending.write(f"{_json_str(d.source)}\t{_json_str(d.key)}\t{d.change}\t{d.hash}\t{window}\t{d.payload}\n")
         self.pending_count += 1
 
     def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
@@ -140,24 +142,25 @@ class HistoryTracker(ChangeTracker):
         return self._current[2], self._current[3]
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
-                 ) -> tuple[str, dict[str, Any] | None]:
+                 ) -> tuple[ChangeKind, dict[str, Any] | None]:
         source = block.source or ""
         # seen_key took the record's old hash out of `state` just before (BlockSet._feed calls it
         # first, for every record); `state` itself says None for it by now.
         assert self._read[:2] == (source, key), "classify follows seen_key for the same record"
         old = self._read[2]
         if old is None:
-            return "new", None  # hashed only if it is delivered (a test run never hashes it)
+            return ChangeKind.NEW, None  # hashed only if it is delivered (a test run never hashes it)
         cur = self._hashed(source, key, record)[1]
-        change = "unchanged" if old == _compact(cur) else "changed"
+        change = ChangeKind.UNCHANGED if old == _compact(cur) else ChangeKind.CHANGED
         # An unchanged record is skipped under `history mutations`: no need to fetch its past.
-        needs_previous = change == "changed" or (block.uses_previous and self.a.history == "full")
+        needs_previous = change is ChangeKind.CHANGED or (block.uses_previous
+                                                          and self.history is HistoryKind.FULL)
         return change, (self._previous(source, key) if needs_previous else None)
 
-    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: str,
+    def delivered(self, block: BlockSpec, key: str, record: dict[str, Any], change: ChangeKind,
                   xml: str) -> None:
         source = block.source or ""
-        if change == "deleted":  # found by _find_deleted; recorded once the deletion went out
+        if change == ChangeKind.DELETED:  # found by _find_deleted; recorded once the deletion went out
             item = self._deletions.pop((source, key), None)
             if item is not None:
                 self._spool(item)
@@ -170,7 +173,7 @@ class HistoryTracker(ChangeTracker):
         window = record.get(shape.window) if shape.window else None
         if isinstance(window, dt.datetime):
             window = window.date()
-        self._spool((source, key, change, h, text, window))
+        self._spool(Delivery(source, key, change, h, text, window))
 
     def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         source = block.source or ""
@@ -195,7 +198,8 @@ class HistoryTracker(ChangeTracker):
             record = self._coerce(source, payload_text)
             if not any(self._selects(b, record) for b in blocks):
                 continue  # outside this run's selection
-            self._deletions[(source, key)] = (source, key, "deleted", delivered_hash, payload_text, window)
+            self._deletions[(source, key)] = Delivery(source, key, ChangeKind.DELETED, delivered_hash,
+                                                      payload_text, window)
             out.append((key, record))
         return out
 
@@ -204,17 +208,18 @@ class HistoryTracker(ChangeTracker):
         if where is None:
             return True
         try:
-            return bool(where(record, "deleted", record))
+            return bool(where(record, ChangeKind.DELETED, record))
         except Exception:
             return False
 
-    def items(self) -> Iterator[tuple[str, str, str, str, str, dt.date | None]]:
+    def items(self) -> Iterator[Delivery]:
         """The spooled deliveries, in the order they were made."""
         self.pending.flush()
         self.pending.seek(0)
         for line in self.pending:
             s, k, c, h, w, p = line.rstrip("\n").split("\t", 5)
-            yield json.loads(s), json.loads(k), c, h, p, dt.date.fromisoformat(w) if w else None
+            yield Delivery(json.loads(s), json.loads(k), ChangeKind(c), h, p,
+                           dt.date.fromisoformat(w) if w else None)
 
     def close(self) -> None:
         self.pending.close()
@@ -267,7 +272,7 @@ def preflight(artefact: Artefact, opts: RunOptions, store: HistoryStore) -> None
             check_writable(Path(opts.out_dir))
         except RunStoreError as exc:
             raise UsageError(f"--out: {exc}") from None
-    if opts.mode != "production":
+    if opts.mode is not RunMode.PRODUCTION:
         return
     windowed = sorted(dict.fromkeys(f"`{b.source}` by {artefact.sources[b.source].window}"
                                     for b in artefact.blocks
@@ -276,7 +281,7 @@ def preflight(artefact: Artefact, opts: RunOptions, store: HistoryStore) -> None
         raise UsageError(f"`{artefact.name}` selects {', '.join(windowed)} per window; without "
                          "--from/--to every delivered record missing from the source would count as "
                          "deleted. Give --from/--to, or --all to run over the whole source")
-    if artefact.history != "none" and not opts.first_delivery and not store.has_delivered(artefact.name):
+    if artefact.history != HistoryKind.NONE and not opts.first_delivery and not store.has_delivered(artefact.name):
         raise UsageError(f"no production run of `{artefact.name}` has delivered anything in the history "
                          f"{store.where}, so this run would deliver every record as new. If this is "
                          "the right history (not a new, empty one), run again with --first-delivery")
@@ -289,7 +294,7 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
 
     The run writes into its own new folder in the run store; ``opts.out_dir``, when given, only
     receives a copy of its files afterwards."""
-    production = opts.mode == "production"
+    production = opts.mode is RunMode.PRODUCTION
     storage = storage or Storage.of(artefact)
     opts = dataclasses.replace(opts, max_deletions=storage.max_deletions)
     try:
@@ -303,14 +308,13 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     window = (opts.date_from, opts.date_to)
     created = run_id is None
     if run_id is None:
-        run_id = store.create_run(artefact.name, "P" if production else "T", "running", request,
-                                  window, None)
+        run_id = store.create_run(artefact.name, opts.mode.letter, "running", request, window, None)
     else:
         store.start_run(run_id)
     crashpoint("after-run-row")
     copy_to, report, folder = opts.out_dir, None, None
     try:
-        folder = new_run_folder(storage.root, artefact.name, run_id, "P" if production else "T")
+        folder = new_run_folder(storage.root, artefact.name, run_id, opts.mode.letter)
         store.set_out_dir(run_id, str(folder))
         crashpoint("after-run-folder")
         opts = dataclasses.replace(opts, out_dir=folder)
@@ -410,6 +414,6 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
             store.set_temp_files(run_id, [])
 
     try:
-        return execute(artefact, opts, tracker, hooks=(prepare, commit, moved), run_id=run_id)
+        return execute(artefact, opts, tracker, recording=Recording(prepare, commit, moved), run_id=run_id)
     finally:
         tracker.close()

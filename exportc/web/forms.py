@@ -15,6 +15,7 @@ from typing import Any
 
 from exportc.artefact import Artefact, ParamSpec
 from exportc.runtime.execute import RunOptions, parse_param
+from exportc.runtime.kinds import RunMode
 from exportc.values import format_value
 from exportc.web.catalog import Entry
 from exportc.web.i18n import N_
@@ -151,7 +152,7 @@ def parse(entry: Entry, values: dict[str, Any], now: dt.datetime) -> Parsed:
     # The guards a production run asks for explicitly (exportc.runtime.production.preflight).
     opts = RunOptions(sources={}, params=params, date_from=days["from"], date_to=days["to"],
                       booking_date=days["booking_date"], description=values.get("description") or None,
-                      mode=mode, whole=values.get("all") == "yes",
+                      mode=RunMode(mode), whole=values.get("all") == "yes",
                       first_delivery=values.get("first_delivery") == "yes",
                       allow_deletions=int(allow) if allow else None)
     return Parsed(opts, at, {})

@@ -25,7 +25,8 @@ from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.diagnostics import Diagnostic
 from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
-from exportc.runtime.history import HistoryStore
+from exportc.runtime.history import Delivery, HistoryStore
+from exportc.runtime.kinds import ChangeKind, RunMode
 from exportc.runtime.production import HistoryTracker
 from exportc.runtime.report import Report
 from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, record_key
@@ -131,7 +132,7 @@ def _options(case: Case, artefact: Artefact, folder: Path) -> RunOptions:
     return RunOptions(sources=sources, params=dict(case.params), date_from=_date(run.get("from"), "from"),
                       date_to=_date(run.get("to"), "to"), booking_date=_date(run.get("booking_date"), "booking_date"),
                       description=run.get("description"), out_dir=folder / "out",
-                      skip_invalid=bool(run.get("skip_invalid", False)), mode=mode)
+                      skip_invalid=bool(run.get("skip_invalid", False)), mode=RunMode(mode))
 
 
 def _json_default(value: object) -> str:
@@ -172,8 +173,8 @@ def _seed(store: HistoryStore, artefact: Artefact, delivered: dict[str, Path | l
             window = record.get(shape.window) if shape.window else None
             if isinstance(window, dt.datetime):
                 window = window.date()
-            items.append((source, record_key(shape, record), "new",
-                          hashlib.sha256(text.encode()).hexdigest(), text, window))
+            items.append(Delivery(source, record_key(shape, record), ChangeKind.NEW,
+                                  hashlib.sha256(text.encode()).hexdigest(), text, window))
     run_id = store.create_run(artefact.name, "P", "succeeded", {}, (None, None), None)
     with store.engine.begin() as conn:
         store.record_deliveries(conn, artefact.name, run_id, items)
