@@ -1,11 +1,14 @@
 """Running the top-level blocks: one pass over each source feeds every block that reads it.
 
-Each block writes its records into its own spool file, so a source is parsed once however many
-blocks read it; at the end the spools are joined in schema order into the document. A record is
+Each byte is written once where it can be: the first block in schema order that is not finished
+(the *frontier*) writes its records straight into the document; a block behind it (a second
+block of the same source, or one whose source is read later) holds its records back in its own
+spool file, copied into the document when every block before it is finished. So a source is
+parsed once however many blocks read it, and the document is in schema order. A record is
 delivered whole or not at all: every block that reads it renders into a buffer first, and only
-when none failed do the buffers go into the spools and the record into the history. So a changed
-invoice whose new version fails is not delivered as its reversal alone (with --skip-invalid it
-is left out, and its delivered state stays as it was).
+when none failed do the buffers go into the document (or spools) and the record into the
+history. So a changed invoice whose new version fails is not delivered as its reversal alone
+(with --skip-invalid it is left out, and its delivered state stays as it was).
 """
 
 from __future__ import annotations
@@ -68,7 +71,14 @@ class BlockRun:
         self.emit, self.where, self.file_name = entry.emit, entry.where, entry.file_name
         self.sink = sink if block.document else None
         self.spool_path = spool
-        self.spool: IO[str] = open(spool, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        self.spool: IO[str] | None = None  # opened at the first record the block holds back
+        # While the block is the frontier: opens its containers in the document (see BlockSet)
+        self.direct: Callable[[tuple[str, ...]], IO[str]] | None = None
+        self.fh: IO[str] | None = None  # where its records go: the document or its spool
+        self.finished = False  # its source is read whole: nothing more will be written
+        # Its `where` is false whatever the record (a param rules it out, as `invoice_export`
+        # rules out the journal blocks): it is offered nothing and writes nothing.
+        self.never = self.where is not None and block.source is not None and _never(self.where)
         self.flags: dict[str, list[_Flag]] = {}
         self.ok = True
         self.txn: _Pending | None = None  # the record at hand, across the blocks reading it
@@ -195,9 +205,13 @@ class BlockRun:
         if self.sink is not None:
             self.sink.stage(name, xml, key)
         else:
-            self.spool.write(xml)
-        self.written_keys.append(key)  # the n-th element in the spool is this record's
-        self.sizes.append(len(xml))  # where it ends, so a large export can be split between records
+            fh = self.fh
+            if fh is None:
+                fh = self.fh = self._target()
+            fh.write(xml)
+            if self.spool is not None:  # where it ends, so a spool can be split between records
+                self.sizes.append(len(xml))
+        self.written_keys.append(key)  # the n-th element of the block is this record's
         self.counts.written += 1
         if self.counts.written == 2:
             crashpoint("mid-emit")
@@ -232,8 +246,30 @@ class BlockRun:
             parts.pop()
         return None
 
+    def _target(self) -> IO[str]:
+        """Where the block's first record goes: the document when the block is the frontier
+        (its containers opened there), else its own spool."""
+        if self.direct is not None:
+            return self.direct(self.block.containers)
+        if self.finished:  # the frontier passed it as one that cannot write: a bug, not data
+            raise RuntimeError(f"block {self.name} wrote after the document moved past it")
+        self.spool = open(self.spool_path, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        return self.spool
+
+    def join(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
+        """Copy what the block held back into the document (``write(containers)`` opens its
+        containers there) and drop the spool."""
+        if self.spool is None:
+            return
+        self.close()
+        with open(self.spool_path, encoding="utf-8") as fh:
+            shutil.copyfileobj(fh, write(self.block.containers), 1 << 20)
+        self.spool_path.unlink()
+        self.spool = None
+        self.sizes.clear()
+
     def close(self) -> None:
-        if not self.spool.closed:
+        if self.spool is not None and not self.spool.closed:
             self.spool.close()
 
 
@@ -249,7 +285,12 @@ class BlockSet:
     ctx: RunContext
     spool_dir: Path
     sink: DocumentSink | None = None
+    # Opens containers in the document and returns it: given, the frontier block writes into it
+    # directly and the others are joined as soon as they can be; None: every block spools and
+    # ``join_into``/``join_split`` lay the document out afterwards.
+    document: Callable[[tuple[str, ...]], IO[str]] | None = None
     runs: list[BlockRun] = field(default_factory=list)
+    _next: int = 0  # the frontier: index in ``runs`` of the first block not yet in the document
 
     def run(self) -> bool:
         """Feed every block; False when a record failed (without --skip-invalid)."""
@@ -259,15 +300,43 @@ class BlockSet:
                      for b in self.artefact.blocks]
         ok = True
         for br in self.runs:
+            # A block that cannot write holds the frontier back for nothing: a correction block
+            # (it runs only for records delivered before) when nothing was delivered yet.
+            if br.never or (br.block.uses_previous and br.block.source is not None
+                            and not self.tracker.delivered_before(br.block.source)):
+                br.finished = True
+        self._advance()
+        for br in self.runs:
             if br.block.source is None:
                 br.offer(None, None, None)
+                br.finished = True
+                self._advance()
             elif br.block.set_checks:
                 br.flags = _set_checks(self.artefact, br.block, self.fns, self.bindings, self.opts)
         for source in dict.fromkeys(b.source for b in self.artefact.blocks if b.source):
-            ok &= self._feed(source, [br for br in self.runs if br.block.source == source])
+            runs = [br for br in self.runs if br.block.source == source]
+            ok &= self._feed(source, runs)
+            for br in runs:
+                br.finished = True
+            self._advance()
         for br in self.runs:
             br.close()
         return ok and all(br.ok for br in self.runs)
+
+    def _advance(self) -> None:
+        """Move the frontier past the finished blocks, copying what they held back into the
+        document; the block it stops at writes straight into the document from now on, unless
+        it already holds records back (then it is copied when it finishes)."""
+        if self.document is None:
+            return
+        while self._next < len(self.runs):
+            br = self.runs[self._next]
+            if not br.finished:
+                if br.fh is None:
+                    br.direct = self.document
+                return
+            br.join(self.document)
+            self._next += 1
 
     def _progress(self, source: str, n: int) -> None:
         """Tell whoever follows the run how far it got: records read, and written per block."""
@@ -276,7 +345,8 @@ class BlockSet:
 
     def _feed(self, source: str, runs: list[BlockRun]) -> bool:
         shape = self.artefact.sources[source]
-        first = runs[0]
+        first = runs[0]  # reports the source's bad rows and duplicates, whether it writes or not
+        runs = [br for br in runs if not br.never] or runs[:1]
         tally = self.ctx.report.records.setdefault(source, {})
         read = inside = 0
         try:
@@ -368,12 +438,10 @@ class BlockSet:
             self.ctx.report.problems.append(Problem("warning", "W0636", message, runs[0].name))
 
     def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
-        """Copy the spools in block (schema) order; ``write(containers)`` opens the containers."""
+        """Copy the spools left in block (schema) order; ``write(containers)`` opens the
+        containers (nothing is left when the blocks wrote into the ``document`` themselves)."""
         for br in self.runs:
-            if br.counts.written:
-                out = write(br.block.containers)
-                with open(br.spool_path, encoding="utf-8") as fh:
-                    shutil.copyfileobj(fh, out, 1 << 20)
+            br.join(write)
 
     def join_split(self, open_file: Callable[[int], Callable[[tuple[str, ...]], IO[str]]],
                    per_file: int) -> None:
@@ -396,6 +464,34 @@ class BlockSet:
         for br in self.runs:
             br.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+
+class _Unknown(Exception):
+    """A block's condition read the record (or the change kind, or the previous values)."""
+
+
+class _Untouchable(dict[str, Any]):
+    """Stands for the record, the change kind and the previous values when a block's `where`
+    is tried without a record: any use of it raises ``_Unknown``."""
+
+    def _unknown(self, *_args: object, **_kw: object) -> Any:
+        raise _Unknown
+
+    __getitem__ = __contains__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = _unknown
+    __hash__ = get = keys = items = values = __str__ = __format__ = _unknown  # type: ignore[assignment]
+
+
+def _never(where: Callable[..., Any]) -> bool:
+    """Whether ``where`` is false without reading the record, the change kind or the previous
+    values: then it is false for every record. Generated conditions are pure expressions over
+    those, the params, tables and run context, and read the record only by subscript
+    (``previous.X`` through ``getf``), so a condition that returns without touching the stand-in
+    did not depend on it. Anything else (it touched it, it raised) means it may select."""
+    probe = _Untouchable()
+    try:
+        return not where(probe, probe, probe)
+    except Exception:
+        return False
 
 
 @dataclass

@@ -70,6 +70,10 @@ class ChangeTracker:
         """Records delivered before that are gone now (key, previous values)."""
         return iter(())
 
+    def delivered_before(self, source: str) -> bool:
+        """Whether any record of ``source`` was delivered before (asked before it is read)."""
+        return False
+
     def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
         """The record of ``source`` with ``key`` as last delivered (None without a history):
         a ``ref`` that this run's source does not resolve falls back to it."""

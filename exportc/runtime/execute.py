@@ -196,8 +196,10 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         return report
     out_path = out_dir / (output_name or f"{artefact.name}.xml")
     outputs = [_Output(out_path, artefact)]
+    # Written once: straight into the document, unless --split must count the records first.
     blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
-                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"))
+                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"),
+                      document=None if opts.split else outputs[0].open_containers)
 
     def register() -> None:
         if recording:  # from here on, recovery can clean up after a crash

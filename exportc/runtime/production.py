@@ -132,6 +132,9 @@ class HistoryTracker(ChangeTracker):
         self.pending.write(f"{_json_str(d.source)}\t{_json_str(d.key)}\t{d.change}\t{d.hash}\t{window}\t{d.payload}\n")
         self.pending_count += 1
 
+    def delivered_before(self, source: str) -> bool:
+        return bool(self.state.get(source))  # before reading: the keys delivered before
+
     def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
         return self._previous(source, key) if source in self.a.sources else None
 
