@@ -47,8 +47,13 @@ def write(path: Path, value: object) -> None:
 @cache
 def code_fingerprint() -> str:
     """sha256 over exportc's own source files: a cached compile is reused only by the exportc
-    that made it (the version number does not move with every change during development)."""
-    package = Path(__file__).resolve().parent
+    that made it (the version number does not move with every change during development), so a
+    change to the compiler or its code generator never serves code it would no longer write."""
+    return fingerprint(Path(__file__).resolve().parent)
+
+
+def fingerprint(package: Path) -> str:
+    """sha256 over the names and contents of the ``.py`` and ``.lark`` files under ``package``."""
     h = hashlib.sha256()
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:

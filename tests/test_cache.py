@@ -128,3 +128,26 @@ def test_a_profile_with_errors_is_not_kept(project: Path, own_cache: Path) -> No
     (project / "child.map").write_text(CHILD + "param x: nope\n", "utf-8")
     assert not compile_cached("child.map").ok
     assert not list(own_cache.glob("compiled-*.pickle"))
+
+
+def test_a_changed_code_generator_compiles_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's key holds exportc's own code: a new code generator never gets old code."""
+    from exportc import cache
+    from exportc.compiler.pipeline import compile_cached
+    assert compile_cached("child.map").ok
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "another exportc")
+    calls = _compiles(monkeypatch)
+    assert compile_cached("child.map").ok and calls == ["child.map"]
+
+
+def test_the_code_fingerprint_covers_the_code_generator(tmp_path: Path) -> None:
+    import shutil
+
+    from exportc import cache
+    package = Path(cache.__file__).resolve().parent
+    copy = tmp_path / "exportc"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "web", "workbench"))
+    before = cache.fingerprint(copy)
+    codegen = copy / "compiler" / "codegen.py"
+    codegen.write_text(codegen.read_text("utf-8") + "\n# changed\n", "utf-8")
+    assert cache.fingerprint(copy) != before

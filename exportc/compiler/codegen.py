@@ -11,24 +11,30 @@ runtime error names the ``.map`` line.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import io
+import textwrap
+import tokenize
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from exportc.artefact import (
     BIND,
     GLOBAL_CHECKS,
     RUN_FIELDS,
+    RUNTIME_API,
     emit_name,
     file_name_name,
     set_check_name,
     where_name,
 )
 from exportc.compiler import ir
+from exportc.compiler.codewriter import INDENT, Code, CodeWriter, Origin, bare, concat, with_comments
+from exportc.compiler.naming import Names, cannot_fail, rows_used, snake, stems
 from exportc.compiler.targets import facets_of
 from exportc.diagnostics import Span
 from exportc.values import format_value, xml_escape
 
-_INDENT = "  "
+_XML_INDENT = "  "  # of the XML written (the Python's own is codewriter.INDENT)
 
 
 @dataclass(frozen=True)
@@ -41,61 +47,6 @@ class Probe:
     file: str
     line: int
     column: int
-
-
-class Code(str):
-    """A piece of Python code (as opposed to literal XML text) in a concatenation."""
-
-
-def concat(parts: list[str | Code]) -> str:
-    """Python for the concatenation of literal text and code, adjacent literals merged."""
-    merged: list[str | Code] = []
-    for part in parts:
-        if not isinstance(part, Code) and merged and not isinstance(merged[-1], Code):
-            merged[-1] = merged[-1] + part
-        else:
-            merged.append(part)
-    return " + ".join(p if isinstance(p, Code) else repr(p) for p in merged)
-
-
-class CodeWriter:
-    """Lines of Python with indentation and a line map back to the profile."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.linemap: list[tuple[str, int]] = []
-        self.depth = 0
-        self.origin: tuple[str, int] = ("", 0)
-        self.pending: list[str | Code] = []
-
-    def write(self, parts: list[str | Code]) -> None:
-        """Output to write; consecutive writes become one ``w(...)`` call."""
-        self.pending += parts
-
-    def flush(self) -> None:
-        if self.pending:
-            parts, self.pending = self.pending, []
-            self.line(f"w({concat(parts)})")
-
-    def line(self, text: str = "") -> None:
-        self.flush()
-        self.lines.append(_INDENT * self.depth + text if text else "")
-        self.linemap.append(self.origin)
-
-    def indent(self) -> None:
-        self.flush()
-        self.depth += 1
-
-    def outdent(self) -> None:
-        self.flush()
-        self.depth -= 1
-
-    def at(self, span: Span | None) -> None:
-        if span is not None:
-            self.origin = (span.file, span.line)
-
-    def source(self) -> str:
-        return "\n".join(self.lines) + "\n"
 
 
 _SIMPLE_OPS = {"add": "+", "sub": "-", "mul": "*", "concat": "+", "eq": "==", "ne": "!=",
@@ -114,13 +65,54 @@ class Generator:
         self.here: Span | None = None  # the rule or clause whose expression is being generated
         self.w = CodeWriter()
         self.consts: dict[str, str] = {}
-        self.tmp = 0
         self.facets: dict[str, str] = {}
+        self.fn = _Function()  # the block function being generated
 
     # -- names --
-    def fresh(self, stem: str) -> str:
-        self.tmp += 1
-        return f"{stem}{self.tmp}"
+    def value(self, slot: ir.Slot) -> str:
+        """The local holding a slot's value: one computed already where this code runs (the
+        same expression twice is computed once), or a new one, before the outermost loop it
+        does not depend on when computing it cannot fail."""
+        code = self.expr(slot.expr)
+        if isinstance(slot.expr, ir.ParamRef | ir.RunRef):
+            return code  # bound once per run already
+        for scope in reversed(self.fn.scopes):
+            if code in scope:
+                return scope[code]
+        var = self.fn.names.new(*stems(slot))
+        origin = (slot.span.file, slot.span.line)
+        loop = self.hoist_to(slot.expr)
+        if loop is None:
+            self.fn.scopes[-1][code] = var
+            self.w.line(f"{var} = {bare(code)}", origin)
+            return var
+        self.fn.scopes[loop.scope][code] = var
+        self.w.insert(loop.line, loop.indent, f"{var} = {bare(code)}", origin)
+        for later in self.fn.loops:
+            if later.line >= loop.line:
+                later.line += 1
+        return var
+
+    def hoist_to(self, e: ir.Expr) -> _Loop | None:
+        """The outermost enclosing loop ``e`` does not depend on, when it may move before it."""
+        if self.probes is not None or not self.fn.loops or not cannot_fail(e):
+            return None
+        used = rows_used(e)
+        for loop in self.fn.loops:
+            if all(d < loop.depth for d in used):
+                return loop
+        return None
+
+    def push(self, known: str | None = None) -> None:
+        """Into an ``if`` or ``for`` body; ``known`` is a value it knows to be present."""
+        self.w.indent()
+        self.fn.scopes.append({})
+        self.fn.present.append(known)
+
+    def pop(self) -> None:
+        self.w.outdent()
+        self.fn.scopes.pop()
+        self.fn.present.pop()
 
     def const(self, value: object) -> str:
         if value is None or isinstance(value, bool | int | str):
@@ -251,32 +243,24 @@ class Generator:
         return conv
 
     # -- elements --
-    def prepare(self, el: ir.Element, seen: dict[str, str] | None = None) -> dict[int, str]:
-        """Evaluate the element's values (and its implicit children's) into locals; the same
-        expression twice (``customer_code`` into OrderedBy and InvoiceTo) is computed once."""
+    def prepare(self, el: ir.Element) -> dict[int, str]:
+        """Evaluate the element's values (and its implicit children's) into locals."""
         names: dict[int, str] = {}
-        seen = {} if seen is None else seen
         slots = [s for _, s in el.attrs] + ([el.text] if el.text else [])
         for s in slots:
             if isinstance(s.expr, ir.Const):
                 names[id(s)] = self.const(s.expr.value)
                 continue
             self.here = s.span
-            code = self.expr(s.expr)
-            if code in seen:
-                names[id(s)] = seen[code]
-                continue
-            self.w.at(s.span)
-            var = self.fresh("v")
-            names[id(s)] = seen[code] = var
-            self.w.line(f"{var} = {code}")
+            names[id(s)] = self.value(s)
         for _, child in el.children:
             if isinstance(child, ir.Element) and child.implicit:
-                names.update(self.prepare(child, seen))
+                names.update(self.prepare(child))
         return names
 
-    def presence(self, el: ir.Element, names: dict[int, str]) -> str | None:
-        """For an implicit element whose values may all be null: the test that it has one."""
+    def presence(self, el: ir.Element, names: dict[int, str]) -> list[str] | None:
+        """For an implicit element whose values may all be null: the values of which one must
+        be present for it to be written."""
         if not el.implicit:
             return None
         tests: list[str] = []
@@ -285,7 +269,7 @@ class Generator:
             for _, s in e.attrs + ([("", e.text)] if e.text else []):
                 if not s.expr.type.nullable:
                     return False
-                tests.append(f"{names[id(s)]} is not None")
+                tests.append(names[id(s)])
             for _, c in e.children:
                 if not isinstance(c, ir.Element) or not c.implicit or c.when is not None:
                     return False
@@ -294,47 +278,43 @@ class Generator:
             return True
         if not collect(el):
             return None
-        return " or ".join(tests) if tests else "False"
+        return tests
+
+    def nullable(self, slot: ir.Slot, var: str) -> bool:
+        """Whether ``var`` may be null here: a null test around this code settled it already."""
+        return slot.expr.type.nullable and var not in self.fn.present
 
     def element(self, el: ir.Element, depth: int, names: dict[int, str] | None = None,
                 counter: str | None = None, head: str = "") -> None:
         """Write ``el``; ``counter`` (a local) counts it when it is written (see ``ir.Occurs``);
         ``head`` is raw text for its start tag (a document root's namespace declarations)."""
         w = self.w
-        w.at(el.span)
+        w.at(_origin(el.span))
         opened = 0
         if el.when is not None:
             self.here = el.span
-            w.line(f"if {self.branch('when', el.when)}:")
-            w.indent()
+            w.line(f"if {bare(self.branch('when', el.when))}:")
+            self.push()
             opened += 1
         if names is None:
             self.hit_rules(el)
             names = self.prepare(el)
-        for c in el.checks:
-            w.at(c.span)
-            self.here = c.span
-            if c.severity == "error":
-                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
-                w.indent()
-                w.line(f"raise check_failed({self.message(c.message)})")
-                w.outdent()
-            else:
-                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
-                w.indent()
-                w.line(f"warn({self.message(c.message)}, {c.span.file!r}, {c.span.line})")
-                w.outdent()
-        test = self.presence(el, names)
-        if test is not None:
-            w.line(f"if {test}:")
-            w.indent()
+        self.checks(el.checks)
+        w.at(_origin(el.span))
+        # the rule that writes the element's line: its text's, an implicit element's first value's
+        origin = _origin(el.text.span if el.text else el.attrs[0][1].span if el.implicit and el.attrs
+                         else el.span)
+        tests = self.presence(el, names)
+        if tests is not None:
+            w.line("if " + (" or ".join(f"{t} is not None" for t in tests) or "False") + ":", origin)
+            self.push(tests[0] if len(tests) == 1 else None)
             opened += 1
-        pad = "\n" + _INDENT * depth
+        pad = "\n" + _XML_INDENT * depth
         start: list[str | Code] = [f"{pad}<{el.name}{head}"]
         for attr, slot in el.attrs:
             var = names[id(slot)]
             value = self.rendered(var, slot, True)
-            if slot.expr.type.nullable:
+            if self.nullable(slot, var):
                 inner = concat([f' {attr}="', value, '"'])
                 start.append(Code(f"('' if {var} is None else {inner})"))
             else:
@@ -342,24 +322,38 @@ class Generator:
         if el.text is not None:
             var = names[id(el.text)]
             parts = [*start, ">", self.rendered(var, el.text, False), f"</{el.name}>"]
-            if el.text.expr.type.nullable and test is None:
-                w.line(f"if {var} is not None:")
-                w.indent()
-                w.write(parts)
+            if self.nullable(el.text, var) and tests is None:
+                w.line(f"if {var} is not None:", origin)
+                self.push(var)
+                w.write(parts, origin)
                 self.count(counter)
-                w.outdent()
+                self.pop()
             else:
-                w.write(parts)
+                w.write(parts, origin)
                 self.count(counter)
         elif not el.children:
-            w.write([*start, "/>"])
+            w.write([*start, "/>"], origin)
             self.count(counter)
         else:
-            w.write([*start, ">"])
+            w.write([*start, ">"], origin)
             self.count(counter)
             self.children(el, depth, names)
-            w.write([f"{pad}</{el.name}>"])
+            w.write([f"{pad}</{el.name}>"], _origin(el.span) or origin)
         for _ in range(opened):
+            self.pop()
+
+    def checks(self, checks: list[ir.Check]) -> None:
+        """An element's checks: an error fails the record, a warning is reported."""
+        w = self.w
+        for c in checks:
+            w.at(_origin(c.span))
+            self.here = c.span
+            w.line(f"if {_negate(self.branch('check', c.cond, ('held', 'failed')))}:")
+            w.indent()
+            if c.severity == "error":
+                w.line(f"raise check_failed({self.message(c.message)})")
+            else:
+                w.line(f"warn({self.message(c.message)}, {c.span.file!r}, {c.span.line})")
             w.outdent()
 
     def count(self, counter: str | None) -> None:
@@ -370,9 +364,9 @@ class Generator:
         """The children in schema order; a counted child's bounds are checked after its last
         writer, across all the sibling blocks that write it."""
         w = self.w
-        counters = {o.name: (o, self.fresh("n")) for o in el.occurs}
-        for _, n in counters.values():
-            w.line(f"{n} = 0")
+        counters = {o.name: (o, self.fn.names.new(snake(o.name) + "_count")) for o in el.occurs}
+        for o, n in counters.values():
+            w.line(f"{n} = 0", _origin(o.span))
         last = {_name(child): i for i, (_, child) in enumerate(el.children)}
         for i, (_, child) in enumerate(el.children):
             name = _name(child)
@@ -387,7 +381,7 @@ class Generator:
 
     def bounds(self, parent: str, occurs: ir.Occurs, var: str) -> None:
         w = self.w
-        w.at(occurs.span)
+        w.at(_origin(occurs.span))
         if occurs.minimum:
             w.line(f"if {var} < {occurs.minimum}:")
             w.indent()
@@ -401,22 +395,26 @@ class Generator:
 
     def repeat(self, rep: ir.Repeat, depth: int, counter: str | None) -> None:
         w = self.w
-        w.at(rep.span)
+        w.at(_origin(rep.span))
         var = f"r{rep.depth}"
+        w.flush()
+        loop = _Loop(len(w.lines), w.depth, rep.depth, len(self.fn.scopes) - 1)
         if rep.group_by:
             w.line(f"for {var} in group_by({self.expr(rep.source)}, {rep.group_by!r}, "
                    f"{rep.list_name!r}):")
         else:
             w.line(f"for {var} in {self.expr(rep.source)} or ():")
-        w.indent()
+        self.fn.loops.append(loop)
+        self.push()
         if rep.where is not None:
             self.here = rep.span
-            w.line(f"if not {self.branch('where', rep.where)}:")
+            w.line(f"if {_negate(self.branch('where', rep.where))}:")
             w.indent()
             w.line("continue")
             w.outdent()
         self.element(rep.element, depth, counter=counter)
-        w.outdent()
+        self.pop()
+        self.fn.loops.pop()
 
     # -- coverage probes --
     def probe(self, kind: str, outcome: str, span: Span | None) -> int:
@@ -463,19 +461,15 @@ class Generator:
     # -- module --
     def module(self) -> str:
         p, w = self.p, self.w
-        w.line(f"# Generated by exportc from {p.file}; do not edit.")
-        w.line(f"# Profile {p.name}: target {p.root} in {p.schema_path.rsplit('/', 1)[-1]}")
-        w.line("from exportc.runtime.api import *  # noqa: F403")
-        w.line("from exportc.artefact import BlockEntry, Bound")
         w.line("")
         w.line("")
         w.line(f"def {BIND}(P, T, RUN, warn):")
         w.indent()
         w.line('"""Bind params, tables and the run context; return the block functions."""')
         for name in p.params:
-            w.line(f"p_{name} = P[{name!r}]")
+            w.line(f"p_{name} = P[{name!r}]", _origin(p.params[name].span))
         for name in p.tables:
-            w.line(f"t_{name} = T[{name!r}]")
+            w.line(f"t_{name} = T[{name!r}]", _origin(p.tables[name].span))
         for name, attr in RUN_FIELDS.items():
             w.line(f"run_{name} = RUN.{attr}")
         if self.probes is not None:
@@ -484,21 +478,14 @@ class Generator:
         checks = "None"
         if p.global_checks:
             checks = GLOBAL_CHECKS
+            self.fn = _Function()
             w.line("")
             w.line(f"def {GLOBAL_CHECKS}():")
             w.indent()
             w.line("change = previous = None")
-            for c in p.global_checks:
-                w.at(c.span)
-                self.here = c.span
-                w.line(f"if not {self.branch('check', c.cond, ('held', 'failed'))}:")
-                w.indent()
-                if c.severity == "error":
-                    w.line(f"raise check_failed({self.message(c.message)})")
-                else:
-                    w.line(f"warn({self.message(c.message)}, {c.span.file!r}, {c.span.line})")
-                w.outdent()
+            self.checks(p.global_checks)
             w.outdent()
+        w.origin = ("", 0)
         w.line("")
         w.line("return Bound({")
         w.indent()
@@ -507,16 +494,32 @@ class Generator:
         w.outdent()
         w.line(f"}}, {checks})")
         w.outdent()
-        header_len = 4
-        consts = [f"{name} = {code}" for code, name in self.consts.items()]
-        lines = w.lines[:header_len] + consts + w.lines[header_len:]
-        self.linemap = w.linemap[:header_len] + [("", 0)] * len(consts) + w.linemap[header_len:]
+        head = [f"# Generated by exportc from {p.file}; do not edit.",
+                f"# Profile {p.name}: target {p.root} in {p.schema_path.rsplit('/', 1)[-1]}",
+                *self.imports(w.lines),
+                *(f"{name} = {code}" for code, name in self.consts.items())]
+        lines = head + with_comments(w.lines, w.linemap)
+        self.linemap = [("", 0)] * len(head) + w.linemap
         return "\n".join(lines) + "\n"
+
+    def imports(self, lines: list[str]) -> list[str]:
+        """The import lines: exactly the runtime names the code below uses."""
+        code = "\n".join([*lines, *self.consts])
+        used = {t.string for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                if t.type == tokenize.NAME}
+        names = sorted((n for n in RUNTIME_API if n in used), key=lambda n: (not n.isupper(), n))
+        out = ["from exportc.artefact import BlockEntry, Bound"]
+        if names:
+            body = textwrap.wrap(", ".join(names), 96, initial_indent=INDENT, subsequent_indent=INDENT,
+                                 break_on_hyphens=False)
+            out += ["from exportc.runtime.api import (", *body, ")"]
+        return out
 
     def block(self, b: ir.TopBlock) -> str:
         """Define the block's functions; return its ``BlockEntry(...)`` entry for ``Bound``."""
         w = self.w
-        w.at(b.span)
+        self.fn = _Function()
+        w.at(_origin(b.span))
         w.line("")
         path = "/".join([*b.containers, b.element.name])
         emit = emit_name(b.index)
@@ -536,17 +539,17 @@ class Generator:
         w.outdent()
         args = [emit]
         if b.where is not None:
-            w.at(b.span)
+            w.at(_origin(b.span))
             self.here = b.span
             self.function(where_name(b.index), self.branch("where", b.where))
             args.append(f"where={where_name(b.index)}")
         if b.file is not None:
-            w.at(b.span)
+            w.at(_origin(b.span))
             self.function(file_name_name(b.index), f"str({self.expr(b.file)})")
             args.append(f"file_name={file_name_name(b.index)}")
         checks = []
         for n, sc in enumerate(b.set_checks):
-            w.at(sc.span)
+            w.at(_origin(sc.span))
             self.here = sc.span
             values = ", ".join(self.expr(a) for a in sc.args)
             per = "".join(self.expr(x) + ", " for x in sc.per)
@@ -562,8 +565,43 @@ class Generator:
         w.line("")
         w.line(f"def {name}(r0, change=None, previous=None):")
         w.indent()
-        w.line(f"return {result}")
+        w.line(f"return {bare(result)}")
         w.outdent()
+
+
+@dataclass
+class _Loop:
+    """A ``for`` being generated: where its line is, so a value it does not depend on can be
+    computed before it (into the scope around it)."""
+
+    line: int  # index of the ``for`` line in the writer
+    indent: int
+    depth: int  # of its row variable (``r1``)
+    scope: int  # index of the scope around it
+
+
+@dataclass
+class _Function:
+    """What is known while one block function is generated: its names, the values computed so
+    far per nested ``if``/``for`` body (expression code -> local), which values a null test
+    around the code settled, and the loops open."""
+
+    names: Names = field(default_factory=Names)
+    scopes: list[dict[str, str]] = field(default_factory=lambda: [{}])
+    present: list[str | None] = field(default_factory=list)
+    loops: list[_Loop] = field(default_factory=list)
+
+
+def _origin(span: Span | None) -> Origin | None:
+    return (span.file, span.line) if span is not None else None
+
+
+def _negate(code: str) -> str:
+    """``not code``, without a double negation."""
+    inner = bare(code)
+    if inner.startswith("not ") and (inner[4:].isidentifier() or bare(inner[4:]) != inner[4:]):
+        return bare(inner[4:])
+    return f"not {code}"
 
 
 def _name(child: ir.Element | ir.Repeat) -> str:
