@@ -269,6 +269,8 @@ def run(
     split: Annotated[int | None, typer.Option(
         "--split", metavar="N", min=1, help="At most N records per document: a large export is "
         "written as several whole documents, name-1.xml, name-2.xml, … (import them in order)")] = None,
+    zip_: Annotated[bool, typer.Option("--zip", help="Also write a zip of every document of the run, "
+                                       "<profile>-run-<id>.zip, beside them")] = False,
 ) -> None:
     """Run an export: a test run (default) or a --production run; --at schedules it."""
     from exportc.config import ConfigError
@@ -284,7 +286,7 @@ def run(
                       description=description, out_dir=out, validate=not no_validate,
                       skip_invalid=skip_invalid, mode=RunMode.PRODUCTION if production else RunMode.TEST,
                       progress=_progress(), allow_deletions=allow_deletions, whole=whole,
-                      first_delivery=first_delivery, split=split)
+                      first_delivery=first_delivery, split=split, zip=zip_)
     if whole and (opts.date_from or opts.date_to):
         raise _usage_error("--all runs over the whole source; leave out --from/--to, or --all")
     if opts.date_from and opts.date_to and opts.date_from > opts.date_to:

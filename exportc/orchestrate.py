@@ -123,7 +123,8 @@ def _request(profile: Path, opts: RunOptions) -> dict[str, Any]:
             "description": opts.description, "out": str(opts.out_dir.resolve()) if opts.out_dir else None,
             "validate": opts.validate, "skip_invalid": opts.skip_invalid, "mode": opts.mode,
             "started_by": opts.started_by, "allow_deletions": opts.allow_deletions,
-            "all": opts.whole, "first_delivery": opts.first_delivery, "split": opts.split}
+            "all": opts.whole, "first_delivery": opts.first_delivery, "split": opts.split,
+            "zip": opts.zip}
 
 
 def options_from_request(req: dict[str, Any]) -> RunOptions:
@@ -136,7 +137,7 @@ def options_from_request(req: dict[str, Any]) -> RunOptions:
                       skip_invalid=req["skip_invalid"], mode=req["mode"],
                       started_by=req.get("started_by"), allow_deletions=req.get("allow_deletions"),
                       whole=req.get("all", False), first_delivery=req.get("first_delivery", False),
-                      split=req.get("split"))
+                      split=req.get("split"), zip=req.get("zip", False))
 
 
 def run_profile(profile: str, opts: RunOptions, db: str | None = None,

@@ -41,6 +41,7 @@ class RunOptions:
     whole: bool = False  # --all: a windowed profile's production run over the whole source
     first_delivery: bool = False  # --first-delivery: the profile's first production run here
     split: int | None = None  # at most this many records per document (Exact's upload size)
+    zip: bool = False  # --zip: also publish a zip of every document (runtime/bundle.py)
     # (source, records read so far, records written so far per block), every PROGRESS_EVERY records
     progress: Callable[[str, int, dict[str, int]], None] | None = None
     phase: Callable[[str], None] | None = None  # reading, writing, validating, recording

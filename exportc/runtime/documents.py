@@ -20,6 +20,8 @@ from pathlib import Path
 from lxml import etree
 
 from exportc.artefact import Artefact, DocumentSpec
+from exportc.runtime.bundle import write_zip
+from exportc.runtime.runstore import RunStoreError
 from exportc.runtime.schematron import Schematron
 
 
@@ -68,12 +70,15 @@ class _Kind:
 class DocumentSink:
     """The documents of one run: staged, checked, and moved into the output folder at the end."""
 
-    def __init__(self, artefact: Artefact, out_dir: Path, validate: bool) -> None:
+    def __init__(self, artefact: Artefact, out_dir: Path, validate: bool,
+                 zip_name: str | None = None) -> None:
         self.out_dir = out_dir
         self.stage_dir = out_dir / f".documents.{os.getpid()}.parts"
         self.kinds = {k: _Kind(spec, validate) for k, spec in artefact.documents.items()}
         self.owners: dict[str, str | None] = {}  # file name -> the record key that wrote it
         self.names: list[str] = []
+        self.zip_name = zip_name  # also publish a zip of every document under this name
+        self.zipped = False
 
     def check(self, kind: str, name: str, xml: str, key: str | None) -> list[Finding]:
         """What is wrong with one document (its name, XSD, business rules); errors refuse it."""
@@ -109,12 +114,32 @@ class DocumentSink:
     def temp_paths(self) -> list[tuple[str, str]]:
         return [(str(self.stage_dir), "")]
 
+    def seal(self) -> list[str]:
+        """Finish the staged output (the zip, when asked for) before the run is recorded; the
+        files the run delivers, the zip last."""
+        if self.zip_name and not self.zipped:
+            if self.zip_name in self.owners:
+                raise RunStoreError(f"a document is named {self.zip_name}, like the run's zip; "
+                                    "name the documents differently or run without --zip")
+            write_zip(((self.stage_dir / n, n) for n in self.names), self.stage_dir / self.zip_name)
+            self.zipped = True
+        return self.finals()
+
+    def _published(self) -> list[str]:
+        return [*self.names, *([self.zip_name] if self.zipped and self.zip_name else [])]
+
     def finals(self) -> list[str]:
-        return [str(self.out_dir / n) for n in self.names]
+        return [str(self.out_dir / n) for n in self._published()]
+
+    def staged_pairs(self) -> list[tuple[str, str]]:
+        """(staged file, final file) for each, then the staging folder: what recovery moves into
+        place when the run was recorded but died before ``commit`` (and removes otherwise)."""
+        return [*((str(self.stage_dir / n), str(self.out_dir / n)) for n in self._published()),
+                *self.temp_paths()]
 
     def commit(self, move: Callable[[Path, Path], object] = os.replace) -> None:
-        """Move every staged document into the output folder (``move(tmp, final)``)."""
-        for name in self.names:
+        """Move every staged document (and the zip) into the output folder (``move(tmp, final)``)."""
+        for name in self._published():
             move(self.stage_dir / name, self.out_dir / name)
         self.discard()
 

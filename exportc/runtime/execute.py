@@ -23,6 +23,7 @@ from typing import IO, Any
 from exportc.artefact import BIND, Artefact, Bind, Bound, RunValues, TypeSpec
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
+from exportc.runtime.bundle import zip_name
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
 from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
@@ -228,6 +229,9 @@ def _new_report(artefact: Artefact, opts: RunOptions, run_id: int | None) -> Rep
 def _prepare(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker, report: Report) -> _Bound:
     """Params parsed, sources bound, tables read and the generated code bound to them: what a
     user can get wrong in the command, checked before any record is read (a UsageError)."""
+    if opts.zip and not artefact.documents:
+        raise UsageError(f"--zip collects the documents of a profile that writes one per record; "
+                         f"{artefact.name} writes one file")
     params = bind_params(artefact, opts.params)
     report.params = {k: format_value(v) if not isinstance(v, tuple) else [format_value(x) for x in v]
                      for k, v in params.items()}
@@ -395,7 +399,8 @@ def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, bound: _Boun
     (and, for a production run, was recorded)."""
     report = bound.ctx.report
     try:
-        sink = DocumentSink(artefact, out_dir, opts.validate)
+        sink = DocumentSink(artefact, out_dir, opts.validate,
+                            zip_name(artefact.name, report.run_id) if opts.zip else None)
     except SchematronUnavailable as exc:
         raise UsageError(str(exc)) from None
     blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
@@ -410,9 +415,11 @@ def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, bound: _Boun
             recording.commit(report, [])
             recording.moved()  # nothing left to move into place
         return
-    report.files = sink.finals()
     try:
+        report.files = sink.seal()
+        report.zip = str(out_dir / sink.zip_name) if sink.zipped and sink.zip_name else None
         if recording:
+            recording.temp_files(sink.staged_pairs())  # recovery moves them into place once recorded
             _phase(opts, "recording")
             recording.commit(report, report.files)  # the commit point of a production run
     except BaseException:

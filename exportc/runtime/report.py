@@ -116,7 +116,8 @@ class Report:
     booking_date: str | None = None
     started_by: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the documents, then the zip (with --zip)
+    zip: str | None = None  # the zip of the documents, also listed in ``files``
     blocks: dict[str, BlockCounts] = field(default_factory=dict)
     # Per source, its records by change kind, each counted once (a changed invoice is one record
     # though two blocks deliver it: its reversal and its new version).

@@ -154,7 +154,7 @@ def parse(entry: Entry, values: dict[str, Any], now: dt.datetime) -> Parsed:
                       booking_date=days["booking_date"], description=values.get("description") or None,
                       mode=RunMode(mode), whole=values.get("all") == "yes",
                       first_delivery=values.get("first_delivery") == "yes",
-                      allow_deletions=int(allow) if allow else None)
+                      allow_deletions=int(allow) if allow else None, zip=values.get("zip") == "yes")
     return Parsed(opts, at, {})
 
 

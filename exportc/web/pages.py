@@ -158,7 +158,8 @@ def _form(ctx: Ctx, entry: Entry, values: dict[str, Any] | None, errors: dict[st
                       errors=errors, window=forms.window_field(entry.artefact),
                       sources=entry.binding.sources if entry.binding else {},
                       fixed=entry.binding.params if entry.binding else {},
-                      profile_file=Path(entry.path).name)
+                      profile_file=Path(entry.path).name, values=values or {},
+                      documents=bool(entry.artefact.documents))
 
 
 ROUTES = [
