@@ -32,7 +32,7 @@ from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.runstore import publish
 from exportc.runtime.schematron import SchematronUnavailable
 from exportc.runtime.sources import Binding, SourceError, converter
-from exportc.runtime.validate import validate_file
+from exportc.runtime.validate import StreamValidation, open_document, start_validation, validate_file
 from exportc.values import format_value, parse_scalar
 
 # ---- params and tables ------------------------------------------------------------------------
@@ -113,10 +113,12 @@ def _root_open(artefact: Artefact) -> str:
 class _Output:
     """The XML file being written: temp file, lazily opened containers."""
 
-    def __init__(self, path: Path, artefact: Artefact) -> None:
+    def __init__(self, path: Path, artefact: Artefact, validation: StreamValidation | None = None
+                 ) -> None:
         self.final = path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.fh = open(self.tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+        self.validation = validation  # validating the bytes as they are written, or None
+        self.fh = open_document(self.tmp, validation)
         self.fh.write(_root_open(artefact))
         self.root = artefact.root
         self.open: tuple[str, ...] = ()
@@ -145,6 +147,8 @@ class _Output:
     def discard(self) -> None:
         if not self.fh.closed:
             self.fh.close()
+        if self.validation is not None:
+            self.validation.result(self.tmp)  # its end of the pipe is closed: it ends at once
         self.tmp.unlink(missing_ok=True)
 
 
@@ -196,7 +200,9 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
         write_report(report, out_dir)
         return report
     out_path = out_dir / (output_name or f"{artefact.name}.xml")
-    outputs = [_Output(out_path, artefact)]
+    # Validated while it is written (on another thread), unless --split must count first.
+    validation = start_validation(Path(artefact.schema_path)) if opts.validate and not opts.split else None
+    outputs = [_Output(out_path, artefact, validation)]
     # Written once: straight into the document, unless --split must count the records first.
     blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
                       out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"),
@@ -333,7 +339,10 @@ def _split(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], per_fil
 def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], report: Report) -> bool:
     """Validate every document; the first invalid one fails the run, naming its record."""
     for o in outputs:
-        report.validation = validate_file(o.tmp, Path(artefact.schema_path))
+        if o.validation is not None:
+            report.validation = o.validation.result(o.tmp)
+        else:
+            report.validation = validate_file(o.tmp, Path(artefact.schema_path))
         if not report.validation["valid"]:
             # Record positions count from the first document: only a single one maps back.
             at = blocks.record_at(o.tmp, report.validation.get("line") or 0) if len(outputs) == 1 else None
