@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import EXACT_PROFILE, ROOT
 
 from exportc.orchestrate import run_profile
@@ -30,3 +31,34 @@ def test_a_history_of_the_previous_release_sees_its_records_unchanged(tmp_path: 
     assert report is not None and report.status == "succeeded", report and report.problems
     assert report.records == {"customers": {"unchanged": 30}, "invoices": {"unchanged": 120}}
     assert all(counts.written == 0 for counts in report.blocks.values())
+
+
+def test_the_upgraded_history_learns_the_lines_of_its_unchanged_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema 4 keeps each delivery's source-line digest. A 0.1 history has none: its first run
+    classifies by the canonical hash (all unchanged, as above) and records the digests, so the
+    next run knows every line without decoding one."""
+    from sqlalchemy import text
+
+    from exportc.runtime import records
+    from exportc.runtime.history import SCHEMA_VERSION, HistoryStore
+    db = tmp_path / "history.db"
+    shutil.copy(FIXTURE / "history.db", db)
+    opts = RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
+                               "invoices": str(FIXTURE / "invoices.jsonl")},
+                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production",
+                      whole=True)
+    profile = str(EXACT_PROFILE.relative_to(ROOT))
+    run_profile(profile, opts, db=str(db))
+    store = HistoryStore(f"sqlite:///{db}")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT max(version) FROM exportc_schema")).scalar() == SCHEMA_VERSION
+        assert conn.execute(text("SELECT count(*) FROM exportc_deliveries WHERE raw_hash IS NULL")).scalar() == 0
+    store.dispose()
+    decoded = []
+    decode = records.typed_line
+    monkeypatch.setattr(records, "typed_line", lambda *a: decoded.append(a) or decode(*a))
+    report = run_profile(profile, opts, db=str(db)).report
+    assert report is not None
+    assert report.records == {"customers": {"unchanged": 30}, "invoices": {"unchanged": 120}}
+    assert decoded == []

@@ -36,7 +36,9 @@ PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often
 
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
-    return shape_window is None or in_window(record.get(shape_window), opts)
+    if shape_window is None or (opts.date_from is None and opts.date_to is None):
+        return True  # without a window the record is not read (a known line stays undecoded)
+    return in_window(record.get(shape_window), opts)
 
 
 def _field_message(field: str | None, message: str) -> str:
@@ -146,6 +148,23 @@ class BlockRun:
                 self._fail()
                 return None
         return change if self._write(record, key, change, previous, source) else None
+
+    def offer_unchanged(self, record: dict[str, Any], key: str, source: str) -> bool | None:
+        """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
+        under `history mutations`, where it is not delivered again): counted when the block
+        selects it. True: selected; False: not; None: its ``where`` failed."""
+        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
+        try:
+            if self.where is not None and not self.where(record, ChangeKind.UNCHANGED, None):
+                return False
+        except RecordError as exc:
+            self.counts.records += 1
+            self._problem(exc, key, source)
+            self._fail()
+            return None
+        self.counts.records += 1
+        self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
+        return True
 
     def offer_deleted(self, key: str, previous: dict[str, Any]) -> None:
         """A record delivered before, in this run's scope, gone from the source."""
@@ -351,7 +370,7 @@ class BlockSet:
         read = inside = 0
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
-                                  self.tracker.delivered_record)
+                                  self.tracker.delivered_record, self.tracker.lines(source))
             if hasattr(self.tracker, "attach_refs"):
                 self.tracker.attach_refs = reader.attach_refs
             for n, rec in enumerate(reader, start=1):
@@ -361,8 +380,9 @@ class BlockSet:
                     first.bad_row(rec)  # reported once, by the first block reading the source
                     continue
                 record = rec.value
-                key = record_key(shape, record)
-                if not self.tracker.seen_key(first.block, key):
+                # a line the history knows comes with its key: its record is not decoded
+                key = rec.key if rec.key is not None else record_key(shape, record)
+                if not self.tracker.seen_key(first.block, key, rec.raw):
                     first.duplicate(key, f"{rec.file}, row {rec.number}")
                     continue
                 read += 1
@@ -370,7 +390,12 @@ class BlockSet:
                     continue
                 inside += 1
                 where = f"{rec.file}, row {rec.number}"
-                _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
+                kind: str | None = None
+                if rec.key is not None:  # a line the history knows: unchanged, not even decoded
+                    picked = [br.offer_unchanged(record, key, where) for br in runs]
+                    kind = ChangeKind.UNCHANGED if True in picked and None not in picked else None
+                else:
+                    _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
                 if kind:  # once per record, however many blocks deliver it
                     tally[kind] = tally.get(kind, 0) + 1
             if self.opts.progress:

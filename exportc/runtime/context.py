@@ -12,6 +12,7 @@ from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
 from exportc.runtime.kinds import ChangeKind, RunMode
+from exportc.runtime.rawlines import LineIndex
 from exportc.runtime.report import Problem, Report
 
 
@@ -53,10 +54,16 @@ class RunOptions:
 # Hook for production runs: given a block and a record, say how it changed and what was
 # delivered before; record what is delivered. Test runs without history use ``NoHistory``.
 class ChangeTracker:
-    def seen_key(self, block: BlockSpec, key: str) -> bool:
-        """Every key present in the source, selected or not (for deletion detection);
-        False when the key was seen before in this run (a duplicate record)."""
+    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None) -> bool:
+        """Every key present in the source, selected or not (for deletion detection), with the
+        digest of the line it was read from (``rawlines``; None when the source does not take
+        part); False when the key was seen before in this run (a duplicate record)."""
         return True
+
+    def lines(self, source: str) -> LineIndex | None:
+        """The history's line digests of ``source`` (None: its lines are not digested; a run
+        without history has nothing to skip)."""
+        return None
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
                  ) -> tuple[ChangeKind, dict[str, Any] | None]:

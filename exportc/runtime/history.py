@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -49,7 +50,7 @@ from exportc.runtime.kinds import ChangeKind
 from exportc.runtime.liveness import HOST, Holder, my_start
 from exportc.runtime.liveness import now as now  # re-exported: the history's clock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 meta = MetaData()
 
 schema_versions = Table(
@@ -92,6 +93,10 @@ deliveries = Table(
     Column("window_value", Date),
     Column("run_id", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
+    # A digest of the source line the record was read from (``rawlines``): a later run that
+    # reads the same line knows the record unchanged without decoding it. NULL: not known
+    # (a record from a CSV or SQL source, a deletion, a history older than schema 4).
+    Column("raw_hash", String(32)),
 )
 delivery_log = Table(
     "exportc_delivery_log", meta,
@@ -123,6 +128,7 @@ class Delivery(NamedTuple):
     hash: str  # sha256 (hex) of the canonical text
     payload: str  # the canonical text: the delivered values, read back as ``previous``
     window: dt.date | None  # the record's window value, for the deletion scope of later runs
+    raw: str | None = None  # digest of the source line it was read from (``rawlines``), hex
 
 
 class HistoryError(Exception):
@@ -191,7 +197,16 @@ def _migration_3(conn: Connection) -> None:
     create_tables(conn)
 
 
-MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+def _migration_4(conn: Connection) -> None:
+    """Deliveries keep the digest of the source line they were read from, so a rerun skips
+    the lines it has delivered unchanged. Existing rows get NULL: their records are classified
+    by the canonical hash as before, and get the digest once a production run reads them."""
+    columns = {c["name"] for c in inspect(conn).get_columns(deliveries.name)}
+    if "raw_hash" not in columns:  # made by an older exportc (a new database has it already)
+        conn.execute(text(f"ALTER TABLE {deliveries.name} ADD COLUMN raw_hash VARCHAR(32)"))
+
+
+MIGRATIONS = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
 
 
 @dataclass
@@ -581,6 +596,35 @@ class HistoryStore:
                     deliveries.c.deleted.is_(False))))
             yield from ((k, h) for k, h in rows)
 
+    def delivered_state(self, profile: str, source: str
+                        ) -> Iterator[tuple[str, str, str | None, dt.date | None]]:
+        """(key, hash, line digest, window value) of every record currently delivered (not
+        deleted) from a source, streamed."""
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+                select(deliveries.c.record_key, deliveries.c.hash, deliveries.c.raw_hash,
+                       deliveries.c.window_value).where(and_(
+                    deliveries.c.profile == profile, deliveries.c.source == source,
+                    deliveries.c.deleted.is_(False))))
+            yield from ((k, h, r, w) for k, h, r, w in rows)
+
+    def refresh_lines(self, conn: Connection, profile: str,
+                      items: Iterable[tuple[str, str, str]]) -> None:
+        """Set the line digest of records a run found unchanged but read from other bytes than
+        the history knew (or any, after an upgrade): (source, key, digest), in ``conn``'s
+        transaction, in batches."""
+        stmt = update(deliveries).where(and_(
+            deliveries.c.profile == profile, deliveries.c.source == bindparam("b_source"),
+            deliveries.c.record_key == bindparam("b_key"))).values(raw_hash=bindparam("b_raw"))
+        batch: list[dict[str, str]] = []
+        for source, key, raw in items:
+            batch.append({"b_source": source, "b_key": key, "b_raw": raw})
+            if len(batch) == 10_000:
+                conn.execute(stmt, batch)
+                batch = []
+        if batch:
+            conn.execute(stmt, batch)
+
     def payloads(self, profile: str, source: str, keys: list[str]
                  ) -> dict[str, tuple[str, dt.date | None, str]]:
         """Key → (payload, window value, hash) as last delivered."""
@@ -622,7 +666,7 @@ class HistoryStore:
         conn.execute(insert(deliveries), [
             {"profile": profile, "source": d.source, "record_key": d.key, "hash": d.hash,
              "payload": d.payload, "window_value": d.window, "run_id": run_id,
-             "deleted": d.change == ChangeKind.DELETED} for d in items])
+             "deleted": d.change == ChangeKind.DELETED, "raw_hash": d.raw} for d in items])
         conn.execute(insert(delivery_log), [
             {"run_id": run_id, "profile": profile, "source": d.source, "record_key": d.key,
              "change": d.change, "hash": d.hash} for d in items])

@@ -37,6 +37,8 @@ from exportc.runtime.execute import ChangeTracker, Recording, RunOptions, UsageE
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import Delivery, HistoryError, HistoryStore
 from exportc.runtime.kinds import ChangeKind, HistoryKind, RunMode
+from exportc.runtime.rawlines import LineIndex
+from exportc.runtime.records import Unread
 from exportc.runtime.report import Problem, Report, timestamp
 from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
@@ -68,13 +70,18 @@ class HistoryTracker(ChangeTracker):
         # run is set to None (new keys are added as None), so no second set of keys is kept and a
         # read key's hash is freed at once; what still has a hash after the source is read is
         # gone from it.
-        self.state: dict[str, dict[str, int | None]] = {
-            s: ({} if self.none else {k: _compact(h) for k, h in store.delivered_hashes(self.profile, s)})
-            for s in sources}
+        self.state: dict[str, dict[str, int | None]] = {s: {} for s in sources}
+        # Per source: the line digests of records delivered unchanged since (``rawlines``); only
+        # under `history mutations`, where an unchanged record is not delivered again, so its
+        # line need not be decoded.
+        self.line_index: dict[str, LineIndex] = {}
+        if not self.none:
+            self._load_state(sources)
         # One canonical text per record, by an encoder generated from the source's declared
         # types (byte for byte the text earlier releases hashed: see `canonical`).
         self.encoders = {s: encoder(artefact.sources[s]) for s in sources}
-        self._read: tuple[str, str, int | None] = ("", "", None)  # (source, key, old hash) just read
+        # (source, key, old hash, line digest) of the record just read
+        self._read: tuple[str, str, int | None, bytes | None] = ("", "", None, None)
         # (source, key, canonical text, hash) of the record at hand: classify and delivered both
         # need them, once per record however many blocks it feeds.
         self._current: tuple[str, str, str, str] = ("", "", "", "")
@@ -83,6 +90,10 @@ class HistoryTracker(ChangeTracker):
         # records a run delivers; read back in batches inside the commit transaction.
         self.pending = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.pending_count = 0
+        # (source, key, digest) of unchanged records read from lines the history did not know:
+        # their digest is recorded with the run, so the next run knows the line.
+        self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._refreshed: tuple[str, str] = ("", "")
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Deletions found, recorded only when their record went out whole (see `delivered`).
@@ -91,6 +102,23 @@ class HistoryTracker(ChangeTracker):
         # Fills a delivered record's refs (``previous.klant``) the way the source being read
         # fills its records' (set by the block runner while it reads that source).
         self.attach_refs: Callable[[str, dict[str, Any]], None] | None = None
+
+    def _load_state(self, sources: set[str]) -> None:
+        windowed = self.opts.date_from is not None or self.opts.date_to is not None
+        for s in sources:
+            index = None
+            if self.history is HistoryKind.MUTATIONS:
+                index = self.line_index[s] = LineIndex(self.a.sources[s])
+                if windowed and index.wants_windows():
+                    index.windows = {}
+            state = self.state[s]
+            for key, h, raw, window in self.store.delivered_state(self.profile, s):
+                state[key] = _compact(h)
+                if raw is not None and index is not None:
+                    index.add(raw, key, window)
+
+    def lines(self, source: str) -> LineIndex | None:
+        return self.line_index.get(source)
 
     def bind_wheres(self, fns: Bound) -> None:
         self.wheres = {i: entry.where for i, entry in fns.blocks.items() if entry.where is not None}
@@ -111,7 +139,7 @@ class HistoryTracker(ChangeTracker):
             self.attach_refs(source, record)
         return record
 
-    def seen_key(self, block: BlockSpec, key: str) -> bool:
+    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None) -> bool:
         source = block.source or ""
         state = self.state[source]
         old = None
@@ -120,7 +148,7 @@ class HistoryTracker(ChangeTracker):
             if old is None:
                 return False  # read before in this run: a duplicate
         state[key] = None
-        self._read = (source, key, old)
+        self._read = (source, key, old, raw)
         return True
 
     def _spool(self, d: Delivery) -> None:
@@ -129,7 +157,8 @@ class HistoryTracker(ChangeTracker):
         if not self.record:
             return
         window = d.window.isoformat() if d.window else ""
-        self.pending.write(f"{_json_str(d.source)}\t{_json_str(d.key)}\t{d.change}\t{d.hash}\t{window}\t{d.payload}\n")
+        self.pending.write(f"{_json_str(d.source)}\t{_json_str(d.key)}\t{d.change}\t{d.hash}\t{window}\t"
+                           f"{d.raw or ''}\t{d.payload}\n")
         self.pending_count += 1
 
     def delivered_before(self, source: str) -> bool:
@@ -150,11 +179,15 @@ class HistoryTracker(ChangeTracker):
         # seen_key took the record's old hash out of `state` just before (BlockSet._feed calls it
         # first, for every record); `state` itself says None for it by now.
         assert self._read[:2] == (source, key), "classify follows seen_key for the same record"
+        if isinstance(record, Unread):
+            return ChangeKind.UNCHANGED, None  # a line delivered as it is: not even decoded
         old = self._read[2]
         if old is None:
             return ChangeKind.NEW, None  # hashed only if it is delivered (a test run never hashes it)
         cur = self._hashed(source, key, record)[1]
         change = ChangeKind.UNCHANGED if old == _compact(cur) else ChangeKind.CHANGED
+        if change is ChangeKind.UNCHANGED:
+            self._new_line(source, key)
         # An unchanged record is skipped under `history mutations`: no need to fetch its past.
         needs_previous = change is ChangeKind.CHANGED or (block.uses_previous
                                                           and self.history is HistoryKind.FULL)
@@ -176,7 +209,8 @@ class HistoryTracker(ChangeTracker):
         window = record.get(shape.window) if shape.window else None
         if isinstance(window, dt.datetime):
             window = window.date()
-        self._spool(Delivery(source, key, change, h, text, window))
+        raw = self._read[3] if self._read[:2] == (source, key) else None
+        self._spool(Delivery(source, key, change, h, text, window, raw.hex() if raw is not None else None))
 
     def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         source = block.source or ""
@@ -220,12 +254,31 @@ class HistoryTracker(ChangeTracker):
         self.pending.flush()
         self.pending.seek(0)
         for line in self.pending:
-            s, k, c, h, w, p = line.rstrip("\n").split("\t", 5)
+            s, k, c, h, w, r, p = line.rstrip("\n").split("\t", 6)
             yield Delivery(json.loads(s), json.loads(k), ChangeKind(c), h, p,
-                           dt.date.fromisoformat(w) if w else None)
+                           dt.date.fromisoformat(w) if w else None, r or None)
+
+    def _new_line(self, source: str, key: str) -> None:
+        """An unchanged record read from a line the history does not know (other bytes, or a
+        history from before line digests): its digest is recorded with the run."""
+        raw = self._read[3]
+        if (not self.record or raw is None or source not in self.line_index
+                or self._refreshed == (source, key) or self._read[:2] != (source, key)):
+            return
+        self._refreshed = (source, key)
+        self.refresh.write(f"{_json_str(source)}\t{_json_str(key)}\t{raw.hex()}\n")
+
+    def refreshed(self) -> Iterator[tuple[str, str, str]]:
+        """(source, key, line digest) of the unchanged records whose line was new."""
+        self.refresh.flush()
+        self.refresh.seek(0)
+        for line in self.refresh:
+            s, k, r = line.rstrip("\n").split("\t")
+            yield json.loads(s), json.loads(k), r
 
     def close(self) -> None:
         self.pending.close()
+        self.refresh.close()
 
 
 class _Heartbeat:
@@ -408,6 +461,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
                                    "was recorded or delivered")
             if record and report.status == "succeeded":
                 store.record_deliveries(conn, artefact.name, run_id, tracker.items())
+                store.refresh_lines(conn, artefact.name, tracker.refreshed())
                 crashpoint("mid-commit")  # inside the transaction: a kill here rolls it back
             store.finish_run(run_id, values, conn)
         crashpoint("after-commit")

@@ -8,11 +8,12 @@ the referenced source into a dict by key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from exportc.artefact import ShapeSpec
+from exportc.runtime.rawlines import LineIndex
 from exportc.runtime.sources import (
     Binding,
     Coercer,
@@ -23,17 +24,53 @@ from exportc.runtime.sources import (
     read_raw,
     record_key,
 )
-from exportc.runtime.typedjson import typed_rows
+from exportc.runtime.typedjson import TypedLines, jsonl_lines, typed_line, typed_rows
 
 
 @dataclass
 class Record:
-    """A typed record, or the error that kept a raw row from becoming one."""
+    """A typed record, or the error that kept a raw row from becoming one.
+
+    ``raw`` is the digest of the line it was read from (``rawlines``; None for a source that
+    does not take part); ``key`` is given when the line is one the history knows, and then
+    ``value`` is an ``Unread``."""
 
     value: Row | None
     file: str
     number: int
     error: SourceError | None = None
+    raw: bytes | None = None
+    key: str | None = None
+
+
+class Unread(Mapping[str, Any]):
+    """The record of a line the history knows, delivered unchanged: decoded only when something
+    reads one of its fields (a block's ``where`` that tests one), so that an unchanged record
+    costs a digest, not a decode. What the history told of it (its window value) is read
+    without decoding."""
+
+    __slots__ = ("_known", "_load", "_row")
+
+    def __init__(self, known: dict[str, Any], load: Callable[[], Row]) -> None:
+        self._known = known
+        self._load = load
+        self._row: Row | None = None
+
+    def _record(self) -> Row:
+        if self._row is None:
+            self._row = self._load()
+        return self._row
+
+    def __getitem__(self, name: str) -> Any:
+        if self._row is None and name in self._known:
+            return self._known[name]
+        return self._record()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._record())
+
+    def __len__(self) -> int:
+        return len(self._record())
 
 
 def _join_key(raw: Row, fields: tuple[str, ...], convs: list[Any], file: str, number: int
@@ -128,7 +165,8 @@ class RecordReader:
 
     def __init__(self, name: str, shape: ShapeSpec, bindings: dict[str, Binding],
                  shapes: dict[str, ShapeSpec],
-                 delivered: Callable[[str, str], Row | None] | None = None) -> None:
+                 delivered: Callable[[str, str], Row | None] | None = None,
+                 lines: LineIndex | None = None) -> None:
         if name not in bindings:
             raise SourceError(f"source `{name}` is not bound; pass --source {name}=FILE", name,
                               code="E0504")
@@ -145,6 +183,8 @@ class RecordReader:
         # After iterating: per joined list, the keys of child rows without a parent record.
         self.orphans: dict[str, tuple[Binding, tuple[str, ...], list[tuple[Any, ...]]]] = {}
         self.delivered = delivered  # a ref this run's source lacks: the record delivered before
+        # The history's line digests: only a JSON Lines source whose lists are in its lines.
+        self.lines = lines if self.binding.kind == "jsonl" and not joined else None
 
     def _refs(self, name: str) -> dict[tuple[Any, ...], Row]:
         if name not in self.ref_index:
@@ -173,6 +213,9 @@ class RecordReader:
             record[fname] = self._ref(target, tuple(record.get(k) for k in on))
 
     def __iter__(self) -> Iterator[Record]:
+        if self.lines is not None:
+            yield from self._by_line(self.lines)
+            return
         joins = {f: _Join(self.shape.lists[f], self.shape, self.bindings[
             self.shape.lists[f].join_source or ""], self.binding) for f in self.joined}
         header_checked = self.binding.kind != "csv"
@@ -181,12 +224,7 @@ class RecordReader:
                 self.coerce.check_header(loc.row, loc.file)
                 header_checked = True
             try:
-                rec = loc.row if typed else self.coerce(loc.row, loc.file, loc.number)
-                for fname, join in joins.items():
-                    key = tuple(rec[k] for k in join.on)
-                    rec[fname] = join.rows_for(key)
-                for fname, (target, on) in self.shape.refs.items():
-                    rec[fname] = self._ref(target, tuple(rec[k] for k in on))
+                rec = self._complete(loc, typed, joins)
             except SourceError as exc:
                 if exc.code == "E0501":
                     raise
@@ -195,3 +233,39 @@ class RecordReader:
             yield Record(rec, loc.file, loc.number)
         for fname, join in joins.items():
             self.orphans[fname] = (join.child, join.on, join.orphans())
+
+    def _complete(self, loc: Located, typed: bool, joins: dict[str, _Join]) -> Row:
+        """A row as its typed record, with its joined lists and refs filled in."""
+        rec = loc.row if typed else self.coerce(loc.row, loc.file, loc.number)
+        for fname, join in joins.items():
+            key = tuple(rec[k] for k in join.on)
+            rec[fname] = join.rows_for(key)
+        for fname, (target, on) in self.shape.refs.items():
+            rec[fname] = self._ref(target, tuple(rec[k] for k in on))
+        return rec
+
+    def _by_line(self, index: LineIndex) -> Iterator[Record]:
+        """A JSON Lines source line by line: a line the history knows becomes an ``Unread``
+        with its key; any other is decoded as always, and carries its digest."""
+        typed = TypedLines(self.shape, self.joined)
+        known = index.known
+        for line, file, number in jsonl_lines(self.binding):
+            digest = index.digest(line)
+            hit = known.get(digest)
+            if hit is not None:
+                def load(line: str = line, file: str = file, number: int = number) -> Row:
+                    return self._complete(*typed_line(typed, line, file, number), {})
+                # Typed as the Row it stands for: only `where`, window and key reads reach it
+                # (an unchanged record is never emitted, nor recorded again).
+                unread = cast(Row, Unread(index.fields(hit), load))
+                yield Record(unread, file, number, raw=digest, key=hit)
+                continue
+            loc, is_typed = typed_line(typed, line, file, number)
+            try:
+                rec = self._complete(loc, is_typed, {})
+            except SourceError as exc:
+                if exc.code == "E0501":
+                    raise
+                yield Record(None, file, number, exc, raw=digest)
+                continue
+            yield Record(rec, file, number, raw=digest)

@@ -141,15 +141,25 @@ def typed_rows(binding: Binding, shape: ShapeSpec, joined: set[str]
         for loc in read_raw(binding):
             yield loc, False
         return
-    read_raw(binding)  # checks the file as the exact path does (missing, a folder...), reads nothing
     typed = TypedLines(shape, joined)
+    for line, file, number in jsonl_lines(binding):
+        yield typed_line(typed, line, file, number)
+
+
+def jsonl_lines(binding: Binding) -> Iterator[tuple[str, str, int]]:
+    """The lines of a JSON Lines source that hold something, with file and line number."""
+    read_raw(binding)  # checks the file as the exact path does (missing, a folder...), reads nothing
     file = binding.location
     with _file_errors(file), open(file, encoding="utf-8-sig") as fh:
         for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            record = typed.decode(line)
-            if record is not None:
-                yield Located(record, file, number), True
-            else:
-                yield Located(jsonl_object(line, file, number), file, number), False
+            if line.strip():
+                yield line, file, number
+
+
+def typed_line(typed: TypedLines, line: str, file: str, number: int) -> tuple[Located, bool]:
+    """One line as a typed record (a plain line) or a raw row the caller coerces; a line that
+    is not a JSON object is a SourceError (E0501)."""
+    record = typed.decode(line)
+    if record is not None:
+        return Located(record, file, number), True
+    return Located(jsonl_object(line, file, number), file, number), False

@@ -1,0 +1,139 @@
+"""A rerun knows the source lines it delivered unchanged (``runtime/rawlines``): it neither
+decodes, coerces nor encodes them, and classifies every record exactly as a full read would."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from test_history import BASE, CUSTOMERS, invoice, produce, write_world
+
+from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.runtime import records
+from exportc.runtime.history import HistoryStore
+from exportc.runtime.production import HistoryTracker
+from exportc.runtime.rawlines import LineIndex
+
+
+class Probe:
+    """Counts the lines decoded and the records canonically encoded during a run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.decoded = 0
+        self.hashed = 0
+        decode, hashed = records.typed_line, HistoryTracker._hashed
+
+        def counting_decode(*args: Any) -> Any:
+            self.decoded += 1
+            return decode(*args)
+
+        def counting_hash(tracker: HistoryTracker, *args: Any) -> Any:
+            self.hashed += 1
+            return hashed(tracker, *args)
+        monkeypatch.setattr(records, "typed_line", counting_decode)
+        monkeypatch.setattr(HistoryTracker, "_hashed", counting_hash)
+
+    def reset(self) -> None:
+        self.decoded = self.hashed = 0
+
+
+def _forget_lines(db: str) -> None:
+    """The history as a release before line digests left it (all NULL)."""
+    store = HistoryStore(db)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE exportc_deliveries SET raw_hash = NULL"))
+    store.dispose()
+
+
+def _summary(report: Any) -> tuple[Any, ...]:
+    return (report.status, report.records, {n: (c.records, c.written, dict(c.by_change))
+                                            for n, c in report.blocks.items()},
+            [(p.code, p.key) for p in report.problems])
+
+
+def test_an_unchanged_rerun_decodes_no_line(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = write_world(tmp_path / "v1", BASE)
+    assert produce(db, sources, tmp_path / "p1").status == "succeeded"
+    probe = Probe(monkeypatch)
+    again = produce(db, sources, tmp_path / "p2", first_delivery=False)
+    assert again.records == {"customers": {"unchanged": len(CUSTOMERS)}, "invoices": {"unchanged": len(BASE)}}
+    assert (probe.decoded, probe.hashed) == (0, 0)
+    assert all(c.written == 0 for c in again.blocks.values())
+
+
+def test_only_the_changed_line_is_decoded(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "p1")
+    changed = [invoice("A1", "999.99"), *BASE[1:]]
+    probe = Probe(monkeypatch)
+    report = produce(db, write_world(tmp_path / "v2", changed), tmp_path / "p2", first_delivery=False)
+    assert report.records["invoices"] == {"changed": 1, "unchanged": len(BASE) - 1}
+    assert probe.decoded == 1  # the changed invoice; every other line was known
+    assert probe.hashed >= 1
+
+
+def test_other_bytes_for_the_same_values_stay_unchanged_and_are_learnt(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = write_world(tmp_path / "v1", BASE)
+    produce(db, sources, tmp_path / "p1")
+    # other whitespace, keys in another order, an amount as a JSON number: the same values
+    path = Path(sources["invoices"])
+    path.write_text("".join(json.dumps(dict(reversed(list(r.items()))), indent=None, separators=(" ,", ":  "))
+                            .replace('"Factuurbedrag":  "121.00"', '"Factuurbedrag":  121.00') + "\r\n"
+                            for r in BASE), "utf-8")
+    probe = Probe(monkeypatch)
+    report = produce(db, sources, tmp_path / "p2", first_delivery=False)
+    assert report.records["invoices"] == {"unchanged": len(BASE)}
+    assert all(c.written == 0 for c in report.blocks.values())
+    assert probe.decoded >= len(BASE)  # new bytes: read the full way once...
+    probe.reset()
+    third = produce(db, sources, tmp_path / "p3", first_delivery=False)
+    assert third.records["invoices"] == {"unchanged": len(BASE)}
+    assert probe.decoded == 0  # ...and known by their line from then on
+
+
+@pytest.mark.parametrize("opts", [{"params": {"debtors": "7"}},  # a `where` that reads the record
+                                  {"whole": False, "date_from": "2026-11-05", "date_to": "2026-11-30"}],
+                         ids=["where", "window"])
+def test_known_lines_count_as_a_full_read_does(db: str, tmp_path: Path, opts: dict[str, Any]) -> None:
+    """The same rerun, once with the history's line digests and once without them, reports the
+    same: which records each block selected, unchanged, changed or deleted."""
+    import datetime as dt
+    kw = {k: dt.date.fromisoformat(v) if k.startswith("date") else v for k, v in opts.items()}
+    world = [*BASE, invoice("W1", "50.00", day=2, cust=7), invoice("W2", "60.00", day=9, cust=7)]
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    for history in (db, copy):
+        produce(history, write_world(tmp_path / "v1", world), tmp_path / "p1")
+    # A1 deleted, W2 changed, the rest as it was (W1 outside the window)
+    later = write_world(tmp_path / "v2", [*BASE[1:], world[-2], invoice("W2", "61.00", day=9, cust=7)])
+    params = {"invoice_export": "true", **kw.pop("params", {})}
+    fast = _run(db, later, tmp_path / "fast", params, kw)
+    _forget_lines(copy)
+    full = _run(copy, later, tmp_path / "full", params, kw)
+    assert _summary(fast) == _summary(full)
+    assert fast.records["invoices"].get("unchanged")
+
+
+def _run(db: str, sources: dict[str, str], out: Path, params: dict[str, str], kw: dict[str, Any]) -> Any:
+    from conftest import EXACT_PROFILE, ROOT
+
+    from exportc.orchestrate import run_profile
+    from exportc.runtime.execute import RunOptions
+    opts = RunOptions(sources=sources, params=params, out_dir=out, mode="production",  # type: ignore[arg-type]
+                      **{"whole": True, **kw})
+    report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=db).report
+    assert report is not None
+    return report
+
+
+def test_the_digest_depends_on_the_declared_shape() -> None:
+    """The same bytes under another declaration (here: a field made nullable) are not a line the
+    history knows: what they become may differ."""
+    shape = ShapeSpec("s", ("id",), None, {"id": TypeSpec("int"), "name": TypeSpec("text")}, {}, {})
+    other = dataclasses.replace(shape, fields={"id": TypeSpec("int"), "name": TypeSpec("text", True)})
+    line = '{"id": 1, "name": ""}\n'
+    assert LineIndex(shape).digest(line) == LineIndex(shape).digest(line)
+    assert LineIndex(shape).digest(line) != LineIndex(other).digest(line)
