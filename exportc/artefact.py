@@ -80,10 +80,8 @@ class SetCheckSpec:
 class BlockSpec:
     index: int
     containers: tuple[str, ...]
-    position: int
     element: str
     source: str | None
-    has_where: bool
     set_checks: tuple[SetCheckSpec, ...]
     file: str
     line: int
@@ -119,8 +117,6 @@ class Artefact:
     blocks: tuple[BlockSpec, ...]
     python: str
     linemap: tuple[tuple[str, int], ...]  # generated line (1-based) -> (profile file, line)
-    has_global_checks: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
     rules: dict[str, str] = field(default_factory=dict)  # "file:line" -> that profile line, for reports
     documents: dict[str, DocumentSpec] = field(default_factory=dict)  # root -> kind; empty: one file
 

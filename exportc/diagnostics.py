@@ -93,12 +93,6 @@ def error(code: str, message: str, span: Span | None, hint: str | None = None,
     return Diagnostic(Severity.ERROR, code, message, span, hint, tuple(related))
 
 
-def warning(code: str, message: str, span: Span | None, hint: str | None = None,
-            related: Iterable[Related] = ()) -> Diagnostic:
-    """Shorthand for a warning diagnostic."""
-    return Diagnostic(Severity.WARNING, code, message, span, hint, tuple(related))
-
-
 # --- rendering ---------------------------------------------------------------------------------
 
 _COLOURS = {

@@ -78,3 +78,34 @@ def test_schema_model_cache_is_warm_after_first_load() -> None:
     invoice = first.types[first.type_of(first.roots["Invoices"]).child("Invoice").type_id]  # type: ignore[union-attr]
     missing, _ = missing_children(invoice.content, {"Journal"})  # type: ignore[union-attr]
     assert missing == ["OrderedBy", "InvoiceTo", "InvoiceLine"]
+
+
+def _ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the passes that run from here on."""
+    from exportc.compiler import pipeline
+    ran: list[str] = []
+
+    def watched(p: pipeline.Pass) -> pipeline.Pass:
+        def run(c: object) -> bool:
+            ran.append(p.name)
+            return p.run(c)  # type: ignore[arg-type]
+        return pipeline.Pass(p.name, run)
+    monkeypatch.setattr(pipeline, "PASSES", tuple(watched(p) for p in pipeline.PASSES))
+    return ran
+
+
+def test_compile_file_runs_the_declared_passes_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = _ran(monkeypatch)
+    assert compile_file(rel(EXACT_PROFILE)).ok
+    assert ran == ["read_config", "parse", "declare", "load_schema", "plan_targets",
+                   "generate_python", "lower_artefact"]
+
+
+def test_a_pass_that_fails_stops_the_compile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ran = _ran(monkeypatch)
+    (tmp_path / "bad.map").write_text("profile p\nparam x: \n", "utf-8")
+    assert compile_file(tmp_path / "bad.map").artefact is None
+    assert ran == ["read_config", "parse"]
+    ran.clear()
+    assert compile_file(rel(EXACT_PROFILE), emit=False).artefact is None  # checks only
+    assert ran[-1] == "plan_targets"

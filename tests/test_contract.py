@@ -12,7 +12,7 @@ from conftest import CORPUS, EXACT_PROFILE, ROOT, rel
 
 from exportc import artefact
 from exportc.artefact import Bound, RunValues
-from exportc.compiler.pipeline import compile_file
+from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.compiler.resolve import RUN_FIELDS
 from exportc.runtime.execute import load_bind, load_tables
 
@@ -20,34 +20,40 @@ PEPPOL = ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map"
 PROFILES = [EXACT_PROFILE, CORPUS / "runtime" / "orders.map", PEPPOL]
 
 
-def _compiled(path: Path) -> artefact.Artefact:
+def _compiled(path: Path) -> CompileResult:
     result = compile_file(rel(path))
     assert result.artefact is not None, result.diagnostics
-    return result.artefact
+    return result
 
 
-def _declared(a: artefact.Artefact) -> set[str]:
+def _declared(c: CompileResult) -> set[str]:
     """The names the contract gives every entry point this profile needs."""
-    names = {artefact.emit_name(b.index) for b in a.blocks}
-    names |= {artefact.where_name(b.index) for b in a.blocks if b.has_where}
-    names |= {artefact.set_check_name(b.index, n) for b in a.blocks for n in range(len(b.set_checks))}
-    names |= {artefact.file_name_name(b.index) for b in a.blocks if b.document}
-    return names | ({artefact.GLOBAL_CHECKS} if a.has_global_checks else set())
+    assert c.profile is not None
+    blocks = c.profile.blocks
+    names = {artefact.emit_name(b.index) for b in blocks}
+    names |= {artefact.where_name(b.index) for b in blocks if b.where is not None}
+    names |= {artefact.set_check_name(b.index, n) for b in blocks for n in range(len(b.set_checks))}
+    names |= {artefact.file_name_name(b.index) for b in blocks if b.file is not None}
+    return names | ({artefact.GLOBAL_CHECKS} if c.profile.global_checks else set())
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
 def test_the_generated_module_defines_the_entry_points_the_contract_names(path: Path) -> None:
-    a = _compiled(path)
-    tree = ast.parse(a.python)
+    c = _compiled(path)
+    assert c.artefact is not None
+    tree = ast.parse(c.artefact.python)
     [bind] = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert bind.name == artefact.BIND
     defined = {n.name for n in bind.body if isinstance(n, ast.FunctionDef)}
-    assert defined == _declared(a)
+    assert defined == _declared(c)
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)
 def test_bind_returns_a_bound_with_every_block_under_its_contract_name(path: Path) -> None:
-    a = _compiled(path)
+    c = _compiled(path)
+    a, profile = c.artefact, c.profile
+    assert a is not None and profile is not None
+    wheres = {b.index for b in profile.blocks if b.where is not None}
     params = {p.name: p.default for p in a.params}  # bind only reads them
     run = RunValues(None, None, None, None, "test", dt.datetime(2026, 1, 1), a.name)
     bound = load_bind(a)(params, load_tables(a), run, lambda *_: None)
@@ -56,11 +62,11 @@ def test_bind_returns_a_bound_with_every_block_under_its_contract_name(path: Pat
     for b in a.blocks:
         entry = bound.blocks[b.index]
         assert entry.emit.__name__ == artefact.emit_name(b.index)
-        assert (entry.where is not None) == b.has_where
+        assert (entry.where is not None) == (b.index in wheres)
         assert len(entry.set_checks) == len(b.set_checks)
         assert [f.__name__ for f in entry.set_checks] == [
             artefact.set_check_name(b.index, n) for n in range(len(b.set_checks))]
-    assert (bound.global_checks is not None) == a.has_global_checks
+    assert (bound.global_checks is not None) == bool(profile.global_checks)
 
 
 def test_the_run_fields_a_profile_may_read_are_the_contracts() -> None:

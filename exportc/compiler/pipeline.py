@@ -1,46 +1,35 @@
 """The compiler's façade: the passes, in order, from a ``.map`` file to an artefact.
 
-    parse → merge_base → declare → load_schema → plan_targets → generate
+    read_config → parse (with merge_base) → declare → load_schema → plan_targets
+                → generate_python → lower_artefact
 
+(``PASSES`` below is that list, and ``compile_file`` runs it.)
 Each pass adds diagnostics; a pass that needs a clean input stops the pipeline when an earlier
 one found errors. Nothing here runs a profile: the artefact goes to ``exportc.runtime``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exportc.artefact import (
-    Artefact,
-    BlockSpec,
-    DocumentSpec,
-    ParamSpec,
-    SetCheckSpec,
-    ShapeSpec,
-    TableSpec,
-    TypeSpec,
-)
+from exportc.artefact import Artefact
 from exportc.compiler import cached, ir
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
 from exportc.compiler.inherit import Override, merge
+from exportc.compiler.lower import lower
 from exportc.compiler.resolve import Resolver, Scope, did_you_mean
 from exportc.compiler.schema import SchemaError, SchemaModel, load_model
 from exportc.compiler.targets import TargetPlanner
-from exportc.compiler.types import Type
 from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic, Related, Span, error
 from exportc.dsl import ast
 from exportc.dsl.depth import deep_stack
-from exportc.dsl.parser import comment_start, parse_file, parse_text
-from exportc.project import display_path, find_base, find_schema, project_of, schema_folders, table_path
-
-PASSES = ("parse", "merge_base", "declare", "load_schema", "plan_targets", "generate")
+from exportc.dsl.parser import parse_file, parse_text
+from exportc.project import display_path, find_base, find_schema, project_of, schema_folders
 
 
 @dataclass
@@ -111,44 +100,112 @@ def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = (), text:
 
 
 def compile_file(path: Path | str, text: str | None = None, emit: bool = True) -> CompileResult:
-    """Run every pass over one profile. ``text`` is the profile's unsaved content (the language
-    server's buffer; its base, schema and tables are still found from ``path``); without
-    ``emit`` the checks run but no code is generated (``artefact`` stays None)."""
-    path = Path(path)
-    result = CompileResult(str(path))
+    """Run ``PASSES`` over one profile, in order, until one stops. ``text`` is the profile's
+    unsaved content (the language server's buffer; its base, schema and tables are still found
+    from ``path``); without ``emit`` the checks run but no code is generated (``artefact`` stays
+    None)."""
+    c = _Compilation(Path(path), text, emit, CompileResult(str(path)))
     with deep_stack():  # the passes recurse per level of an expression (dsl.depth)
-        return _compile(path, result, text, emit)
+        for step in PASSES:
+            if not step.run(c):
+                break
+    return c.result
 
 
-def _compile(path: Path, result: CompileResult, text: str | None, emit: bool) -> CompileResult:
+@dataclass
+class _Compilation:
+    """One compile in progress: its inputs, what each pass made so far, and the result."""
+
+    path: Path
+    text: str | None
+    emit: bool
+    result: CompileResult
+    decl: Declarations = field(default_factory=Declarations)
+    kinds: list[_Kind] = field(default_factory=list)
+    python: tuple[str, list[tuple[str, int]]] = ("", [])
+
+
+def read_config(c: _Compilation) -> bool:
+    """A broken exportc.toml is reported once, before anything else."""
     try:
-        project_of(path)  # a broken exportc.toml is reported once, before anything else
+        project_of(c.path)
     except ConfigError as exc:
-        result.diagnostics.append(error("E0002", str(exc), None))
-        return result
-    module = _load(path, result, text=text)
-    if module is None:
-        return result
-    result.module = module
-    decl = _declare(module, str(path))
-    result.diagnostics += decl.diagnostics
-    header = next(i for i in module.items if isinstance(i, ast.ProfileDecl))
+        c.result.diagnostics.append(error("E0002", str(exc), None))
+        return False
+    return True
+
+
+def parse(c: _Compilation) -> bool:
+    """Parse the profile and its bases, merged into one module (``merge_base``)."""
+    c.result.module = _load(c.path, c.result, text=c.text)
+    return c.result.module is not None
+
+
+def declare(c: _Compilation) -> bool:
+    """Params, tables, sources and lets, by name."""
+    assert c.result.module is not None
+    c.decl = _declare(c.result.module, str(c.path))
+    c.result.diagnostics += c.decl.diagnostics
+    return True
+
+
+def load_schema(c: _Compilation) -> bool:
+    """Each target's schema model (several targets: one document kind each)."""
+    module = c.result.module
+    assert module is not None
     targets = [i for i in module.items if isinstance(i, ast.TargetDecl)]
     if not targets:
-        result.diagnostics.append(error("E0401", "the profile has no `target`", header.span,
-                                        'add `target "schema.xsd" root RootElement`'))
-        return result
-    kinds = _kinds(module, targets, str(path), result)
+        c.result.diagnostics.append(error("E0401", "the profile has no `target`", _header(module).span,
+                                          'add `target "schema.xsd" root RootElement`'))
+        return False
+    kinds = _kinds(module, targets, str(c.path), c.result)
     if kinds is None:
-        return result
-    result.schema = kinds[0].model  # the first kind's, for tooling (exportc lsp)
-    profile = _plan(module, header, kinds, decl, result)
-    if profile is None or result.errors():
-        return result
-    result.profile = profile
-    if emit:
-        result.artefact = _artefact(profile, result.sources)
-    return result
+        return False
+    c.kinds = kinds
+    c.result.schema = kinds[0].model  # the first kind's, for tooling (exportc lsp)
+    return True
+
+
+def plan_targets(c: _Compilation) -> bool:
+    """Resolve every rule against the schema into the checked IR; stop on any error so far."""
+    module = c.result.module
+    assert module is not None
+    profile = _plan(module, _header(module), c.kinds, c.decl, c.result)
+    if profile is None or c.result.errors():
+        return False
+    c.result.profile = profile
+    return c.emit
+
+
+def generate_python(c: _Compilation) -> bool:
+    """The profile's module: Python source and its line map (``codegen``)."""
+    assert c.result.profile is not None
+    c.python = generate(c.result.profile)
+    return True
+
+
+def lower_artefact(c: _Compilation) -> bool:
+    """The artefact the runtime reads (``lower``)."""
+    assert c.result.profile is not None
+    c.result.artefact = lower(c.result.profile, *c.python, c.result.sources)
+    return True
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One step of a compile: ``run`` returns whether the next may run."""
+
+    name: str
+    run: Callable[[_Compilation], bool]
+
+
+# The order compile_file runs, the one place it is written down.
+PASSES: tuple[Pass, ...] = tuple(Pass(f.__name__, f) for f in (
+    read_config, parse, declare, load_schema, plan_targets, generate_python, lower_artefact))
+
+
+def _header(module: ast.Module) -> ast.ProfileDecl:
+    return next(i for i in module.items if isinstance(i, ast.ProfileDecl))
 
 
 @dataclass
@@ -355,92 +412,6 @@ def _one_kind_per_record(module: ast.Module, planner: TargetPlanner) -> None:
                             "give them `where` conditions that choose one kind per record",
                             [Related(unconditional[b.for_].path_span, "also for every record")])
             unconditional.setdefault(b.for_, b)
-
-
-# ---- IR → artefact ----------------------------------------------------------------------------
-
-def _type(t: Type) -> TypeSpec:
-    return TypeSpec(t.name, t.nullable, _type(t.elem) if t.elem else None)
-
-
-def _shape(s: ir.SourceShape) -> ShapeSpec:
-    return ShapeSpec(s.name, s.key, s.window, {k: _type(v) for k, v in s.fields.items()},
-                     {k: _shape(v) for k, v in s.lists.items()}, dict(s.refs), s.join_source,
-                     s.join_on)
-
-
-def _mentions(node: object, hit: Callable[[object], bool]) -> bool:
-    """Whether any IR node below ``node`` satisfies ``hit``."""
-    if hit(node):
-        return True
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return any(_mentions(getattr(node, f.name), hit) for f in dataclasses.fields(node))
-    if isinstance(node, list | tuple):
-        return any(_mentions(x, hit) for x in node)
-    return False
-
-
-_CHECK_MESSAGE = re.compile(r'\s+else\s+(error|warning)\s+".*$')
-
-
-def _rules(linemap: list[tuple[str, int]], texts: dict[str, str]) -> dict[str, str]:
-    """Each profile line the generated code comes from, without its comment, so a runtime
-    problem can quote the rule it happened in."""
-    out: dict[str, str] = {}
-    lines = {file: text.splitlines() for file, text in texts.items()}
-    for file, line in set(linemap):
-        if file in lines and 0 < line <= len(lines[file]):
-            text = lines[file][line - 1]
-            cut = comment_start(text)
-            text = " ".join((text if cut is None else text[:cut]).split()).rstrip("{ ")
-            # A check's message is the problem's message already: quote only its condition.
-            out[f"{file}:{line}"] = _CHECK_MESSAGE.sub("", text) if text.startswith("check ") else text
-    return out
-
-
-def _artefact(p: ir.Profile, texts: dict[str, str]) -> Artefact:
-    source, linemap = generate(p)
-    params = tuple(ParamSpec(x.name, _type(x.type), x.default, x.has_default, x.description,
-                             x.span.line) for x in p.params.values())
-    tables = tuple(TableSpec(
-        t.name, _type(t.key_type), _type(t.value_type), t.entries if t.file is None else None,
-        str(table_path(t.file, t.span.file)) if t.file else None, t.policy,
-        t.default, t.description) for t in p.tables.values())
-    blocks = tuple(BlockSpec(
-        b.index, b.containers, b.position, b.element.name, b.source, b.where is not None,
-        tuple(SetCheckSpec(s.fn, s.severity, s.message, s.span.file, s.span.line)
-              for s in b.set_checks), b.span.file, b.span.line,
-        _mentions(b, lambda x: isinstance(x, ir.RunRef) and x.name == "change"),
-        _mentions(b, lambda x: isinstance(x, ir.PreviousRef)), b.document,
-        _nodes(b.element) if b.document else {}) for b in p.blocks)
-    return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
-                    p.namespaces, p.history, params, tables,
-                    {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),
-                    bool(p.global_checks), rules=_rules(
-                        [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks),
-                         *((b.file, line) for b in blocks for line in b.nodes.values())], texts),
-                    documents={k: DocumentSpec(d.root, d.schema_path, d.namespaces, d.schematron)
-                               for k, d in p.documents.items()})
-
-
-def _nodes(root: ir.Element) -> dict[str, int]:
-    """Element path (local names, ``Invoice/LegalMonetaryTotal/PayableAmount``, ``…/@currencyID``)
-    -> the profile line of the rule or block that writes it, so a business-rule failure found in
-    the document can name the `.map` line."""
-    out: dict[str, int] = {}
-
-    def walk(el: ir.Element, prefix: str) -> None:
-        path = f"{prefix}/{el.name.split(':')[-1]}" if prefix else el.name.split(":")[-1]
-        if el.span is not None:
-            out.setdefault(path, el.span.line)
-        for attr, slot in el.attrs:
-            out[f"{path}/@{attr}"] = slot.span.line
-        if el.text is not None:
-            out[path] = el.text.span.line
-        for _pos, child in el.children:
-            walk(child.element if isinstance(child, ir.Repeat) else child, path)
-    walk(root, "")
-    return out
 
 
 @dataclass

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exportc.artefact import Artefact
-from exportc.compiler.codegen import Probe, generate_probed
+from exportc.compiler.codegen import generate_probed
+from exportc.compiler.expressions import Probe
 from exportc.compiler.pipeline import CompileResult, compile_file
 from exportc.runtime import probes as runtime_probes
 
