@@ -16,15 +16,17 @@ from __future__ import annotations
 import shutil
 import sys
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from exportc.artefact import Artefact, BlockSpec, Bound
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
-from exportc.runtime.documents import DocumentSink
+from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader
@@ -33,6 +35,9 @@ from exportc.runtime.sources import Binding, SourceError, record_key
 from exportc.values import format_value
 
 PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
+# Records that may wait for their documents' business rules while the next ones are rendered:
+# enough to keep every rule worker busy with whole batches (runtime/schematron.py).
+SETTLE_WINDOW = 64
 
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
@@ -239,9 +244,19 @@ class BlockRun:
             self.tracker.delivered(self.block, key, record, change, xml)
 
     def _document(self, name: str, xml: str, key: str | None, source: str | None) -> bool:
-        """Check one record's document; report what its checks found; whether it may go."""
+        """Check one record's document (name and XSD now, its business rules asked for and
+        settled with the record, see ``BlockSet._settle``); whether it may go so far."""
         assert self.sink is not None and self.block.document is not None
-        found = self.sink.check(self.block.document, name, xml, key)
+        if not self.findings(self.sink.check(self.block.document, name, xml, key), name, key, source):
+            return False
+        pending = self.sink.rules(self.block.document, xml)
+        if pending is not None:
+            assert self.txn is not None  # a document block always runs `for` records
+            self.txn.rules.append((self, name, key, source, pending))
+        return True
+
+    def findings(self, found: list[Finding], name: str, key: str | None, source: str | None) -> bool:
+        """Report what a document's checks found; whether it may go (no error)."""
         for f in found:
             # a bad file name points at the block's header (its `file` clause), a failed rule at
             # the profile line that wrote the node it concerns
@@ -309,6 +324,10 @@ class BlockSet:
     # ``join_into``/``join_split`` lay the document out afterwards.
     document: Callable[[tuple[str, ...]], IO[str]] | None = None
     runs: list[BlockRun] = field(default_factory=list)
+    # records rendered whose documents' rules still run: settled in the order they were read
+    settling: deque[tuple[_Pending, dict[str, Any], str, str | None,
+                          Callable[[bool, str | None], None]]] = field(default_factory=deque)
+    order: _ReadOrder = field(default_factory=lambda: _ReadOrder([]))
     _next: int = 0  # the frontier: index in ``runs`` of the first block not yet in the document
 
     def run(self) -> bool:
@@ -368,6 +387,7 @@ class BlockSet:
         runs = [br for br in runs if not br.never] or runs[:1]
         tally = self.ctx.report.records.setdefault(source, {})
         read = inside = 0
+        self.order = _ReadOrder(self.ctx.report.problems)
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
                                   self.tracker.delivered_record, self.tracker.lines(source))
@@ -390,23 +410,24 @@ class BlockSet:
                     continue
                 inside += 1
                 where = f"{rec.file}, row {rec.number}"
-                kind: str | None = None
                 if rec.key is not None:  # a line the history knows: unchanged, not even decoded
                     picked = [br.offer_unchanged(record, key, where) for br in runs]
-                    kind = ChangeKind.UNCHANGED if True in picked and None not in picked else None
+                    if True in picked and None not in picked:
+                        _count(tally, True, ChangeKind.UNCHANGED)
                 else:
-                    _, kind = _whole(runs, record, key, lambda br: br.offer(record, key, where))  # noqa: B023
-                if kind:  # once per record, however many blocks deliver it
-                    tally[kind] = tally.get(kind, 0) + 1
+                    self._whole(runs, record, key, lambda br: br.offer(record, key, where),  # noqa: B023
+                                partial(_count, tally))
+            self._settle(0)
+            self.order.restore()
             if self.opts.progress:
                 self._progress(source, read)
             self._orphans(reader, first)
             self._selected_nothing(source, runs, read, inside)
             for key, previous in self.tracker.deleted(first.block):
-                ok, _ = _whole(runs, previous, key, lambda br: br.offer_deleted(key, previous))  # noqa: B023
-                if ok:  # recorded as deleted even when no block writes anything for it
-                    self.tracker.delivered(first.block, key, previous, ChangeKind.DELETED, "")
-                    tally["deleted"] = tally.get("deleted", 0) + 1
+                self._whole(runs, previous, key, lambda br: br.offer_deleted(key, previous),  # noqa: B023
+                            partial(self._deleted, first.block, key, previous, tally))
+            self._settle(0)
+            self.order.restore()
             crashpoint("after-deletions")
         except SourceError as exc:
             self.ctx.report.problems.append(Problem(
@@ -414,6 +435,53 @@ class BlockSet:
                 exc.file + (f", row {exc.row}" if exc.row else "")))
             return False
         return True
+
+    def _whole(self, runs: list[BlockRun], record: dict[str, Any], key: str,
+               offer: Callable[[BlockRun], str | None], done: Callable[[bool, str | None], None]) -> None:
+        """Offer one record to every block; deliver all of its elements, or none when one failed,
+        then tell ``done`` whether it went through and the change kind a block delivered or
+        skipped as unchanged (None when no block took it).
+
+        A record whose documents wait for their business rules waits in ``settling`` while the
+        next records are rendered (their rules run on other cores meanwhile); records are settled
+        in the order they were read, so the report does not depend on how fast the rules ran."""
+        txn = _Pending(seq=self.order.next())
+        kind = None
+        for br in runs:
+            br.txn = txn
+            try:
+                kind = offer(br) or kind
+            finally:
+                br.txn = None
+        self.order.tag(txn.seq)
+        self.settling.append((txn, record, key, kind, done))
+        self._settle(SETTLE_WINDOW if txn.rules or len(self.settling) > 1 else 0)
+
+    def _settle(self, keep: int) -> None:
+        """Settle the oldest waiting records until at most ``keep`` wait."""
+        while len(self.settling) > keep:
+            txn, record, key, kind, done = self.settling.popleft()
+            for br, name, doc_key, source, pending in txn.rules:
+                if not br.findings(pending.findings(), name, doc_key, source):
+                    txn.failed = True
+            self.order.tag(txn.seq)
+            if txn.failed:
+                held = sorted({br.name for br, *_ in txn.parts})
+                problems = self.ctx.report.problems
+                if held and problems:  # say that what did render was held back with it
+                    problems[-1].message += (f"; so nothing of this record was delivered "
+                                             f"({', '.join(held)} held back)")
+                done(False, None)
+                continue
+            for br, change, xml, name in txn.parts:
+                br.put(record, key, change, xml, name)
+            done(True, kind)
+
+    def _deleted(self, block: BlockSpec, key: str, previous: dict[str, Any], tally: dict[str, int],
+                 ok: bool, _kind: str | None) -> None:
+        if ok:  # recorded as deleted even when no block writes anything for it
+            self.tracker.delivered(block, key, previous, ChangeKind.DELETED, "")
+            tally["deleted"] = tally.get("deleted", 0) + 1
 
     def _orphans(self, reader: RecordReader, first: BlockRun) -> None:
         """Child rows (invoice lines) whose parent is not in the source: a warning naming them."""
@@ -524,34 +592,43 @@ class _Pending:
     """One record's elements from every block that reads it, held until all of them succeed."""
 
     failed: bool = False
+    seq: int = 0  # its place in the order records were read
     # (block, change, xml, document file name)
     parts: list[tuple[BlockRun, ChangeKind, str, str]] = field(default_factory=list)
+    # its documents' business rules, still running: (block, file name, key, source row, pending)
+    rules: list[tuple[BlockRun, str, str | None, str | None, Pending]] = field(default_factory=list)
 
 
-def _whole(runs: list[BlockRun], record: dict[str, Any], key: str,
-           offer: Callable[[BlockRun], str | None]) -> tuple[bool, str | None]:
-    """Offer one record to every block; deliver all of its elements, or none when one failed.
+class _ReadOrder:
+    """Keeps a source's problems in the order its records were read: a record's business-rule
+    findings arrive while later records are rendered (and report their own problems)."""
 
-    Returns whether the record went through (no block failed) and the change kind a block
-    delivered or skipped as unchanged (None when no block took it).
-    """
-    txn = _Pending()
-    kind = None
-    for br in runs:
-        br.txn = txn
-        try:
-            kind = offer(br) or kind
-        finally:
-            br.txn = None
-    if txn.failed:
-        held = sorted({br.name for br, *_ in txn.parts})
-        problems = runs[0].ctx.report.problems
-        if held and problems:  # say that what did render was held back with it
-            problems[-1].message += f"; so nothing of this record was delivered ({', '.join(held)} held back)"
-        return False, None
-    for br, change, xml, name in txn.parts:
-        br.put(record, key, change, xml, name)
-    return True, kind
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems, self.start = problems, len(problems)
+        self.tags: list[int] = []  # the record (its read number) of each problem since ``start``
+        self.seq = 0
+
+    def next(self) -> int:
+        """A new record: what came before it (a bad row, a duplicate) belongs to the last one."""
+        self.tag(self.seq)
+        self.seq += 1
+        return self.seq
+
+    def tag(self, seq: int) -> None:
+        """The problems added since the last call belong to record ``seq``."""
+        self.tags += [seq] * (len(self.problems) - self.start - len(self.tags))
+
+    def restore(self) -> None:
+        """Put the problems in read order (stable: a record's own order is kept)."""
+        self.tag(self.seq)
+        ordered = sorted(zip(self.tags, self.problems[self.start:], strict=True), key=lambda tp: tp[0])
+        self.problems[self.start:] = [p for _, p in ordered]
+        self.tags = [t for t, _ in ordered]
+
+
+def _count(tally: dict[str, int], _ok: bool, kind: str | None) -> None:
+    if kind:  # once per record, however many blocks deliver it
+        tally[kind] = tally.get(kind, 0) + 1
 
 
 @dataclass

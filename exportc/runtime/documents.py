@@ -21,8 +21,17 @@ from lxml import etree
 
 from exportc.artefact import Artefact, DocumentSpec
 from exportc.runtime.bundle import write_zip
+from exportc.runtime.context import UsageError
 from exportc.runtime.runstore import RunStoreError
-from exportc.runtime.schematron import Schematron
+from exportc.runtime.schematron import (
+    Failure,
+    Later,
+    RuleQueue,
+    Schematron,
+    SchematronUnavailable,
+    rule_workers,
+    shared_pool,
+)
 
 
 @dataclass(frozen=True)
@@ -41,16 +50,23 @@ def _xsd(path: str, mtime: float) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(path))
 
 
+def finding(f: Failure) -> Finding:
+    """A failed assert as a finding: ``fatal`` fails the record, ``warning`` is reported."""
+    return Finding("error" if f.flag == "fatal" else "warning", "E0651" if f.flag == "fatal" else "W0651",
+                   f"{f.rule}: {f.text} (at {f.path() or f.location}; {f.stylesheet})", f.path())
+
+
 class _Kind:
-    """One document kind's validators."""
+    """One document kind's validators: its XSD here, its business rules through the queue."""
 
     def __init__(self, spec: DocumentSpec, validate: bool) -> None:
         self.spec = spec
         xsd = Path(spec.schema_path)
         self.schema = _xsd(str(xsd), xsd.stat().st_mtime) if validate else None
-        self.rules = Schematron(spec.schematron) if validate and spec.schematron else None
+        self.rules = spec.schematron if validate and spec.schematron else ()
 
     def check(self, xml: str) -> list[Finding]:
+        """The XSD (the rules are asked for separately, once it holds)."""
         if self.schema is None:
             return []
         doc = etree.fromstring(xml.encode("utf-8"))
@@ -59,12 +75,23 @@ class _Kind:
             err = next(iter(self.schema.error_log))  # type: ignore[call-overload,unused-ignore]
             return [Finding("error", "E0610", f"the document does not validate against "
                             f"{Path(self.spec.schema_path).name}: line {err.line}: {err.message}")]
-        if self.rules is None:
-            return []
-        return [Finding("error" if f.flag == "fatal" else "warning",
-                        "E0651" if f.flag == "fatal" else "W0651",
-                        f"{f.rule}: {f.text} (at {f.path() or f.location}; {f.stylesheet})", f.path())
-                for f in self.rules.check(xml)]
+        return []
+
+
+class Pending:
+    """A document's business-rule findings, asked for when it was rendered and read when its
+    record is settled (``BlockSet`` settles records in the order they were read)."""
+
+    __slots__ = ("later",)
+
+    def __init__(self, later: Later) -> None:
+        self.later = later
+
+    def findings(self) -> list[Finding]:
+        try:
+            return [finding(f) for f in self.later.result()]
+        except SchematronUnavailable as exc:
+            raise UsageError(str(exc)) from None
 
 
 class DocumentSink:
@@ -75,17 +102,27 @@ class DocumentSink:
         self.out_dir = out_dir
         self.stage_dir = out_dir / f".documents.{os.getpid()}.parts"
         self.kinds = {k: _Kind(spec, validate) for k, spec in artefact.documents.items()}
+        rules = [k.rules for k in self.kinds.values() if k.rules]
+        workers = rule_workers() if rules else 0
+        self.queue = RuleQueue(shared_pool(rules, workers) if workers else None)
+        for paths in rules if not workers else []:
+            Schematron(paths)  # compiled now (once per process): a broken stylesheet stops the run here
         self.owners: dict[str, str | None] = {}  # file name -> the record key that wrote it
         self.names: list[str] = []
         self.zip_name = zip_name  # also publish a zip of every document under this name
         self.zipped = False
 
     def check(self, kind: str, name: str, xml: str, key: str | None) -> list[Finding]:
-        """What is wrong with one document (its name, XSD, business rules); errors refuse it."""
+        """What is wrong with one document's name or XSD, at once; errors refuse it."""
         problem = self._bad_name(name, key)
         if problem is not None:
             return [problem]
         return self.kinds[kind].check(xml)
+
+    def rules(self, kind: str, xml: str) -> Pending | None:
+        """Ask for a (name- and XSD-valid) document's business rules; None: it has none."""
+        paths = self.kinds[kind].rules
+        return Pending(self.queue.ask(paths, xml)) if paths else None
 
     def stage(self, name: str, xml: str, key: str | None) -> None:
         """Keep a checked document for the end of the run (its record went through whole)."""
@@ -96,8 +133,10 @@ class DocumentSink:
         self.names.append(name)
 
     def add(self, kind: str, name: str, xml: str, key: str | None) -> list[Finding]:
-        """Check one document and stage it when nothing is an error."""
+        """Check one document, its rules too, and stage it when nothing is an error."""
         found = self.check(kind, name, xml, key)
+        pending = None if found else self.rules(kind, xml)
+        found += pending.findings() if pending is not None else []
         if not any(f.severity == "error" for f in found):
             self.stage(name, xml, key)
         return found
