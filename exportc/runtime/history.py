@@ -31,7 +31,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     create_engine,
     delete,
     event,
@@ -46,7 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
-from exportc.runtime.kinds import ChangeKind
+from exportc.runtime import bulk
 from exportc.runtime.liveness import HOST, Holder, my_start
 from exportc.runtime.liveness import now as now  # re-exported: the history's clock
 
@@ -612,18 +611,8 @@ class HistoryStore:
                       items: Iterable[tuple[str, str, str]]) -> None:
         """Set the line digest of records a run found unchanged but read from other bytes than
         the history knew (or any, after an upgrade): (source, key, digest), in ``conn``'s
-        transaction, in batches."""
-        stmt = update(deliveries).where(and_(
-            deliveries.c.profile == profile, deliveries.c.source == bindparam("b_source"),
-            deliveries.c.record_key == bindparam("b_key"))).values(raw_hash=bindparam("b_raw"))
-        batch: list[dict[str, str]] = []
-        for source, key, raw in items:
-            batch.append({"b_source": source, "b_key": key, "b_raw": raw})
-            if len(batch) == 10_000:
-                conn.execute(stmt, batch)
-                batch = []
-        if batch:
-            conn.execute(stmt, batch)
+        transaction."""
+        bulk.refresh(conn, profile, items, self.is_postgres)
 
     def payloads(self, profile: str, source: str, keys: list[str]
                  ) -> dict[str, tuple[str, dt.date | None, str]]:
@@ -642,34 +631,9 @@ class HistoryStore:
 
     def record_deliveries(self, conn: Connection, profile: str, run_id: int,
                           items: Iterable[Delivery]) -> None:
-        """Upsert each delivery and append the log, in batches, in ``conn``'s transaction
-        together with the run's own row."""
-        batch: list[Delivery] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) == 2000:
-                self._record_batch(conn, profile, run_id, batch)
-                batch = []
-        if batch:
-            self._record_batch(conn, profile, run_id, batch)
-
-    def _record_batch(self, conn: Connection, profile: str, run_id: int,
-                      items: list[Delivery]) -> None:
-        keys_by_source: dict[str, list[str]] = {}
-        for d in items:
-            keys_by_source.setdefault(d.source, []).append(d.key)
-        for source, keys in keys_by_source.items():
-            for i in range(0, len(keys), 500):
-                conn.execute(delete(deliveries).where(and_(
-                    deliveries.c.profile == profile, deliveries.c.source == source,
-                    deliveries.c.record_key.in_(keys[i:i + 500]))))
-        conn.execute(insert(deliveries), [
-            {"profile": profile, "source": d.source, "record_key": d.key, "hash": d.hash,
-             "payload": d.payload, "window_value": d.window, "run_id": run_id,
-             "deleted": d.change == ChangeKind.DELETED, "raw_hash": d.raw} for d in items])
-        conn.execute(insert(delivery_log), [
-            {"run_id": run_id, "profile": profile, "source": d.source, "record_key": d.key,
-             "change": d.change, "hash": d.hash} for d in items])
+        """Upsert each delivery and append the log with the database's bulk path (``bulk``),
+        in ``conn``'s transaction together with the run's own row."""
+        bulk.record(conn, profile, run_id, items, self.is_postgres)
 
     # -- schedules --
     def cancel_scheduled(self, run_id: int) -> bool:

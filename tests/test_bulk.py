@@ -1,0 +1,76 @@
+"""A production run's deliveries go into the history with the database's bulk path, in the
+commit's one transaction (``runtime/bulk``), on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from exportc.runtime.history import Delivery, HistoryStore, deliveries, delivery_log
+from exportc.runtime.kinds import ChangeKind
+
+
+def _items(n: int) -> list[Delivery]:
+    return [Delivery("invoices", f"Factuurnummer={i}", ChangeKind.NEW, f"{i:064x}", json.dumps({"n": i}),
+                     dt.date(2026, 1, 1) + dt.timedelta(days=i % 300) if i % 7 else None, f"{i:032x}")
+            for i in range(n)]
+
+
+def _state(store: HistoryStore) -> tuple[int, int]:
+    with store.engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(deliveries)).scalar() or 0,
+                conn.execute(select(func.count()).select_from(delivery_log)).scalar() or 0)
+
+
+def test_deliveries_go_in_bulk_and_replace_what_was_delivered(db: str) -> None:
+    store = HistoryStore(db)
+    items = _items(5000)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+    event.listen(store.engine, "before_cursor_execute", seen)
+    with store.engine.begin() as conn:
+        store.record_deliveries(conn, "p", 1, iter(items))
+    event.remove(store.engine, "before_cursor_execute", seen)
+    # SQLite: one executemany for the records, one for the log (not a delete and an insert
+    # per batch of keys); PostgreSQL: COPY on the driver's cursor, nothing row by row
+    assert len(statements) <= 2, statements
+    assert _state(store) == (5000, 5000)
+    again = [items[0]._replace(change=ChangeKind.CHANGED, hash="f" * 64, raw=None),
+             items[1]._replace(change=ChangeKind.DELETED)]
+    with store.engine.begin() as conn:
+        store.record_deliveries(conn, "p", 2, iter(again))
+    with store.engine.connect() as conn:
+        rows = {r.record_key: r for r in conn.execute(select(deliveries).where(deliveries.c.record_key.in_(
+            ["Factuurnummer=0", "Factuurnummer=1", "Factuurnummer=8"])))}
+        log = conn.execute(select(delivery_log.c.record_key, delivery_log.c.change)
+                           .order_by(delivery_log.c.id.desc()).limit(2)).all()
+    assert (rows["Factuurnummer=0"].hash, rows["Factuurnummer=0"].run_id, rows["Factuurnummer=0"].raw_hash) \
+        == ("f" * 64, 2, None)
+    assert rows["Factuurnummer=1"].deleted is True and rows["Factuurnummer=8"].deleted is False
+    assert rows["Factuurnummer=8"].window_value == dt.date(2026, 1, 9)
+    assert rows["Factuurnummer=8"].payload == '{"n": 8}'
+    assert [tuple(r) for r in log] == [("Factuurnummer=1", "deleted"), ("Factuurnummer=0", "changed")]
+    assert _state(store) == (5000, 5002)
+    assert [k for k, _h in store.delivered_hashes("p", "invoices")].count("Factuurnummer=1") == 0
+    store.dispose()
+
+
+def test_a_commit_that_fails_after_the_bulk_write_records_nothing(db: str) -> None:
+    store = HistoryStore(db)
+    with store.engine.begin() as conn:
+        store.record_deliveries(conn, "p", 1, iter(_items(10)))
+    with pytest.raises(RuntimeError), store.engine.begin() as conn:
+        store.record_deliveries(conn, "p", 2, iter(_items(3000)))
+        raise RuntimeError("the run's own row could not be written")
+    assert _state(store) == (10, 10)
+    with store.engine.begin() as conn:  # and the next commit works (no leftover temporary table)
+        store.record_deliveries(conn, "p", 3, iter(_items(20)))
+        store.record_deliveries(conn, "p", 3, iter(_items(30)[20:]))
+    assert _state(store) == (30, 40)
+    store.dispose()
