@@ -259,6 +259,10 @@ class BlockEntry:
     where: Where | None = None
     file_name: FileName | None = None
     set_checks: tuple[SetCheck, ...] = ()
+    # Decided before any record (compiler/dispatch.py): False when the params and run rule the
+    # block out (its ``where`` would be false for every record); the change kinds it takes.
+    active: bool = True
+    changes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from exportc.artefact import (
 )
 from exportc.compiler import ir
 from exportc.compiler.codewriter import INDENT, Code, CodeWriter, Origin, bare, concat, with_comments
+from exportc.compiler.dispatch import selection
 from exportc.compiler.expressions import Expressions, Probe
 from exportc.compiler.naming import Names, cannot_fail, rows_used, snake, stems
 from exportc.diagnostics import Span
@@ -378,7 +379,22 @@ class Generator(Expressions):
             checks.append(set_check_name(b.index, n) + ", ")
         if checks:
             args.append(f"set_checks=({''.join(checks)})")
+        args += self.dispatch(b)
         return f"{b.index}: BlockEntry({', '.join(args)}),"
+
+    def dispatch(self, b: ir.TopBlock) -> list[str]:
+        """What of the block's ``where`` is decided before its records (see ``dispatch``): whether
+        it takes any record in this run, and the change kinds it takes. Coverage builds offer
+        every record to every block, so each ``where`` records which way it went."""
+        if self.probes is not None:
+            return []
+        chosen = selection(b.where)
+        out = []
+        if chosen.bound:
+            out.append("active=" + bare(" and ".join(self.expr(c) for c in chosen.bound)))
+        if chosen.changes is not None:
+            out.append(f"changes=frozenset({sorted(chosen.changes)!r})")
+        return out
 
     def function(self, name: str, result: str) -> None:
         """A one-expression entry point of a record (its change and previous state optional)."""

@@ -82,7 +82,7 @@ _SAFE_OPS = frozenset(("add", "sub", "mul", "concat", "neg", "eq", "ne", "and", 
 _ORDER = frozenset(("lt", "le", "gt", "ge"))
 
 
-def _children(e: ir.Expr) -> Iterator[ir.Expr]:
+def children(e: ir.Expr) -> Iterator[ir.Expr]:
     for f in dataclasses.fields(e):
         value = getattr(e, f.name)
         if isinstance(value, tuple):
@@ -105,7 +105,7 @@ def cannot_fail(e: ir.Expr) -> bool:
             # `<` on a null raises; the other safe operators and functions take any value
             safe = not any(a.type.nullable for a in args) if op in _ORDER else op in _SAFE_OPS | _SAFE_FUNCTIONS
             return safe and all(cannot_fail(a) for a in args)
-    return all(cannot_fail(c) for c in _children(e))
+    return all(cannot_fail(c) for c in children(e))
 
 
 def rows_used(e: ir.Expr) -> set[int]:
@@ -118,6 +118,6 @@ def rows_used(e: ir.Expr) -> set[int]:
             inner = rows_used(body) if body is not None else set()
             return rows_used(s) | {x for x in inner if x < d}
     out: set[int] = set()
-    for c in _children(e):
+    for c in children(e):
         out |= rows_used(c)
     return out

@@ -83,9 +83,11 @@ class BlockRun:
         self.direct: Callable[[tuple[str, ...]], IO[str]] | None = None
         self.fh: IO[str] | None = None  # where its records go: the document or its spool
         self.finished = False  # its source is read whole: nothing more will be written
-        # Its `where` is false whatever the record (a param rules it out, as `invoice_export`
-        # rules out the journal blocks): it is offered nothing and writes nothing.
-        self.never = self.where is not None and block.source is not None and _never(self.where)
+        # Decided by the compiler from the block's `where` (compiler/dispatch.py): false
+        # whatever the record (a param rules it out, as `invoice_export` rules out the journal
+        # blocks), so it is offered nothing and writes nothing; and the change kinds it takes.
+        self.never = block.source is not None and not entry.active
+        self.changes = entry.changes
         self.flags: dict[str, list[_Flag]] = {}
         self.ok = True
         self.txn: _Pending | None = None  # the record at hand, across the blocks reading it
@@ -129,6 +131,8 @@ class BlockRun:
         previous = None
         if record is not None and key is not None:
             change, previous = self.tracker.classify(self.block, key, record)
+        if not self.takes(change):
+            return None  # its `where` is false for this change kind: no need to ask it
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
             if self.where is not None and not self.where(record, change, previous):
@@ -158,6 +162,8 @@ class BlockRun:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
         under `history mutations`, where it is not delivered again): counted when the block
         selects it. True: selected; False: not; None: its ``where`` failed."""
+        if not self.takes(ChangeKind.UNCHANGED):
+            return False
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
             if self.where is not None and not self.where(record, ChangeKind.UNCHANGED, None):
@@ -173,7 +179,7 @@ class BlockRun:
 
     def offer_deleted(self, key: str, previous: dict[str, Any]) -> None:
         """A record delivered before, in this run's scope, gone from the source."""
-        if not (self.block.uses_change or self.block.uses_previous):
+        if not (self.block.uses_change or self.block.uses_previous) or not self.takes(ChangeKind.DELETED):
             return  # recorded as deleted; this block writes nothing for it
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, "history"
         try:
@@ -185,6 +191,10 @@ class BlockRun:
             return
         self.counts.records += 1
         self._write(previous, key, ChangeKind.DELETED, previous, None)
+
+    def takes(self, change: ChangeKind) -> bool:
+        """Whether the block's `where` can hold for a record of this change kind."""
+        return self.changes is None or change in self.changes
 
     def _write(self, record: dict[str, Any] | None, key: str | None, change: ChangeKind,
                previous: dict[str, Any] | None, source: str | None) -> bool:
@@ -385,6 +395,8 @@ class BlockSet:
         shape = self.artefact.sources[source]
         first = runs[0]  # reports the source's bad rows and duplicates, whether it writes or not
         runs = [br for br in runs if not br.never] or runs[:1]
+        if not self.tracker.delivered_before(source):  # then every record is new
+            runs = [br for br in runs if br.takes(ChangeKind.NEW)] or runs[:1]
         tally = self.ctx.report.records.setdefault(source, {})
         read = inside = 0
         self.order = _ReadOrder(self.ctx.report.problems)
@@ -557,34 +569,6 @@ class BlockSet:
         for br in self.runs:
             br.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
-
-
-class _Unknown(Exception):
-    """A block's condition read the record (or the change kind, or the previous values)."""
-
-
-class _Untouchable(dict[str, Any]):
-    """Stands for the record, the change kind and the previous values when a block's `where`
-    is tried without a record: any use of it raises ``_Unknown``."""
-
-    def _unknown(self, *_args: object, **_kw: object) -> Any:
-        raise _Unknown
-
-    __getitem__ = __contains__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = _unknown
-    __hash__ = get = keys = items = values = __str__ = __format__ = _unknown  # type: ignore[assignment]
-
-
-def _never(where: Callable[..., Any]) -> bool:
-    """Whether ``where`` is false without reading the record, the change kind or the previous
-    values: then it is false for every record. Generated conditions are pure expressions over
-    those, the params, tables and run context, and read the record only by subscript
-    (``previous.X`` through ``getf``), so a condition that returns without touching the stand-in
-    did not depend on it. Anything else (it touched it, it raised) means it may select."""
-    probe = _Untouchable()
-    try:
-        return not where(probe, probe, probe)
-    except Exception:
-        return False
 
 
 @dataclass
