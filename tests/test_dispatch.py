@@ -16,7 +16,7 @@ from exportc.artefact import Artefact, Bind, Bound, RunValues
 from exportc.compiler import ir
 from exportc.compiler.dispatch import selection
 from exportc.compiler.pipeline import compile_file
-from exportc.compiler.types import BOOL, INT
+from exportc.compiler.types import BOOL, INT, TEXT
 from exportc.runtime import execute
 
 
@@ -36,6 +36,24 @@ def test_a_condition_after_one_that_can_fail_is_not_decided_early() -> None:
     param = ir.ParamRef("on", BOOL)
     assert selection(ir.Op("and", (param, may_fail), BOOL)).bound == (param,)
     assert selection(ir.Op("and", (may_fail, param), BOOL)).bound == ()
+
+
+_PARAM = ir.ParamRef("invoice_export", BOOL)
+_CHANGE = ir.RunRef("change", TEXT)
+
+
+@pytest.mark.parametrize(("where", "bound", "changes"), [
+    (ir.Op("not", (_PARAM,), BOOL), 1, None),  # a param rules it out, or in, for every record
+    (ir.Op("in", (ir.FieldRef(0, "cust_id", INT), ir.ListExpr((ir.Const(1, INT),), INT)), BOOL), 0, None),
+    (ir.Op("in", (_CHANGE, ir.ListExpr((ir.Const("changed", TEXT), ir.Const("deleted", TEXT)), TEXT)), BOOL),
+     0, {"changed", "deleted"}),
+    (ir.Op("is_null", (ir.PreviousRef("Factuurbedrag", INT),), BOOL), 0, None),
+    (ir.Op("div", (ir.Const(1, INT), ir.Const(0, INT)), BOOL), 0, None),  # fails: left to the record
+])
+def test_only_what_reads_no_record_is_decided_before_it(where: ir.Expr, bound: int,
+                                                        changes: set[str] | None) -> None:
+    chosen = selection(where)
+    assert len(chosen.bound) == bound and chosen.changes == changes
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:

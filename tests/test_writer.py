@@ -3,9 +3,7 @@ order, and a record that fails half-way is left out whole."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import EXACT_PROFILE
@@ -14,7 +12,6 @@ from lxml import etree
 from test_history import invoice, write_world
 
 from exportc.runtime import blocks
-from exportc.runtime.api import getf
 
 INVOICES = {"invoice_export": "true"}
 
@@ -50,19 +47,6 @@ def test_a_record_failing_half_way_is_left_out_whole_between_its_neighbours(tmp_
     assert doc.xpath("//Invoice/@ordernumber") == ["H1", "H3"]
     assert b"H2" not in (tmp_path / "o" / "exact_online.invoices.xml").read_bytes()
     assert len(doc.xpath("//Invoice/InvoiceLine")) == 2  # no stray line of H2 either
-
-
-@pytest.mark.parametrize(("where", "never"), [
-    (lambda r0, change=None, previous=None: (() == ()) and not True, True),  # a param rules it out
-    (lambda r0, change=None, previous=None: r0["cust_id"] in (1, 2), False),
-    (lambda r0, change=None, previous=None: change in ("changed", "deleted"), False),
-    (lambda r0, change=None, previous=None: getf(previous, "Factuurbedrag") is None, False),
-    (lambda r0, change=None, previous=None: True, False),
-    (lambda r0, change=None, previous=None: 1 / 0, False),
-])
-def test_a_block_is_passed_over_only_when_its_condition_is_false_for_every_record(
-        where: Callable[..., Any], never: bool) -> None:
-    assert blocks._never(where) is never
 
 
 def test_in_journal_mode_the_journal_block_writes_straight_into_the_document(
