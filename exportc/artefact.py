@@ -65,6 +65,10 @@ class ShapeSpec:
     refs: dict[str, tuple[str, tuple[str, ...]]]
     join_source: str | None = None
     join_on: tuple[str, ...] = ()
+    # The fields the profile reads of this source's records through a ref (``klant.Naam``), so
+    # that an index of referenced records keeps only those (none: only that the record exists).
+    # None: not known (a shape built by hand), keep whole records.
+    ref_reads: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,28 @@ def _shape(s: ir.SourceShape) -> ShapeSpec:
                      s.join_on)
 
 
+def _ref_reads(p: ir.Profile) -> dict[str, tuple[str, ...]]:
+    """Per source some record refers to (``klant: ref customers``), the fields the profile reads
+    of a referenced record (``klant.Naam`` is ``get(klant, "Naam")``), sorted; a source referred
+    to but never read through has none (only whether the record exists is tested)."""
+    reads: dict[str, set[str]] = {target: set() for s in p.sources.values()
+                                  for target, _on in s.refs.values()}
+
+    def walk(node: object) -> None:
+        if isinstance(node, ir.Op) and node.op == "get":
+            obj, name = node.args
+            if obj.type.name == "record" and obj.type.record and isinstance(name, ir.Const):
+                reads.setdefault(obj.type.record, set()).add(str(name.value))
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                walk(getattr(node, f.name))
+        elif isinstance(node, list | tuple):
+            for x in node:
+                walk(x)
+    walk((p.blocks, p.global_checks))
+    return {k: tuple(sorted(v)) for k, v in reads.items()}
+
+
 def _mentions(node: object, hit: Callable[[object], bool]) -> bool:
     """Whether any IR node below ``node`` satisfies ``hit``."""
     if hit(node):
@@ -79,9 +101,10 @@ def lower(p: ir.Profile, source: str, linemap: list[tuple[str, int]], texts: dic
         _mentions(b, lambda x: isinstance(x, ir.RunRef) and x.name == "change"),
         _mentions(b, lambda x: isinstance(x, ir.PreviousRef)), b.document,
         _nodes(b.element) if b.document else {}) for b in p.blocks)
+    reads = _ref_reads(p)
+    sources = {k: dataclasses.replace(_shape(v), ref_reads=reads.get(k)) for k, v in p.sources.items()}
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
-                    p.namespaces, p.history, params, tables,
-                    {k: _shape(v) for k, v in p.sources.items()}, blocks, source, tuple(linemap),
+                    p.namespaces, p.history, params, tables, sources, blocks, source, tuple(linemap),
                     rules=_rules(
                         [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks),
                          *((b.file, line) for b in blocks for line in b.nodes.values())], texts),

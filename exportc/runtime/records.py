@@ -160,6 +160,23 @@ class _Join:
         return self.skipped + rest
 
 
+# What a referenced record that no field is read of stands for: only that it exists (shared, and
+# never written to: a ref is read through ``getf``, and `previous.klant` is attached, not merged).
+_PRESENT: Row = {}
+
+
+def _kept(reads: tuple[str, ...] | None) -> Callable[[Row], Row]:
+    """What an index of referenced records keeps of each: the fields the profile reads of them
+    (the compiler's ``ref_reads``), or only that it exists when none are; whole records when
+    that is not known. A customer referred to by a million invoices then costs its key, not
+    its every field."""
+    if reads is None:
+        return lambda rec: rec
+    if not reads:
+        return lambda _rec: _PRESENT
+    return lambda rec: {f: rec[f] for f in reads if f in rec}
+
+
 class RecordReader:
     """Typed records of one top-level source, joined and referenced as its shape says."""
 
@@ -191,9 +208,10 @@ class RecordReader:
             shape = self.shapes[name]
             reader = RecordReader(name, shape, self.bindings, self.shapes)
             index: dict[tuple[Any, ...], Row] = {}
+            keep = _kept(shape.ref_reads)
             for rec in reader:
                 if rec.value is not None:
-                    index[tuple(rec.value[k] for k in shape.key)] = rec.value
+                    index[tuple(rec.value[k] for k in shape.key)] = keep(rec.value)
             self.ref_index[name] = index
         return self.ref_index[name]
 
