@@ -5,18 +5,20 @@ this needs the optional dependency ``saxonche`` (``pip install 'exportc[peppol]'
 stylesheet is compiled once per process and reused for every document; the SVRL it produces is
 read for ``failed-assert`` elements (rule id, flag fatal/warning, location, message).
 
-The rules take ~90% of a Peppol run, one document at a time. ``RulePool`` runs them on worker
-processes (one per core, each compiling the stylesheets once, kept for the life of the process so
-a console or a test session pays that once), in batches, while this process goes on rendering;
-the run takes the results in the order it asked for them, so the report is the same with or
-without the pool.
+The rules take ~90% of a Peppol run. Documents are queued for them in batches (``RuleQueue``)
+and read back in the order they were asked for, so the report is the same however they ran:
+in this process (the default), or with ``EXPORTC_RULE_WORKERS=N`` on N worker processes
+(``RulePool``; each compiles the stylesheets once and lives as long as the process that started
+it) while this process goes on rendering.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
+import queue
 import re
 import struct
 import subprocess
@@ -111,13 +113,15 @@ class Schematron:
 # ---- worker processes -------------------------------------------------------------------------
 
 def rule_workers() -> int:
-    """Worker processes for the rules: ``EXPORTC_RULE_WORKERS``, else one per usable core (0, or
-    a single core: check in this process)."""
+    """Worker processes for the rules: ``EXPORTC_RULE_WORKERS`` (default 0: in this process).
+
+    Off by default because that is what measured faster here: on the shared 2-core machine the
+    scheduler gives a session the same share however many processes it runs, so workers only
+    add their cost (a compile each, the hand-over): +20% CPU and +24% wall at 10,000 invoices
+    (docs/peppol-bis3.md). On a machine with idle cores, measure with bench/bench_peppol.py and
+    set it to the number of cores."""
     given = os.environ.get("EXPORTC_RULE_WORKERS", "").strip()
-    if given.isdigit():
-        return int(given)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if cores > 1 else 0
+    return int(given) if given.isdigit() else 0
 
 
 def send(fh: IO[bytes], value: object) -> None:
@@ -141,7 +145,9 @@ def receive(fh: IO[bytes]) -> Any:
 
 class _Worker:
     """One ``python -m exportc.runtime.ruleworker`` process: batches in over stdin, in order;
-    their results out over stdout, read by a thread that completes the futures in that order.
+    their results out over stdout. A writer thread feeds it (so a full pipe to one busy worker
+    never keeps the run from feeding the other) and a reader thread completes the futures in
+    the order the batches went in.
 
     A plain subprocess rather than ``multiprocessing``: spawning re-imports the parent's main
     module, which breaks any script without a ``__main__`` guard; forking would share this
@@ -153,21 +159,29 @@ class _Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.waiting: deque[Future[list[list[Failure]]]] = deque()
         self.lock = threading.Lock()
-        send(self.proc.stdin, kinds)
+        self.outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.outbox.put(kinds)
+        self.writer = threading.Thread(target=self._write, args=(self.proc.stdin,), daemon=True)
         self.reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
+        self.writer.start()
         self.reader.start()
 
     def submit(self, paths: tuple[str, ...], xmls: list[str]) -> Future[list[list[Failure]]]:
         future: Future[list[list[Failure]]] = Future()
         with self.lock:
             self.waiting.append(future)
-            try:
-                assert self.proc.stdin is not None
-                send(self.proc.stdin, (paths, xmls))
-            except OSError as exc:
-                self.waiting.pop()
-                raise SchematronUnavailable(f"the Schematron worker stopped: {exc}") from exc
+        self.outbox.put((paths, xmls))
         return future
+
+    def _write(self, into: IO[bytes]) -> None:
+        try:
+            while (item := self.outbox.get()) is not _CLOSE:
+                send(into, item)
+        except OSError:
+            pass  # the worker is gone; the reader tells whoever waits
+        finally:
+            with contextlib.suppress(OSError):
+                into.close()
 
     def _read(self, out: IO[bytes]) -> None:
         while True:
@@ -190,11 +204,8 @@ class _Worker:
         return len(self.waiting)
 
     def close(self) -> None:
-        try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-        except OSError:
-            pass
+        self.outbox.put(_CLOSE)  # the writer closes its input: the worker ends
+        self.writer.join(timeout=5)
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -205,9 +216,13 @@ class _Worker:
             self.proc.stdout.close()
 
 
+_CLOSE = object()
+
+
 class RulePool:
-    """Schematron checks on worker processes, each compiling the stylesheets once; a batch goes
-    to the least busy one."""
+    """Schematron checks on up to ``workers`` worker processes, each compiling the stylesheets
+    once; a batch goes to the least busy one. A second worker starts only when the first has
+    batches queued (a small run pays one worker's start, not two compiles)."""
 
     def __init__(self, kinds: list[tuple[str, ...]], workers: int) -> None:
         _processor()  # saxonche missing: say so now, not from inside a worker
@@ -216,10 +231,17 @@ class RulePool:
                 if not os.path.exists(p):
                     raise SchematronUnavailable(f"cannot compile the schematron stylesheet {p}: "
                                                 "no such file")
-        self.workers = [_Worker(kinds) for _ in range(workers)]
+        self.kinds, self.most = kinds, workers
+        self.workers = [_Worker(kinds)]
+        self.lock = threading.Lock()
 
     def submit(self, paths: tuple[str, ...], xmls: list[str]) -> Future[list[list[Failure]]]:
-        return min(self.workers, key=_Worker.load).submit(paths, xmls)
+        with self.lock:
+            worker = min(self.workers, key=_Worker.load)
+            if worker.load() >= 2 and len(self.workers) < self.most:
+                worker = _Worker(self.kinds)
+                self.workers.append(worker)
+        return worker.submit(paths, xmls)
 
     def close(self) -> None:
         for w in self.workers:
