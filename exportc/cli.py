@@ -413,10 +413,10 @@ def show(
     format: Annotated[ListFormat, typer.Option("--format", help="How to show it")] = ListFormat.text,
 ) -> None:
     """One run's report."""
-    from exportc.runtime.report import Report
+    from exportc.runtime.report import Report, report_json_of
     store, row = _run_row(run_id, db)
     if format is ListFormat.json:
-        typer.echo(json.dumps({**row.to_json(), "report": json.loads(row.report) if row.report else None,
+        typer.echo(json.dumps({**row.to_json(), "report": report_json_of(row.report),
                                "history": store.where}, indent=2, ensure_ascii=False))
         return
     if row.report:

@@ -170,4 +170,35 @@ def markdown() -> str:
     for code, (title, text) in CODES.items():
         escaped = text.replace("|", "\\|")
         lines.append(f"| {code} | {title} | {escaped} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", JSON_FORM]) + "\n"
+
+
+JSON_FORM = """## The JSON form
+
+`exportc check --format json` writes `{"diagnostics": [...]}`; a run's `report.json` (and
+`exportc show RUN --format json`, the console's `/runs/N.json`) holds the run's diagnostics
+under `problems`, and the same grouped (like problems of many records as one) under `groups`.
+Both use one schema for a diagnostic:
+
+| key | value |
+|---|---|
+| `severity` | `error`, `warning` or `note` |
+| `code` | the code above |
+| `message` | what is wrong |
+| `span` | where the cause is (see below), or null |
+| `hint` | how to fix it, or null |
+| `related` | other locations that explain it: `[{"span", "message"}]` (a record's source row) |
+| `block` | run only: the block, or `source NAME`, the problem was met in (null otherwise) |
+| `record` | run only: the key of the record it belongs to, as `field=value` |
+| `document` | run only: the output document it is in (XSD and Schematron errors) |
+| `line_text` | run only: the span's line as it read during the run, so a report quotes it after the file changed |
+| `count` | how many records a group stands for (1 for a single problem) |
+| `records` | a group's first record keys |
+
+A span is `{"file", "line", "column", "end_line", "end_column"}` (1-based, `end_column`
+exclusive). For a profile problem, and a run's failed rule or check, it is the `.map` line; for
+a bad source value, the source file's row (CSV, JSON Lines) and the value's columns; for an XSD
+error, the output document's line.
+
+A `report.json` written by an earlier exportc stored its problems as `{"file", "line", "source",
+"rule", ...}`; `show`, `runs` and the console still read those."""

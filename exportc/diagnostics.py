@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -49,6 +50,11 @@ class Span:
             "end_column": self.end_column,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Span:
+        return cls(str(data["file"]), int(data["line"]), int(data["column"]),
+                   int(data["end_line"]), int(data["end_column"]))
+
 
 @dataclass(frozen=True, slots=True)
 class Related:
@@ -60,7 +66,13 @@ class Related:
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """One problem found in a profile, a parameter, a source or a schema."""
+    """One problem found in a profile, a parameter, a source, a schema, or a run's records.
+
+    The span is where the cause is: the profile rule, the source file's row, the output
+    document's line. A run's diagnostic also says which record it belongs to; a group of like
+    ones (``count`` > 1) names its first ``records``. ``line_text`` is the span's line as it read
+    when the problem was found, so a report shows it even after the file changed or is gone.
+    """
 
     severity: Severity
     code: str
@@ -68,14 +80,20 @@ class Diagnostic:
     span: Span | None = None
     hint: str | None = None
     related: tuple[Related, ...] = field(default=())
-    # Where at run time: the block, the record's key, the source row (a runtime problem).
-    context: tuple[str, ...] = field(default=())
+    block: str | None = None  # the block (or ``source NAME``) a run met it in
+    record: str | None = None  # the key of the record it belongs to
+    document: str | None = None  # the output document (file name) it is in
+    line_text: str | None = None
+    count: int = 1  # like problems of as many records, grouped into this one
+    records: tuple[str, ...] = field(default=())  # the first keys of the group
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
     def to_json(self) -> dict[str, object]:
+        """The JSON form, one schema for ``exportc check --format json`` and a run's
+        ``report.json`` (see docs/diagnostics.md)."""
         return {
             "severity": self.severity.value,
             "code": self.code,
@@ -83,8 +101,43 @@ class Diagnostic:
             "span": self.span.to_json() if self.span else None,
             "hint": self.hint,
             "related": [{"span": r.span.to_json(), "message": r.message} for r in self.related],
-            "context": list(self.context),
+            "block": self.block,
+            "record": self.record,
+            "document": self.document,
+            "line_text": self.line_text,
+            "count": self.count,
+            "records": list(self.records),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Diagnostic:
+        """The inverse of ``to_json`` (keys a writer left out take their defaults)."""
+        span = data.get("span")
+        return cls(Severity(data["severity"]), str(data["code"]), str(data["message"]),
+                   Span.from_json(span) if span else None, data.get("hint"),
+                   tuple(Related(Span.from_json(r["span"]), str(r["message"]))
+                         for r in data.get("related") or ()),
+                   data.get("block"), data.get("record"), data.get("document"),
+                   data.get("line_text"), int(data.get("count") or 1),
+                   tuple(data.get("records") or ()))
+
+    def render(self, sources: Mapping[str, str] | None = None, colour: bool = False) -> str:
+        """``render_text``: the one way a diagnostic is shown as text."""
+        return render_text(self, sources or {}, colour)
+
+    def where(self) -> list[str]:
+        """Where a run met it, in words: the block, the record (or a group's first records),
+        the document."""
+        out = [self.block] if self.block else []
+        if self.count > 1:
+            shown = ", ".join(self.records)
+            more = f", … ({self.count - len(self.records)} more)" if self.count > len(self.records) else ""
+            out.append(f"{self.count} records: {shown}{more}" if self.records else f"{self.count} times")
+        elif self.record:
+            out.append(f"record {self.record}")
+        if self.document:
+            out.append(f"document {self.document}")
+        return out
 
 
 def error(code: str, message: str, span: Span | None, hint: str | None = None,
@@ -113,7 +166,9 @@ class _Paint:
         return f"{style}{text}{_RESET}" if self.colour else text
 
 
-def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
+def _source_line(sources: Mapping[str, str], span: Span, known: str | None = None) -> str | None:
+    if known is not None:
+        return known
     text = sources.get(span.file)
     if text is None:
         return None
@@ -125,15 +180,29 @@ def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
     return None
 
 
+WIDE = 160  # a longer line (a JSON Lines record) is shown around the span, cut with "…"
+
+
+def _window(line: str, column: int, width: int) -> tuple[str, int]:
+    """The part of a long line around ``column``, and the column there."""
+    if len(line) <= WIDE:
+        return line, column
+    start = max(0, column - 1 - 40)
+    end = min(len(line), column - 1 + width + 40)
+    head = "…" if start else ""
+    return head + line[start:end] + ("…" if end < len(line) else ""), column - start + len(head)
+
+
 def _snippet(sources: Mapping[str, str], span: Span, label: str, paint: _Paint,
-             style: str, gutter: int) -> list[str]:
-    line = _source_line(sources, span)
+             style: str, gutter: int, known: str | None = None) -> list[str]:
+    line = _source_line(sources, span, known)
     pad = " " * gutter
     if line is None:
         return []
     width = span.end_column - span.column if span.end_line == span.line else len(line) - span.column + 1
     width = max(1, width)
-    caret = " " * (span.column - 1) + "^" * width
+    line, column = _window(line, span.column, width)
+    caret = " " * (column - 1) + "^" * width
     if label:
         caret += " " + label
     return [
@@ -155,25 +224,18 @@ def render_text(diagnostic: Diagnostic, sources: Mapping[str, str], colour: bool
            + paint(_BOLD, f": {diagnostic.message}")]
     if diagnostic.span:
         out.append(f"{pad}{paint(_BLUE, '-->')} {diagnostic.span}")
-        out += _snippet(sources, diagnostic.span, "", paint, style, gutter)
+        out += _snippet(sources, diagnostic.span, "", paint, style, gutter, diagnostic.line_text)
     for rel in diagnostic.related:
-        out.append(f"{pad}{paint(_BLUE, '::')} {rel.span}")
-        out += _snippet(sources, rel.span, rel.message, paint, _BLUE, gutter)
+        snippet = _snippet(sources, rel.span, rel.message, paint, _BLUE, gutter)
+        # without its line to show it under, the label goes beside the location
+        out.append(f"{pad}{paint(_BLUE, '::')} {rel.span}" + ("" if snippet else f" {rel.message}"))
+        out += snippet
     if diagnostic.hint:
         out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'hint')}: {diagnostic.hint}")
-    if diagnostic.context:
-        out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'at')}: {'; '.join(diagnostic.context)}")
+    where = diagnostic.where()
+    if where:
+        out.append(f"{pad} {paint(_BLUE, '=')} {paint(_BOLD, 'at')}: {'; '.join(where)}")
     return "\n".join(out)
-
-
-def render_brief(diagnostic: Diagnostic, rule: str | None = None) -> str:
-    """One line: ``error[E0604]: message (file:line `rule`; block; record …; source row)``,
-    for a run's report, where a run's many problems must stay readable."""
-    span = diagnostic.span
-    at = (f"{span.file}:{span.line}" + (f" `{rule}`" if rule else "")) if span else None
-    where = [w for w in (at, *diagnostic.context) if w]
-    return (f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
-            + (f" ({'; '.join(where)})" if where else ""))
 
 
 def render_all_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str],

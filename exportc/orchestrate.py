@@ -264,8 +264,8 @@ def execute_scheduled(store: HistoryStore, row: RunRow, observe: Observer | None
         observe(row, opts)
     if not compiled.ok or compiled.artefact is None:
         report = Report(row.profile, opts.mode, status="failed", run_id=row.id)
-        from exportc.runtime.report import Problem
-        report.problems.append(Problem("error", "E0622", "the profile no longer compiles:\n"
+        from exportc.runtime.report import problem
+        report.problems.append(problem("error", "E0622", "the profile no longer compiles:\n"
                                        + render_all_text(compiled.diagnostics, compiled.sources)))
         store.finish_run(row.id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
         return report

@@ -140,7 +140,7 @@ def test_generated_ireserve_data_exports_or_fails_per_record(
             assert report.errors
             for p in report.errors:
                 assert p.code in _record_codes, p
-                assert p.record or p.source, p
+                assert p.record or p.span, p
 
 
 def test_the_doc_customising_excerpt_is_a_customer_profile_that_compiles(tmp_path: Path) -> None:

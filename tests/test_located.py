@@ -12,6 +12,7 @@ from conftest import EXACT_PROFILE, EXACT_XSD
 from helpers import artefact, run
 from test_history import invoice, produce, write_world
 
+from exportc.diagnostics import render_text
 from exportc.runtime.execute import RunOptions, execute
 
 INVOICES = {"invoice_export": "true"}
@@ -30,8 +31,9 @@ def test_a_rejected_value_is_blamed_on_the_rule_that_produced_it(tmp_path: Path)
     report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [long]), params=INVOICES)
     [problem] = report.errors
     assert problem.code == "E0602" and "300 characters" in problem.message
-    assert problem.line == _rule_line("Omschrijving") and problem.rule is not None
-    assert problem.rule.startswith("Omschrijving") and "YourRef" not in problem.rule
+    assert problem.span is not None and problem.span.line == _rule_line("Omschrijving")
+    assert problem.line_text is not None and problem.line_text.strip().startswith("Omschrijving")
+    assert "YourRef" not in problem.line_text
 
 
 def test_a_bad_source_value_names_the_source_not_a_block(tmp_path: Path) -> None:
@@ -39,19 +41,24 @@ def test_a_bad_source_value_names_the_source_not_a_block(tmp_path: Path) -> None
     report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [bad]), params=INVOICES)
     [problem] = report.errors
     assert problem.code == "E0502" and problem.block == "source invoices"
-    assert "GLTransaction" not in problem.render()
+    assert "GLTransaction" not in render_text(problem, {})
 
 
-def test_an_xsd_error_has_its_line_and_record(tmp_path: Path) -> None:
-    """A stricter copy of the schema (descriptions of at most 20 characters) rejects what the
-    compiled checks let through; the error names the document line and the record."""
+def _strict_schema(tmp_path: Path) -> Path:
+    """A stricter copy of the Exact schema: descriptions of at most 20 characters."""
     strict = tmp_path / "strict.xsd"
     strict.write_text(EXACT_XSD.read_text("utf-8").replace(
         '<xsd:simpleType name="typeString255">\n\t\t<xsd:restriction base="xsd:string">\n'
         '\t\t\t<xsd:maxLength value="255"/>', '<xsd:simpleType name="typeString255">\n'
         '\t\t<xsd:restriction base="xsd:string">\n\t\t\t<xsd:maxLength value="20"/>'), "utf-8")
     assert strict.read_text("utf-8") != EXACT_XSD.read_text("utf-8")
-    a = dataclasses.replace(artefact(EXACT_PROFILE), schema_path=str(strict))
+    return strict
+
+
+def test_an_xsd_error_has_its_line_and_record(tmp_path: Path) -> None:
+    """A stricter copy of the schema (descriptions of at most 20 characters) rejects what the
+    compiled checks let through; the error names the document line and the record."""
+    a = dataclasses.replace(artefact(EXACT_PROFILE), schema_path=str(_strict_schema(tmp_path)))
     world = write_world(tmp_path / "s", [invoice("V1", "12.10") | {"Omschrijving": "short"},
                                          invoice("V2", "24.20") | {"Omschrijving": "a description too long"}])
     report = execute(a, RunOptions(sources=world, params=INVOICES, out_dir=tmp_path / "o"))
@@ -59,6 +66,26 @@ def test_an_xsd_error_has_its_line_and_record(tmp_path: Path) -> None:
     line = int(re.search(r"line (\d+):", problem.message).group(1))  # type: ignore[union-attr]
     assert line > 0
     assert (problem.block, problem.record) == ("Invoices/Invoice", "Factuurnummer=V2")
+    # its span is that line of the document, quoted with a caret under the element
+    assert problem.span is not None and (problem.span.file, problem.span.line) == (report.files[0] if
+        report.files else str(tmp_path / "o" / "exact_online.invoices.xml"), line)
+    assert problem.document == "exact_online.invoices.xml"
+    assert problem.line_text is not None and "a description too long" in problem.line_text
+
+
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_an_xsd_error_in_a_split_run_names_its_record(tmp_path: Path, split: int) -> None:
+    """With --split, each document counts its records on from the documents before it: the
+    error names the record, whichever document (and place in it) the record landed in."""
+    a = dataclasses.replace(artefact(EXACT_PROFILE), schema_path=str(_strict_schema(tmp_path)))
+    world = write_world(tmp_path / "s", [invoice(f"V{n}", "12.10") | {"Omschrijving": "short"}
+                                         for n in range(1, 4)]
+                        + [invoice("V4", "24.20") | {"Omschrijving": "a description too long"}])
+    report = execute(a, RunOptions(sources=world, params=INVOICES, out_dir=tmp_path / "o", split=split))
+    [problem] = [p for p in report.errors if p.code == "E0610"]
+    assert (problem.block, problem.record) == ("Invoices/Invoice", "Factuurnummer=V4")
+    assert problem.document is not None and problem.document.startswith("exact_online.invoices-")
+    assert problem.line_text is not None and "a description too long" in problem.line_text
 
 
 def test_a_failed_production_run_is_not_called_dead_by_the_next(tmp_path: Path) -> None:
@@ -74,26 +101,25 @@ def test_a_failed_production_run_is_not_called_dead_by_the_next(tmp_path: Path) 
 def test_repeated_problems_are_grouped_with_their_first_keys(tmp_path: Path) -> None:
     strays = [invoice(f"G{n}", "12.10", cust=999) for n in range(1, 6)]
     report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", strays), params=INVOICES)
-    lines = [line for line in report.summary().splitlines() if "E0604" in line]
-    assert len(lines) == 1
-    assert "5 records: Factuurnummer=G1, Factuurnummer=G2, Factuurnummer=G3, … (2 more)" in lines[0]
+    summary = report.summary()
+    assert summary.count("E0604") == 1, summary
+    assert "= at: Invoices/Invoice; 5 records: Factuurnummer=G1, Factuurnummer=G2, Factuurnummer=G3, "\
+        "… (2 more)" in summary
     import json
     [group] = json.loads((tmp_path / "o" / "report.json").read_text("utf-8"))["groups"]
     assert (group["code"], group["count"], group["records"]) == (
         "E0604", 5, ["Factuurnummer=G1", "Factuurnummer=G2", "Factuurnummer=G3"])
-    assert group["rule"] == "check klant != null"
+    assert group["line_text"].strip().startswith("check klant != null")
+    assert group["span"]["line"] == _rule_line("check klant != null")
 
 
 def test_a_runtime_problem_renders_like_a_compile_diagnostic(tmp_path: Path, snapshot: object) -> None:
     """One Diagnostic type and renderer: the rule's line of the profile with a caret under it."""
-    from exportc.diagnostics import render_text
     odd = invoice("R1", "12.10") | {"Factuurbedrag": "12.105"}
     odd["Regels"][0].update(Regel_sub="10.005", BTW_bedrag="2.10")
     report = run(EXACT_PROFILE, tmp_path / "o", write_world(tmp_path / "s", [odd]), params=INVOICES)
     [problem] = report.errors
-    assert problem.file is not None
-    profile = Path(problem.file).read_text("utf-8")
-    text = render_text(problem.diagnostic(profile_text=profile), {problem.file: profile})
+    text = render_text(problem, {})  # the line is in the diagnostic: no file is read again
     assert text.replace(str(tmp_path), "<tmp>") == snapshot
 
 

@@ -44,7 +44,8 @@ def test_minimum_counts_every_sibling_for_block(tmp_path: Path) -> None:
     report = run(profile, tmp_path / "out", sources, skip_invalid=True)
     assert _failed(report) == {"id=e3": "E0603 `Entry` needs at least 1 `Line`, found 0"}
     (problem,) = report.errors
-    assert problem.rule == "Line for a { x > Amount }"  # the first block writing `Line`
+    # the first block writing `Line`
+    assert problem.line_text and problem.line_text.strip() == "Line for a { x > Amount }"
     assert report.blocks["Entry"].written == 2
     assert_valid(tmp_path / "out" / "t.occurs.xml", SCHEMA)
 

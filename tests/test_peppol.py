@@ -153,7 +153,7 @@ def test_customer_without_peppol_id_is_a_record_error(tmp_path: Path) -> None:
     assert [Path(f).name for f in report.files] == ["Q2.xml"]
     [problem] = report.errors
     assert (problem.code, problem.record) == ("E0604", "Factuurnummer=Q1")
-    assert problem.line is not None
+    assert problem.span is not None
     assert problem.message.startswith("customer 42 (Bakkerij & Zn. Ünal) has no Peppol_ID")
     assert "it has null" in problem.message
 
@@ -170,10 +170,10 @@ def test_fatal_business_rule_fails_the_record_and_names_the_map_line(tmp_path: P
     # the assert's location is the subtotal's TaxCategory: the report names the rule that wrote it
     assert "TaxSubtotal/TaxCategory" in s09.message
     lines = PROFILE.read_text("utf-8").splitlines()
-    assert s09.line is not None and "> TaxCategory/ID" in lines[s09.line - 1]
-    assert s09.rule == "vat_category[BTW_code] > TaxCategory/ID"
-    block = max(n for n in range(s09.line) if "TaxSubtotal for Regels" in lines[n])
-    assert block > max(n for n in range(s09.line) if lines[n].startswith("document Invoice"))
+    assert s09.span is not None and "> TaxCategory/ID" in lines[s09.span.line - 1]
+    assert s09.line_text and " ".join(s09.line_text.split()) == "vat_category[BTW_code] > TaxCategory/ID"
+    block = max(n for n in range(s09.span.line) if "TaxSubtotal for Regels" in lines[n])
+    assert block > max(n for n in range(s09.span.line) if lines[n].startswith("document Invoice"))
     # with --skip-invalid the good invoice is delivered and the bad one listed
     report = run(PROFILE, tmp_path / "out2", sources, params=SELLER, skip_invalid=True)
     assert [Path(f).name for f in report.files] == ["R2.xml"]
@@ -187,7 +187,7 @@ def test_two_documents_with_one_file_name_is_an_error(tmp_path: Path) -> None:
     [problem] = report.errors
     assert (problem.code, problem.record) == ("E0650", "nr=2")
     assert "'letter.xml'" in problem.message and "record nr=1" in problem.message
-    assert problem.rule is not None and problem.rule.startswith("document Letters")
+    assert problem.line_text is not None and problem.line_text.startswith("document Letters")
     assert not list((tmp_path / "out").glob("*.xml")) and not list((tmp_path / "out").glob(".*parts"))
 
 

@@ -112,7 +112,10 @@ def test_bad_source_value_fails_the_run_and_names_where(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "report.json").read_text())["status"] == "failed"
     (problem,) = report.errors
     assert problem.code == "E0502" and "Factuurbedrag" in problem.message and "12,50" in problem.message
-    assert problem.source == f"{bad}, row 2"
+    # the span is the source's row, the caret under the bad value
+    assert problem.span is not None and (problem.span.file, problem.span.line) == (str(bad), 2)
+    assert problem.line_text is not None
+    assert problem.line_text[problem.span.column - 1:problem.span.end_column - 1] == '"12,50"'
 
 
 def test_skip_invalid_leaves_the_record_out(tmp_path: Path) -> None:
@@ -133,9 +136,9 @@ def test_unknown_table_key_names_record_and_profile_line(tmp_path: Path) -> None
     (problem,) = report.errors
     assert problem.code == "E0605" and "9999" in problem.message
     assert problem.record == "Factuurnummer=2026002"
-    assert problem.file == "profiles/exact-online/exact-online.map"
-    line = EXACT_PROFILE.read_text("utf-8").splitlines()[problem.line - 1]  # type: ignore[operator]
-    assert "article[Grootboekrekening]" in line
+    assert problem.span is not None and problem.span.file == "profiles/exact-online/exact-online.map"
+    line = EXACT_PROFILE.read_text("utf-8").splitlines()[problem.span.line - 1]
+    assert "article[Grootboekrekening]" in line and problem.line_text == line
 
 
 def test_control_character_is_a_record_error(tmp_path: Path) -> None:
@@ -164,7 +167,7 @@ def test_total_mismatch_is_a_warning_with_line(tmp_path: Path) -> None:
     report = run(EXACT_PROFILE, tmp_path / "out", {**JSONL, "invoices": bad}, params={"invoice_export": "true"})
     assert report.status == "succeeded"
     (warning,) = report.warnings
-    assert warning.record == "Factuurnummer=2026002" and warning.line
+    assert warning.record == "Factuurnummer=2026002" and warning.span and warning.span.line
 
 
 def test_decimals_stay_exact(tmp_path: Path) -> None:

@@ -18,19 +18,20 @@ import sys
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from exportc.artefact import Artefact, BlockSpec, Bound
+from exportc.diagnostics import Diagnostic, Span
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
 from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader
-from exportc.runtime.report import BlockCounts, Problem
+from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
 from exportc.runtime.sources import Binding, SourceError, record_key
 from exportc.values import format_value
 
@@ -101,30 +102,28 @@ class BlockRun:
             self.counts.failed += 1
             self.ok = False
 
-    def _problem(self, exc: RecordError, key: str | None, source: str | None) -> None:
+    def _problem(self, exc: RecordError, key: str | None, source: Span | None) -> None:
         where = exc.at or origin(self.a, exc.__traceback__)
-        self.ctx.report.problems.append(Problem(
-            "error", exc.code, exc.message, self.name, key, where[0] if where else None,
-            where[1] if where else None, source))
+        self.ctx.report.problems.append(problem(
+            "error", exc.code, exc.message, self.name, key, where, source))
 
     def bad_row(self, rec: Record) -> None:
         err = rec.error
         assert err is not None
         self.counts.records += 1
-        self.ctx.report.problems.append(Problem(
+        self.ctx.report.problems.append(source_problem(
             "error", err.code, _field_message(err.field, err.message),
-            source_label(self.block.source), None, None, None,
-            f"{err.file}, row {rec.number if err.row is None else err.row}"))
+            source_label(self.block.source), row_span(err.file, rec.number if err.row is None else err.row)))
         self._fail()
 
-    def duplicate(self, key: str, source: str) -> None:
+    def duplicate(self, key: str, source: Span | None) -> None:
         self.counts.records += 1
-        self.ctx.report.problems.append(Problem(
+        self.ctx.report.problems.append(source_problem(
             "error", "E0609", "this key appears more than once in the source; the later record "
-            "was left out", source_label(self.block.source), key, None, None, source))
+            "was left out", source_label(self.block.source), source, key))
         self._fail()
 
-    def offer(self, record: dict[str, Any] | None, key: str | None, source: str | None) -> str | None:
+    def offer(self, record: dict[str, Any] | None, key: str | None, source: Span | None) -> str | None:
         """A record of the block's source (or None for a block without ``for``); returns its
         change kind when this block delivered it (or skipped it as unchanged), else None."""
         change: ChangeKind = ChangeKind.NEW
@@ -151,14 +150,14 @@ class BlockRun:
         if key is not None and key in self.flags:
             flagged = self.flags[key]
             for f in flagged:
-                self.ctx.report.problems.append(Problem(f.severity, f.code, f.message, self.name,
-                                                        key, f.file, f.line))
+                self.ctx.report.problems.append(problem(f.severity, f.code, f.message, self.name,
+                                                        key, (f.file, f.line), source))
             if any(f.severity == "error" for f in flagged):
                 self._fail()
                 return None
         return change if self._write(record, key, change, previous, source) else None
 
-    def offer_unchanged(self, record: dict[str, Any], key: str, source: str) -> bool | None:
+    def offer_unchanged(self, record: dict[str, Any], key: str, source: Span | None) -> bool | None:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
         under `history mutations`, where it is not delivered again): counted when the block
         selects it. True: selected; False: not; None: its ``where`` failed."""
@@ -181,12 +180,12 @@ class BlockRun:
         """A record delivered before, in this run's scope, gone from the source."""
         if not (self.block.uses_change or self.block.uses_previous) or not self.takes(ChangeKind.DELETED):
             return  # recorded as deleted; this block writes nothing for it
-        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, "history"
+        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, None
         try:
             if self.where is not None and not self.where(previous, "deleted", previous):
                 return
         except RecordError as exc:
-            self._problem(exc, key, "history")
+            self._problem(exc, key, None)
             self._fail()
             return
         self.counts.records += 1
@@ -197,7 +196,7 @@ class BlockRun:
         return self.changes is None or change in self.changes
 
     def _write(self, record: dict[str, Any] | None, key: str | None, change: ChangeKind,
-               previous: dict[str, Any] | None, source: str | None) -> bool:
+               previous: dict[str, Any] | None, source: Span | None) -> bool:
         """Emit one record into the block's spool; whether anything was written."""
         buf: list[str] = []
         name = ""
@@ -215,10 +214,9 @@ class BlockRun:
             problems = self.ctx.report.problems
             if not any(p.code == "E0699" for p in problems):
                 print(traceback.format_exc(), file=sys.stderr)  # once per run, for the bug report
-            problems.append(Problem(
+            problems.append(problem(
                 "error", "E0699", f"internal error while writing this record ({type(exc).__name__}: "
-                f"{exc}); please report it", self.name, key, where[0] if where else None,
-                where[1] if where else None, source))
+                f"{exc}); please report it", self.name, key, where, source))
             self._fail()
             return False
         if not buf:
@@ -253,7 +251,7 @@ class BlockRun:
         if record is not None and key is not None:
             self.tracker.delivered(self.block, key, record, change, xml)
 
-    def _document(self, name: str, xml: str, key: str | None, source: str | None) -> bool:
+    def _document(self, name: str, xml: str, key: str | None, source: Span | None) -> bool:
         """Check one record's document (name and XSD now, its business rules asked for and
         settled with the record, see ``BlockSet._settle``); whether it may go so far."""
         assert self.sink is not None and self.block.document is not None
@@ -265,16 +263,16 @@ class BlockRun:
             self.txn.rules.append((self, name, key, source, pending))
         return True
 
-    def findings(self, found: list[Finding], name: str, key: str | None, source: str | None) -> bool:
+    def findings(self, found: list[Finding], name: str, key: str | None, source: Span | None) -> bool:
         """Report what a document's checks found; whether it may go (no error)."""
         for f in found:
             # a bad file name points at the block's header (its `file` clause), a failed rule at
             # the profile line that wrote the node it concerns
             line = self.block.line if f.code == "E0650" else self._node_line(f.path) if f.path else None
-            suffix = f" [document {name}]" if f.code != "E0650" else ""
-            self.ctx.report.problems.append(Problem(
-                f.severity, f.code, f.message + suffix, self.name, key,
-                self.block.file if line else None, line, source))
+            self.ctx.report.problems.append(problem(
+                f.severity, f.code, f.message, self.name, key,
+                (self.block.file, line) if line else None, source,
+                name if f.code != "E0650" else None))
         if any(f.severity == "error" for f in found):
             self._fail()
             return False
@@ -415,13 +413,13 @@ class BlockSet:
                 # a line the history knows comes with its key: its record is not decoded
                 key = rec.key if rec.key is not None else record_key(shape, record)
                 if not self.tracker.seen_key(first.block, key, rec.raw):
-                    first.duplicate(key, f"{rec.file}, row {rec.number}")
+                    first.duplicate(key, row_span(rec.file, rec.number))
                     continue
                 read += 1
                 if not _in_window(shape.window, record, self.opts):
                     continue
                 inside += 1
-                where = f"{rec.file}, row {rec.number}"
+                where = row_span(rec.file, rec.number)
                 if rec.key is not None:  # a line the history knows: unchanged, not even decoded
                     picked = [br.offer_unchanged(record, key, where) for br in runs]
                     if True in picked and None not in picked:
@@ -442,9 +440,10 @@ class BlockSet:
             self.order.restore()
             crashpoint("after-deletions")
         except SourceError as exc:
-            self.ctx.report.problems.append(Problem(
-                "error", exc.code, exc.message, source_label(source), None, None, None,
-                exc.file + (f", row {exc.row}" if exc.row else "")))
+            self.ctx.report.problems.append(source_problem(
+                "error", exc.code, exc.message, source_label(source),
+                row_span(exc.file, exc.row)) if exc.row else problem(
+                "error", exc.code, exc.message, f"{source_label(source)}; {exc.file}"))
             return False
         return True
 
@@ -481,8 +480,8 @@ class BlockSet:
                 held = sorted({br.name for br, *_ in txn.parts})
                 problems = self.ctx.report.problems
                 if held and problems:  # say that what did render was held back with it
-                    problems[-1].message += (f"; so nothing of this record was delivered "
-                                             f"({', '.join(held)} held back)")
+                    problems[-1] = replace(problems[-1], message=problems[-1].message + "; so nothing "
+                                           f"of this record was delivered ({', '.join(held)} held back)")
                 done(False, None)
                 continue
             for br, change, xml, name in txn.parts:
@@ -503,25 +502,22 @@ class BlockSet:
             shown = ", ".join(", ".join(f"{f}={format_value(v)}" for f, v in zip(on, k, strict=True))
                               for k in list(dict.fromkeys(keys))[:5])
             more = f" and {len(set(keys)) - 5} more" if len(set(keys)) > 5 else ""
-            self.ctx.report.problems.append(Problem(
+            self.ctx.report.problems.append(problem(
                 "warning", "W0501", f"{len(keys)} row(s) of `{fname}` belong to no record of this "
-                f"source and were left out: {shown}{more}", source_label(first.block.source), None,
-                None, None,
-                child.location))
+                f"source and were left out: {shown}{more}",
+                f"{source_label(first.block.source)}; {child.location}"))
 
-    def record_at(self, xml: Path, line: int) -> tuple[str, str | None] | None:
-        """The block and key of the record whose element holds ``line`` of the joined
-        document (an XSD error's line): the n-th element of a path is the n-th written by the
-        blocks that write that path, in block order, as ``join_into`` laid them out."""
-        by_path: dict[tuple[str, ...], list[BlockRun]] = {}
-        for br in self.runs:
-            if br.counts.written:
-                by_path.setdefault((*br.block.containers, br.block.element), []).append(br)
-        found = _element_at(xml, line, set(by_path))
-        if found is None:
+    def record_at(self, xml: Path, line: int, first: int = 0) -> tuple[str, str | None] | None:
+        """The block and key of the record whose element holds ``line`` of a joined document
+        (an XSD error's line). ``join_into`` and ``join_split`` lay the records out in block
+        order, so the n-th record element of the document is the n-th record written, counted
+        on from ``first`` (the records the documents before it hold, in a split run)."""
+        paths = {(*br.block.containers, br.block.element) for br in self.runs if br.written_keys}
+        index = _element_at(xml, line, paths)
+        if index is None:
             return None
-        path, index = found
-        for br in by_path[path]:
+        index += first
+        for br in self.runs:
             if index < len(br.written_keys):
                 return br.name, br.written_keys[index]
             index -= len(br.written_keys)
@@ -535,12 +531,12 @@ class BlockSet:
             span = f"{self.opts.date_from or '…'} – {self.opts.date_to or '…'}"
             message = (f"the window {span} selects none of the {read} records of `{source}` (by "
                        f"{window}); check --from/--to")
-            self.ctx.report.problems.append(Problem("warning", "W0635", message, runs[0].name))
+            self.ctx.report.problems.append(problem("warning", "W0635", message, runs[0].name))
         elif inside and not any(br.counts.records for br in runs):
             message = (f"no block selects any of the {inside} records of `{source}`"
                        + (" in this run's window" if window else "") + "; check the selection "
                        "(params such as debtors, and each block's `where`)")
-            self.ctx.report.problems.append(Problem("warning", "W0636", message, runs[0].name))
+            self.ctx.report.problems.append(problem("warning", "W0636", message, runs[0].name))
 
     def join_into(self, write: Callable[[tuple[str, ...]], IO[str]]) -> None:
         """Copy the spools left in block (schema) order; ``write(containers)`` opens the
@@ -580,14 +576,14 @@ class _Pending:
     # (block, change, xml, document file name)
     parts: list[tuple[BlockRun, ChangeKind, str, str]] = field(default_factory=list)
     # its documents' business rules, still running: (block, file name, key, source row, pending)
-    rules: list[tuple[BlockRun, str, str | None, str | None, Pending]] = field(default_factory=list)
+    rules: list[tuple[BlockRun, str, str | None, Span | None, Pending]] = field(default_factory=list)
 
 
 class _ReadOrder:
     """Keeps a source's problems in the order its records were read: a record's business-rule
     findings arrive while later records are rendered (and report their own problems)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Diagnostic]) -> None:
         self.problems, self.start = problems, len(problems)
         self.tags: list[int] = []  # the record (its read number) of each problem since ``start``
         self.seq = 0
@@ -672,13 +668,13 @@ def _set_checks(artefact: Artefact, block: BlockSpec, fns: Bound,
     return flags
 
 
-def _element_at(xml: Path, line: int, paths: set[tuple[str, ...]]) -> tuple[tuple[str, ...], int] | None:
-    """The path of the last record element starting at or before ``line`` and its index among
-    the elements of that path."""
+def _element_at(xml: Path, line: int, paths: set[tuple[str, ...]]) -> int | None:
+    """The index, among all record elements (those at ``paths``), of the last one starting at
+    or before ``line``."""
     from lxml import etree
     stack: list[str] = []
-    counts: dict[tuple[str, ...], int] = {}
     last = None
+    count = 0
     with open(xml, "rb") as fh:  # closed however early the walk stops
         try:
             for event, el in etree.iterparse(fh, events=("start", "end")):
@@ -687,12 +683,10 @@ def _element_at(xml: Path, line: int, paths: set[tuple[str, ...]]) -> tuple[tupl
                     el.clear()
                     continue
                 stack.append(etree.QName(el).localname)
-                here = tuple(stack[1:])
-                if here in paths:
+                if tuple(stack[1:]) in paths:
                     if (el.sourceline or 0) > line:
                         break
-                    counts[here] = counts.get(here, 0) + 1
-                    last = (here, counts[here] - 1)
+                    last, count = count, count + 1
         except etree.XMLSyntaxError:
             pass  # the error is the well-formedness itself; what was read so far still counts
     return last

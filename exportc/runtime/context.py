@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
+from exportc.diagnostics import Span
 from exportc.runtime.kinds import ChangeKind, RunMode
 from exportc.runtime.rawlines import LineIndex
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Report, problem
 
 
 class UsageError(Exception):
@@ -118,11 +119,11 @@ class RunContext:
     report: Report
     block: str = ""
     key: str | None = None
-    source: str | None = None  # "file, row n" of the record being written
+    source: Span | None = None  # the source row of the record being written
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
 
     def warn(self, message: str, file: str, line: int) -> None:
-        self.report.problems.append(Problem("warning", "W0601", message, self.block, self.key,
-                                            file, line, self.source))
+        self.report.problems.append(problem("warning", "W0601", message, self.block, self.key,
+                                            (file, line), self.source))
 
 

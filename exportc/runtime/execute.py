@@ -21,6 +21,7 @@ from types import CodeType
 from typing import IO, Any
 
 from exportc.artefact import BIND, Artefact, Bind, Bound, RunValues, TypeSpec
+from exportc.diagnostics import Diagnostic, Severity, Span
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
 from exportc.runtime.bundle import zip_name
@@ -28,10 +29,11 @@ from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, Usage
 from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.guard import check_deletions
-from exportc.runtime.report import Problem, Report, timestamp
+from exportc.runtime.report import Report, problem, timestamp
 from exportc.runtime.runstore import publish
 from exportc.runtime.schematron import SchematronUnavailable
 from exportc.runtime.sources import Binding, SourceError, converter
+from exportc.runtime.spans import document_line, locate
 from exportc.runtime.validate import StreamValidation, open_document, start_validation, validate_file
 from exportc.values import format_value, parse_scalar
 
@@ -282,10 +284,9 @@ def _out_dir(opts: RunOptions) -> Path:
 
 
 def _conclude(artefact: Artefact, report: Report, ok: bool) -> None:
-    """The report once emitting and validating are over: each problem's profile rule, the
+    """The report once emitting and validating are over: each problem located (columns, line), the
     status, the finishing time."""
-    for problem in report.problems:
-        problem.rule = problem.rule or artefact.rule_text(problem.file, problem.line)
+    locate(report.problems)
     report.status = "succeeded" if ok else "failed"
     report.finished = timestamp()
 
@@ -336,21 +337,29 @@ def _split(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], per_fil
     blocks.join_split(lambda n: outputs[n].open_containers, per_file)
 
 
-def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], report: Report) -> bool:
-    """Validate every document; the first invalid one fails the run, naming its record."""
-    for o in outputs:
+def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], report: Report,
+              per_file: int | None) -> bool:
+    """Validate every document; the first invalid one fails the run, naming the line of the
+    document and its record (in a split run, counted on from the documents before it)."""
+    for n, o in enumerate(outputs):
         if o.validation is not None:
             report.validation = o.validation.result(o.tmp)
         else:
             report.validation = validate_file(o.tmp, Path(artefact.schema_path))
         if not report.validation["valid"]:
-            # Record positions count from the first document: only a single one maps back.
-            at = blocks.record_at(o.tmp, report.validation.get("line") or 0) if len(outputs) == 1 else None
+            line = report.validation.get("line") or 0
+            at = blocks.record_at(o.tmp, line, n * (per_file or 0))
             name = f" ({o.final.name})" if len(outputs) > 1 else ""
-            report.problems.append(Problem("error", "E0610", "the output does not validate "
-                                           f"against {Path(artefact.schema_path).name}{name}: "
-                                           f"{report.validation['error']}",
-                                           at[0] if at else None, at[1] if at else None))
+            text = document_line(o.tmp, line) if line else None
+            span = Span.point(str(o.final), line, 1, max(len(text or ""), 1)) if line else None
+            if span is not None and text:  # under the element, not its indentation
+                indent = len(text) - len(text.lstrip())
+                span = Span.point(span.file, line, indent + 1, max(len(text) - indent, 1))
+            report.problems.append(Diagnostic(
+                Severity.ERROR, "E0610", "the output does not validate against "
+                f"{Path(artefact.schema_path).name}{name}: {report.validation['error']}", span,
+                block=at[0] if at else None, record=at[1] if at else None,
+                document=o.final.name, line_text=text))
             return False
     return True
 
@@ -385,7 +394,7 @@ def _write(artefact: Artefact, fns: Bound, blocks: BlockSet,
         if ok and opts.validate and not report.nothing_to_deliver:
             t1 = time.perf_counter()
             _phase(opts, "validating")
-            ok = _validate(artefact, blocks, outputs, report)
+            ok = _validate(artefact, blocks, outputs, report, opts.split)
             report.timings["validate"] = round(time.perf_counter() - t1, 4)
     except BaseException:
         blocks.discard()
@@ -504,8 +513,7 @@ def _call_global(artefact: Artefact, fn: Callable[[], None], report: Report) -> 
         return True
     except RecordError as exc:
         where = origin(artefact, exc.__traceback__)
-        report.problems.append(Problem("error", exc.code, exc.message, None, None,
-                                       where[0] if where else None, where[1] if where else None))
+        report.problems.append(problem("error", exc.code, exc.message, at=where))
         return False
 
 

@@ -11,7 +11,7 @@ number of records; per profile in ``max_deletions_per_profile``), it stops and d
 from __future__ import annotations
 
 from exportc.runtime.context import RunOptions
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Report, problem
 
 # A share never forbids this many: a handful of deletions in a small history is ordinary work.
 FLOOR = 5
@@ -48,6 +48,6 @@ def _refuse(report: Report, opts: RunOptions, source: str, deleted: int, before:
                + allowed + ("Nothing was delivered; check the source, and if these deletions are right run "
                             f"again with --allow-deletions {deleted}" if production else
                             f"a production run would stop here (--allow-deletions {deleted} lets it deliver them)"))
-    report.problems.append(Problem("error" if production else "warning",
+    report.problems.append(problem("error" if production else "warning",
                                    "E0630" if production else "W0630", message))
     return not production

@@ -491,16 +491,13 @@ class HistoryStore:
                                     f"the {r.status} run"))
                 conn.execute(update(runs).where(runs.c.id == r.id).values(temp_files="[]"))
             dead = conn.execute(select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat,
-                                       runs.c.proc_start).where(
+                                       runs.c.proc_start, runs.c.mode).where(
                 and_(runs.c.profile == profile, runs.c.status == "running"))).all()
             for r in dead:
                 if not _holder(r).alive():
                     conn.execute(update(runs).where(runs.c.id == r.id).values(
                         status="failed", finished=now(),
-                        report=json.dumps({"status": "failed", "problems": [{
-                            "severity": "error", "code": "E0620",
-                            "message": "the run died before it finished (crash or kill); "
-                                       "nothing of it was recorded"}]})))
+                        report=_died_report(profile, r.mode)))
                     notes.append(f"run {r.id}: marked failed; it died while running")
         return notes
 
@@ -662,3 +659,11 @@ class HistoryStore:
             if claimed.rowcount != 1:
                 return None
         return self.get_run(row.id)
+
+
+def _died_report(profile: str, mode: str) -> str:
+    """The report.json of a run found dead: failed, with why."""
+    from exportc.runtime.report import Report, problem
+    return Report(profile, mode, status="failed", problems=[problem(
+        "error", "E0620", "the run died before it finished (crash or kill); nothing of it was "
+        "recorded")]).to_json()

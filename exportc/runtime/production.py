@@ -39,7 +39,7 @@ from exportc.runtime.history import Delivery, HistoryError, HistoryStore
 from exportc.runtime.kinds import ChangeKind, HistoryKind, RunMode
 from exportc.runtime.rawlines import LineIndex
 from exportc.runtime.records import Unread
-from exportc.runtime.report import Problem, Report, timestamp
+from exportc.runtime.report import Report, problem, timestamp
 from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
 
@@ -393,7 +393,7 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
               else "interrupted")
         raise
     for note in notes:
-        report.problems.insert(0, Problem("note", "N0620", note))
+        report.problems.insert(0, problem("note", "N0620", note))
     if copy_to is not None:
         _copy_out(report, folder, Path(copy_to), artefact)
     if not production:
@@ -405,7 +405,7 @@ def _fail(store: HistoryStore, artefact: Artefact, opts: RunOptions, run_id: int
     """Record a listed run as failed with why it stopped."""
     report = Report(artefact.name, opts.mode, status="failed", started=timestamp(), run_id=run_id,
                     history=store.where)
-    report.problems.append(Problem("error", "E0621", f"the run stopped: {message}"))
+    report.problems.append(problem("error", "E0621", f"the run stopped: {message}"))
     store.finish_run(run_id, store.finish_values("failed", report.to_json(), [], 1, 0, {}))
 
 
@@ -415,7 +415,7 @@ def _copy_out(report: Report, folder: Path, dest: Path, artefact: Artefact) -> N
     try:
         copy_files(files, dest, stale=[f"{artefact.name}.xml"], crash=crashpoint)
     except RunStoreError as exc:
-        report.problems.append(Problem("warning", "W0634", f"{exc}; the files are in {folder} "
+        report.problems.append(problem("warning", "W0634", f"{exc}; the files are in {folder} "
                                        f"(`exportc files {report.run_id} --copy-to DIR`)"))
         return
     report.copied_to = str(dest.resolve())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from textwrap import indent
 from typing import Any
 
-from exportc.diagnostics import Diagnostic, Severity, Span, render_brief
+from exportc.diagnostics import Diagnostic, Related, Severity, Span, render_text
+from exportc.runtime.report_compat import old_problem
 
 
 def timestamp() -> str:
@@ -16,83 +18,56 @@ def timestamp() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-@dataclass
-class Problem:
-    """A warning or error found while running; names the record and the profile line."""
-
-    severity: str
-    code: str
-    message: str
-    block: str | None = None
-    record: str | None = None
-    file: str | None = None
-    line: int | None = None
-    source: str | None = None  # the source file and row, for bad input values
-    rule: str | None = None  # the profile line at file:line, as written
-
-    def diagnostic(self, records: list[str] | None = None, count: int = 1,
-                   profile_text: str | None = None) -> Diagnostic:
-        """This problem as the one ``Diagnostic`` type the compiler uses: the span is the rule
-        in the profile (under its text when ``profile_text`` is given), the context names block,
-        record and source row; a group of ``count`` like problems names its first ``records``."""
-        span = None
-        if self.file and self.line:
-            column, width = 1, len(self.rule) if self.rule else 1
-            lines = profile_text.splitlines() if profile_text else []
-            if 0 < self.line <= len(lines):
-                text = lines[self.line - 1].split("#", 1)[0].rstrip()
-                column = len(text) - len(text.lstrip()) + 1
-                width = max(1, len(text) - column + 1)
-            span = Span.point(self.file, self.line, column, width)
-        if count > 1:
-            shown = ", ".join(records or [])
-            more = f", … ({count - len(records or [])} more)" if count > len(records or []) else ""
-            who = f"{count} records: {shown}{more}" if records else f"{count} times"
-            context: tuple[str | None, ...] = (self.block, who)
-        else:
-            context = (self.block, f"record {self.record}" if self.record else None, self.source)
-        return Diagnostic(Severity(self.severity), self.code, self.message, span,
-                          context=tuple(c for c in context if c))
-
-    def render(self) -> str:
-        return render_brief(self.diagnostic(), self.rule)
+def problem(severity: str, code: str, message: str, block: str | None = None,
+            record: str | None = None, at: tuple[str, int] | None = None, row: Span | None = None,
+            document: str | None = None) -> Diagnostic:
+    """A problem a run met with a record: its span is the profile line ``at`` (file, line) that
+    raised it (``spans.locate`` finds its columns and text when the run ends), the record's own
+    source ``row`` a related span."""
+    span = Span.point(at[0], at[1], 1) if at else None
+    related = (Related(row, "the record"),) if row else ()
+    return Diagnostic(Severity(severity), code, message, span, related=related, block=block,
+                      record=record, document=document)
 
 
-@dataclass
-class ProblemGroup:
-    """Problems alike but for their record (same code, rule, block and message)."""
+def source_problem(severity: str, code: str, message: str, block: str | None, row: Span | None,
+                   record: str | None = None) -> Diagnostic:
+    """A problem with the source itself (a bad value, a duplicate key, a file that cannot be
+    read): its span is the source file's row."""
+    return Diagnostic(Severity(severity), code, message, row, block=block, record=record)
 
-    first: Problem
-    count: int
-    records: list[str]  # the first keys, in the order met
 
-    def render(self) -> str:
-        return render_brief(self.first.diagnostic(self.records, self.count), self.first.rule)
-
-    def to_json(self) -> dict[str, Any]:
-        p = self.first
-        return {"severity": p.severity, "code": p.code, "message": p.message, "block": p.block,
-                "file": p.file, "line": p.line, "rule": p.rule, "count": self.count,
-                "records": self.records}
+def row_span(file: str, row: int | None) -> Span | None:
+    """The span of one row (or JSON Lines line) of a source file; None without a row."""
+    return Span.point(file, row, 1) if row else None
 
 
 FIRST_KEYS = 3  # how many keys a group of problems names
 
 
-def group_problems(problems: list[Problem]) -> list[ProblemGroup]:
-    """Group repeated problems: one line per code, rule and message, with a count and the first
-    keys, so a thousand records failing the same check read as one line, not a thousand."""
-    groups: dict[tuple[Any, ...], ProblemGroup] = {}
+def group_problems(problems: list[Diagnostic], first: int = FIRST_KEYS) -> list[Diagnostic]:
+    """Group repeated problems: one diagnostic per code, rule, block and message, with a count
+    and the first keys, so a thousand records failing the same check read as one, not a
+    thousand."""
+    groups: dict[tuple[Any, ...], tuple[Diagnostic, list[str], list[int]]] = {}
     for p in problems:
-        key = (p.severity, p.code, p.file, p.line, p.block, p.message)
+        span = p.span
+        key = (p.severity, p.code, span.file if span else None, span.line if span else None,
+               p.block, p.message)
         g = groups.get(key)
         if g is None:
-            groups[key] = ProblemGroup(p, 1, [p.record] if p.record else [])
+            groups[key] = (p, [p.record] if p.record else [], [p.count])
             continue
-        g.count += 1
-        if p.record and len(g.records) < FIRST_KEYS:
-            g.records.append(p.record)
-    return list(groups.values())
+        g[2][0] += p.count
+        g[1].extend(p.records or ((p.record,) if p.record else ()))
+    out = []
+    for p, keys, (count,) in groups.values():
+        if count == 1:
+            out.append(p)
+            continue
+        keys = list(dict.fromkeys((*p.records, *keys)))[:first]
+        out.append(replace(p, count=count, records=tuple(keys), record=None, related=()))
+    return out
 
 
 @dataclass
@@ -122,7 +97,7 @@ class Report:
     # Per source, its records by change kind, each counted once (a changed invoice is one record
     # though two blocks deliver it: its reversal and its new version).
     records: dict[str, dict[str, int]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     run_id: int | None = None
@@ -131,24 +106,33 @@ class Report:
     copied_to: str | None = None  # the --out folder the run's files were copied to
 
     @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+    def errors(self) -> list[Diagnostic]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
 
     @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+    def warnings(self) -> list[Diagnostic]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
 
     def to_json(self) -> str:
-        data = asdict(self)
+        """report.json: the run's fields; ``problems`` and ``groups`` (the problems grouped)
+        are diagnostics in the JSON form ``exportc check --format json`` writes."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["blocks"] = {k: asdict(v) for k, v in self.blocks.items()}
+        data["problems"] = [p.to_json() for p in self.problems]
         data["groups"] = [g.to_json() for g in group_problems(self.problems)]
         return json.dumps(data, indent=2, ensure_ascii=False, default=str, sort_keys=False)
 
     @classmethod
     def from_json(cls, text: str) -> Report:
+        """A report.json read back; one written by an earlier release (its problems were not
+        diagnostics yet) reads too."""
         data = json.loads(text)
         data.pop("groups", None)  # derived from the problems
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
         data["blocks"] = {k: BlockCounts(**v) for k, v in data.get("blocks", {}).items()}
-        data["problems"] = [Problem(**p) for p in data.get("problems", [])]
+        data["problems"] = [Diagnostic.from_json(p) if "span" in p else old_problem(p)
+                            for p in data.get("problems", [])]
         return cls(**data)
 
     def _about(self) -> list[str]:
@@ -196,7 +180,7 @@ class Report:
             lines.append(f"  history: {self.history}")
         groups = group_problems(self.problems)
         for g in groups[:20]:
-            lines.append("  " + g.render())
+            lines.append(indent(render_text(g, {}), "  "))
         if len(groups) > 20:
             rest = sum(g.count for g in groups[20:])
             lines.append(f"  ... and {rest} more problems (see report.json)")
@@ -207,3 +191,14 @@ class Report:
             lines.append(f"  no file was written: {failed} record(s) failed; correct them, or run again "
                          "with --skip-invalid to leave them out (they are listed in the report)")
         return "\n".join(lines)
+
+
+def report_json_of(text: str | None) -> Any:
+    """A stored report.json as today's JSON (one written by an earlier release converted), for
+    ``show --format json`` and the console's ``/runs/N.json``; as stored when it is no report."""
+    if not text:
+        return None
+    try:
+        return json.loads(Report.from_json(text).to_json())
+    except (TypeError, KeyError, ValueError):
+        return json.loads(text)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from exportc.diagnostics import Diagnostic, render_text
 from exportc.runtime.history import RunRow
-from exportc.runtime.report import Problem, Report
+from exportc.runtime.report import Report, group_problems, report_json_of
 from exportc.runtime.runstore import run_files
 from exportc.web.app import Ctx
 
@@ -61,13 +61,18 @@ def _report(row: RunRow) -> Report | None:
         return None
 
 
-def grouped(problems: list[Problem]) -> list[tuple[str, str, list[Problem]]]:
-    """Problems grouped by severity and code, errors first."""
-    groups: dict[tuple[str, str], list[Problem]] = {}
-    for p in problems:
-        groups.setdefault((p.severity, p.code), []).append(p)
+SHOWN_KEYS = 200  # the keys a group of like problems names on the run page
+
+
+def grouped(problems: list[Diagnostic]) -> list[tuple[str, str, int, list[str]]]:
+    """Problems by severity and code, errors first: for each, how many, and the like ones
+    (same rule and message) grouped and rendered as ``exportc run`` and ``show`` render them."""
+    groups: dict[tuple[str, str], list[Diagnostic]] = {}
+    for p in group_problems(problems, SHOWN_KEYS):
+        groups.setdefault((p.severity.value, p.code), []).append(p)
     order = {"error": 0, "warning": 1}
-    return [(s, c, ps) for (s, c), ps in sorted(groups.items(), key=lambda g: (order.get(g[0][0], 2), g[0][1]))]
+    return [(s, c, sum(p.count for p in ps), [render_text(p, {}) for p in ps])
+            for (s, c), ps in sorted(groups.items(), key=lambda g: (order.get(g[0][0], 2), g[0][1]))]
 
 
 def run_page(ctx: Ctx) -> Response:
@@ -124,7 +129,7 @@ def report_json(ctx: Ctx) -> Response:
     row = _run(ctx)
     if row is None:
         return JSONResponse({"error": "no such run"}, 404)
-    return JSONResponse({**row.to_json(), "report": json.loads(row.report) if row.report else None})
+    return JSONResponse({**row.to_json(), "report": report_json_of(row.report)})
 
 
 ROUTES = [

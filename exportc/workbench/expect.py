@@ -13,7 +13,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from exportc.runtime.report import Problem, Report
+from exportc.diagnostics import Diagnostic, render_text
+from exportc.runtime.report import Report
 from exportc.workbench.canonical import BadXml, check_xpath, unified_diff
 from exportc.workbench.canonical import canonical as canonical_xml
 from exportc.workbench.casefile import Case, ExpectedProblem
@@ -29,7 +30,7 @@ def outputs_of(report: Report) -> Outputs | None:
 
 
 def _failed_run(report: Report) -> str:
-    errors = "; ".join(p.render() for p in report.errors) or "no problem reported"
+    errors = "\n".join(render_text(p, {}) for p in report.errors) or "no problem reported"
     return f"the run failed, so there is no output: {errors}"
 
 
@@ -108,7 +109,7 @@ def xpaths(case: Case, outputs: Outputs | None, report: Report) -> list[str]:
     return [m for m in (check_xpath(doc, e, ns) for e in case.xpath) if m is not None]
 
 
-def _matches(want: ExpectedProblem, got: Problem) -> bool:
+def _matches(want: ExpectedProblem, got: Diagnostic) -> bool:
     if want.code != got.code:
         return False
     if want.severity is not None and want.severity != got.severity:
@@ -133,5 +134,5 @@ def problems(expected: list[ExpectedProblem], report: Report) -> list[str]:
         else:
             actual.remove(hit)
     out = [f"expected problem {w} was not reported" for w in missing]
-    out += [f"unexpected problem: {p.render()}" for p in actual]
+    out += [f"unexpected problem: {render_text(p, {})}" for p in actual]
     return out

@@ -15,14 +15,14 @@ import hashlib
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact
 from exportc.compiler.pipeline import CompileResult, compile_file
-from exportc.diagnostics import Diagnostic
+from exportc.diagnostics import Diagnostic, Span
 from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
 from exportc.runtime.history import Delivery, HistoryStore
@@ -203,9 +203,16 @@ def _run(artefact: Artefact, case: Case, folder: Path, store: HistoryStore, upda
 
 
 def _name_inline(report: Report, folder: Path) -> None:
-    """Problems in inline records say ``sources.invoices, record 2``, not a temporary file."""
+    """Problems in inline records point at ``sources.invoices:2`` (the case's second inline
+    record), not at a temporary file."""
     prefix = str(folder) + "/"
-    for p in report.problems:
-        if p.source and p.source.startswith(prefix):
-            name, _, rest = p.source[len(prefix):].partition(".jsonl")
-            p.source = f"sources.{name}" + rest.replace(", row ", ", record ")
+
+    def named(span: Span | None) -> Span | None:
+        if span is None or not span.file.startswith(prefix):
+            return span
+        name = span.file[len(prefix):].partition(".jsonl")[0]
+        return replace(span, file=f"sources.{name}")
+    report.problems[:] = [
+        replace(p, span=named(p.span), related=tuple(replace(r, span=named(r.span) or r.span)
+                                                     for r in p.related))
+        for p in report.problems]
