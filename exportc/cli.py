@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from exportc.compiler.pipeline import CompileResult
     from exportc.runtime.history import HistoryStore, RunRow
 
-from exportc.clihelp import PlainHelpGroup
+from exportc.clihelp import PlainHelpGroup, ProfileHelpCommand
 from exportc.diagnostics import (
     Diagnostic,
     render_all_text,
@@ -233,7 +233,7 @@ def _progress() -> Callable[[str, int, dict[str, int]], None]:
     return plain
 
 
-@app.command()
+@app.command(cls=ProfileHelpCommand)
 def run(
     profile: Annotated[str, typer.Argument(metavar=PROFILE, help="A .map file or a profile name")],
     source: Annotated[list[str] | None, typer.Option(
@@ -241,7 +241,8 @@ def run(
     query: Annotated[list[str] | None, typer.Option(
         "--query", metavar="NAME=SQL", help="The query for a database source")] = None,
     param: Annotated[list[str] | None, typer.Option(
-        "--param", metavar="NAME=VALUE", help="A profile param (`exportc params PROFILE` lists them)")] = None,
+        "--param", metavar="NAME=VALUE", help="A profile param (`exportc run PROFILE --help` lists "
+        "them)")] = None,
     date_from: Annotated[str | None, typer.Option("--from", metavar="DATE",
                                                   help="Window start (YYYY-MM-DD)")] = None,
     date_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Window end, inclusive")] = None,

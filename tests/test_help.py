@@ -41,7 +41,10 @@ def _names() -> list[str]:
 def test_help_reads_right(command: str, monkeypatch: pytest.MonkeyPatch, snapshot: object) -> None:
     text = _help(command, monkeypatch)
     assert "<bool>" not in text  # a flag takes no value
-    assert "{profile}" not in text and "{run_id}" not in text
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "{" not in usage  # `PROFILE`, `RUN`, `PATH...`: not `{PROFILE}`
+    for placeholder in ("<str>", "<int>", "<list[", "<Path>"):  # an argument's name says what it is
+        assert placeholder not in text, placeholder
     assert text == snapshot
 
 
@@ -75,3 +78,21 @@ def test_params_shows_types_defaults_and_descriptions(snapshot: object) -> None:
     assert result.exit_code == 0
     assert result.output == snapshot
     assert CliRunner().invoke(app, ["params", "no.such.profile"]).exit_code == 2
+
+
+def test_run_profile_help_shows_that_profiles_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("typer.rich_utils.FORCE_TERMINAL", False, raising=False)
+    runner = CliRunner()
+    params = runner.invoke(app, ["params", "exact_online.invoices"]).output
+    # after options that take a value, too: the profile is the first word no option takes
+    for args in (["run", "exact_online.invoices", "--help"],
+                 ["run", "--source", "invoices=x.jsonl", "exact_online.invoices", "--help"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "100"}, prog_name="exportc")
+        assert result.exit_code == 0, result.output
+        assert "Usage: exportc run [OPTIONS] PROFILE" in result.output
+        assert result.output.rstrip().endswith(params.rstrip()), result.output
+        assert "invoice_export      bool       (required)" in result.output
+    plain = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"}).output
+    assert "params of" not in plain and "`exportc run PROFILE --help` lists them" in plain
+    unknown = runner.invoke(app, ["run", "no.such.profile", "--help"]).output
+    assert "no profile file or profile named `no.such.profile`" in unknown
