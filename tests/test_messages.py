@@ -36,7 +36,7 @@ def test_values_are_shown_in_the_reported_message(tmp_path: Path) -> None:
     [negative] = [p for p in report.errors if p.code == "E0604" and p.record == "id=o2"]
     # a decimal as written, a null as `null`, a date in ISO form, `{{` as one brace
     assert negative.message == "a negative total -5.00 (note null, placed 2026-11-01, {as is})"
-    assert negative.line == 28
+    assert negative.span is not None and negative.span.line == 28
     assert [p.message for p in report.warnings if p.code == "W0601"] == ["3 lines"]
 
 
