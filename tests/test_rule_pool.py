@@ -34,7 +34,7 @@ def _report(tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> tu
     sources = _world_with_problems(tmp_path / f"w{workers}")
     report = run(PROFILE, tmp_path / f"out{workers}", sources, params=SELLER, skip_invalid=True)
     assert report.status == "succeeded"
-    problems = [(p.severity, p.code, p.message, p.record, p.line, p.rule) for p in report.problems]
+    problems = [(p.severity, p.code, p.message, p.record, p.span, p.document, p.line_text) for p in report.problems]
     return problems, {Path(f).name: Path(f).read_bytes() for f in report.files}
 
 
