@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -264,6 +265,10 @@ def _iso(v: dt.date | None) -> str | None:
         return aware(v).isoformat()
     return v.isoformat() if v else None
 
+
+_ONE_PAYLOAD = select(deliveries.c.payload, deliveries.c.window_value, deliveries.c.hash).where(and_(
+    deliveries.c.profile == bindparam("p"), deliveries.c.source == bindparam("s"),
+    deliveries.c.record_key == bindparam("k")))
 
 # The overview's columns: everything but the (large) report text.
 _SUMMARY = [c for c in runs.c if c.name not in ("report", "temp_files")]
@@ -595,14 +600,15 @@ class HistoryStore:
     def delivered_state(self, profile: str, source: str
                         ) -> Iterator[tuple[str, str, str | None, dt.date | None]]:
         """(key, hash, line digest, window value) of every record currently delivered (not
-        deleted) from a source, streamed."""
+        deleted) from a source, streamed. Read through the driver: a rerun reads every key of
+        the history, and SQLAlchemy's per-row processing cost more than the database."""
+        mark = "%s" if self.is_postgres else "?"
         with self.engine.connect() as conn:
-            rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-                select(deliveries.c.record_key, deliveries.c.hash, deliveries.c.raw_hash,
-                       deliveries.c.window_value).where(and_(
-                    deliveries.c.profile == profile, deliveries.c.source == source,
-                    deliveries.c.deleted.is_(False))))
-            yield from ((k, h, r, w) for k, h, r, w in rows)
+            rows = conn.execution_options(stream_results=True, yield_per=10_000).exec_driver_sql(
+                f"SELECT record_key, hash, raw_hash, window_value FROM {deliveries.name} "
+                f"WHERE profile = {mark} AND source = {mark} AND deleted = {mark}", (profile, source, False))
+            for k, h, r, w in rows:  # SQLite keeps a date as ISO text
+                yield k, h, r, dt.date.fromisoformat(w) if isinstance(w, str) else w
 
     def refresh_lines(self, conn: Connection, profile: str,
                       items: Iterable[tuple[str, str, str]]) -> None:
@@ -610,6 +616,17 @@ class HistoryStore:
         the history knew (or any, after an upgrade): (source, key, digest), in ``conn``'s
         transaction."""
         bulk.refresh(conn, profile, items, self.is_postgres)
+
+    def payload(self, conn: Connection, profile: str, source: str, key: str
+                ) -> tuple[str, dt.date | None, str] | None:
+        """One record as last delivered (payload, window value, hash), read on a connection the
+        caller keeps open for many such reads (a rerun reads one per changed record); no
+        transaction is left open between reads."""
+        try:
+            row = conn.execute(_ONE_PAYLOAD, {"p": profile, "s": source, "k": key}).first()
+        finally:
+            conn.rollback()
+        return (row[0], row[1], row[2]) if row is not None else None
 
     def payloads(self, profile: str, source: str, keys: list[str]
                  ) -> dict[str, tuple[str, dt.date | None, str]]:

@@ -28,6 +28,8 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
@@ -95,6 +97,7 @@ class HistoryTracker(ChangeTracker):
         self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._refreshed: tuple[str, str] = ("", "")
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._reader: Connection | None = None
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Deletions found, recorded only when their record went out whole (see `delivered`).
         self._deletions: dict[tuple[str, str], Delivery] = {}
@@ -126,7 +129,9 @@ class HistoryTracker(ChangeTracker):
     def _previous(self, source: str, key: str) -> dict[str, Any] | None:
         cached = self.previous_cache.get((source, key))
         if cached is None:
-            found = self.store.payloads(self.profile, source, [key]).get(key)
+            if self._reader is None:  # one connection for every record's past, not one each
+                self._reader = self.store.engine.connect()
+            found = self.store.payload(self._reader, self.profile, source, key)
             if found is None:
                 return None
             cached = self._coerce(source, found[0])
@@ -279,6 +284,8 @@ class HistoryTracker(ChangeTracker):
     def close(self) -> None:
         self.pending.close()
         self.refresh.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 class _Heartbeat:
