@@ -121,6 +121,7 @@ class Artefact:
     blocks: tuple[BlockSpec, ...]
     python: str
     linemap: tuple[tuple[str, int], ...]  # generated line (1-based) -> (profile file, line)
+    run_fields: tuple[str, ...] = ()  # the run fields (``run.booking_date``…) the profile reads
     rules: dict[str, str] = field(default_factory=dict)  # "file:line" -> that profile line, for reports
     documents: dict[str, DocumentSpec] = field(default_factory=dict)  # root -> kind; empty: one file
 

@@ -73,3 +73,15 @@ def test_the_run_fields_a_profile_may_read_are_the_contracts() -> None:
     assert list(RUN_FIELDS) == list(artefact.RUN_FIELDS)
     attributes = set(RunValues.__dataclass_fields__)
     assert set(artefact.RUN_FIELDS.values()) == attributes
+
+
+def test_the_artefact_lists_the_run_fields_a_profile_reads() -> None:
+    """The console's start form asks for a booking date only when the profile reads it: it asks
+    the artefact, not the generated code's text."""
+    from exportc.web.forms import uses_run_field
+    exact = _compiled(EXACT_PROFILE).artefact
+    orders = _compiled(CORPUS / "runtime" / "orders.map").artefact
+    assert exact is not None and orders is not None
+    assert exact.run_fields == ("booking_date", "description")
+    assert uses_run_field(exact, "booking_date") and not uses_run_field(orders, "booking_date")
+    assert "run_from" not in exact.python  # only the run fields it reads are bound

@@ -29,7 +29,7 @@ from exportc.compiler import ir
 from exportc.compiler.codewriter import INDENT, Code, CodeWriter, Origin, bare, concat, with_comments
 from exportc.compiler.dispatch import selection
 from exportc.compiler.expressions import Expressions, Probe
-from exportc.compiler.naming import Names, cannot_fail, rows_used, snake, stems
+from exportc.compiler.naming import Names, cannot_fail, rows_used, runs_read, snake, stems
 from exportc.diagnostics import Span
 
 _XML_INDENT = "  "  # of the XML written (the Python's own is codewriter.INDENT)
@@ -292,8 +292,10 @@ class Generator(Expressions):
             w.line(f"p_{name} = P[{name!r}]", _origin(p.params[name].span))
         for name in p.tables:
             w.line(f"t_{name} = T[{name!r}]", _origin(p.tables[name].span))
+        read = runs_read([p.blocks, p.global_checks])
         for name, attr in RUN_FIELDS.items():
-            w.line(f"run_{name} = RUN.{attr}")
+            if name in read:  # only the run fields the profile reads
+                w.line(f"run_{name} = RUN.{attr}")
         if self.probes is not None:
             w.line("from exportc.runtime.probes import cov_hit, cov_if, cov_val")
         entries = [self.block(block) for block in p.blocks]

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from exportc.artefact import (
+    RUN_FIELDS,
     Artefact,
     BlockSpec,
     DocumentSpec,
@@ -19,6 +20,7 @@ from exportc.artefact import (
     TypeSpec,
 )
 from exportc.compiler import ir
+from exportc.compiler.naming import runs_read
 from exportc.compiler.types import Type
 from exportc.dsl.parser import comment_start
 from exportc.project import table_path
@@ -105,6 +107,7 @@ def lower(p: ir.Profile, source: str, linemap: list[tuple[str, int]], texts: dic
     sources = {k: dataclasses.replace(_shape(v), ref_reads=reads.get(k)) for k, v in p.sources.items()}
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
                     p.namespaces, p.history, params, tables, sources, blocks, source, tuple(linemap),
+                    tuple(n for n in RUN_FIELDS if n in runs_read([p.blocks, p.global_checks])),
                     rules=_rules(
                         [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks),
                          *((b.file, line) for b in blocks for line in b.nodes.values())], texts),

@@ -108,6 +108,20 @@ def cannot_fail(e: ir.Expr) -> bool:
     return all(cannot_fail(c) for c in children(e))
 
 
+def runs_read(node: object) -> set[str]:
+    """The run fields (``run.booking_date``…) read anywhere in an IR node, its change kind apart."""
+    if isinstance(node, ir.RunRef):
+        return {node.name} if node.name != "change" else set()
+    out: set[str] = set()
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            out |= runs_read(getattr(node, f.name))
+    elif isinstance(node, list | tuple):
+        for x in node:
+            out |= runs_read(x)
+    return out
+
+
 def rows_used(e: ir.Expr) -> set[int]:
     """The depths of the records (``r0``, ``r1``…) ``e`` reads, apart from the ones an aggregate
     inside it binds itself."""

@@ -9,7 +9,6 @@ either the run's options or a message per bad field, and nothing starts while th
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +35,8 @@ class Field:
 
 
 def uses_run_field(artefact: Artefact, name: str) -> bool:
-    """Whether the profile reads ``run.<name>``: the generated code binds every run field once
-    (``run_x = RUN.x``), so a second mention is a use."""
-    return len(re.findall(rf"\brun_{name}\b", artefact.python)) > 1
+    """Whether the profile reads ``run.<name>`` (the compiler lists them in the artefact)."""
+    return name in artefact.run_fields
 
 
 def window_field(artefact: Artefact) -> str | None:
