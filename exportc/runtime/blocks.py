@@ -73,7 +73,9 @@ class BlockRun:
         self.a, self.block, self.opts, self.tracker, self.ctx = artefact, block, opts, tracker, ctx
         self.name = block_name(block)
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
-        self.written_keys: list[str | None] = []
+        # The n-th element's record key, so an XSD error's line names its record (`record_at`):
+        # only for a document that is validated; a run that is not holds no key per element.
+        self.written_keys: list[str | None] | None = [] if opts.validate and not block.document else None
         self.sizes: list[int] = []
         entry = fns.blocks[block.index]
         self.emit, self.where, self.file_name = entry.emit, entry.where, entry.file_name
@@ -243,7 +245,8 @@ class BlockRun:
             fh.write(xml)
             if self.spool is not None:  # where it ends, so a spool can be split between records
                 self.sizes.append(len(xml))
-        self.written_keys.append(key)  # the n-th element of the block is this record's
+        if self.written_keys is not None:
+            self.written_keys.append(key)  # the n-th element of the block is this record's
         self.counts.written += 1
         if self.counts.written == 2:
             crashpoint("mid-emit")
@@ -518,9 +521,10 @@ class BlockSet:
             return None
         index += first
         for br in self.runs:
-            if index < len(br.written_keys):
-                return br.name, br.written_keys[index]
-            index -= len(br.written_keys)
+            keys = br.written_keys or []
+            if index < len(keys):
+                return br.name, keys[index]
+            index -= len(keys)
         return None
 
     def _selected_nothing(self, source: str, runs: list[BlockRun], read: int, inside: int) -> None:
