@@ -20,6 +20,7 @@ from test_history import (
 )
 
 from exportc.orchestrate import open_history
+from exportc.runtime.report import Report
 
 # The steps of a production run, in the order it passes them (EXPORTC_CRASH_AT=<point> kills it
 # there with SIGKILL). From "after-commit" on, the run is recorded as delivered.
@@ -100,6 +101,10 @@ def test_a_production_run_killed_at_any_step(db: str, tmp_path: Path, point: str
         kept = Path(victim.files[0]).read_bytes()
     else:
         assert victim.id == after.run_id or (victim.status == "failed" and not victim.files)
+        if victim.id != after.run_id:  # its report is a whole one: `show` renders it, says why
+            died = Report.from_json(victim.report or "")
+            assert (died.profile, died.status, [p.code for p in died.problems]) == (
+                "exact_online.invoices", "failed", ["E0620"]), died.summary()
         assert delivered(tmp_path / "next") == expected
     _store_is_clean(store, db)
 
