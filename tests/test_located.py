@@ -42,6 +42,9 @@ def test_a_bad_source_value_names_the_source_not_a_block(tmp_path: Path) -> None
     [problem] = report.errors
     assert problem.code == "E0502" and problem.block == "source invoices"
     assert "GLTransaction" not in render_text(problem, {})
+    # nor is it counted against the journal block, which an invoice-mode run does not write
+    assert "GLTransaction" not in report.summary(), report.summary()
+    assert report.blocks["Invoices/Invoice"].failed == 1
 
 
 def _strict_schema(tmp_path: Path) -> Path:

@@ -394,8 +394,9 @@ class BlockSet:
 
     def _feed(self, source: str, runs: list[BlockRun]) -> bool:
         shape = self.artefact.sources[source]
-        first = runs[0]  # reports the source's bad rows and duplicates, whether it writes or not
+        first = runs[0]  # keys the source's records in the history, whether it writes or not
         runs = [br for br in runs if not br.never] or runs[:1]
+        counter = runs[0]  # counts a bad row or duplicate: a block this run writes, when one reads it
         if not self.tracker.delivered_before(source):  # then every record is new
             runs = [br for br in runs if br.takes(ChangeKind.NEW)] or runs[:1]
         tally = self.ctx.report.records.setdefault(source, {})
@@ -410,13 +411,13 @@ class BlockSet:
                 if self.opts.progress and n % PROGRESS_EVERY == 0:
                     self._progress(source, n)
                 if rec.value is None:
-                    first.bad_row(rec)  # reported once, by the first block reading the source
+                    counter.bad_row(rec)  # reported once, by the first block reading the source
                     continue
                 record = rec.value
                 # a line the history knows comes with its key: its record is not decoded
                 key = rec.key if rec.key is not None else record_key(shape, record)
                 if not self.tracker.seen_key(first.block, key, rec.raw):
-                    first.duplicate(key, row_span(rec.file, rec.number))
+                    counter.duplicate(key, row_span(rec.file, rec.number))
                     continue
                 read += 1
                 if not _in_window(shape.window, record, self.opts):
