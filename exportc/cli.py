@@ -228,7 +228,7 @@ def _progress() -> Callable[[str, int, dict[str, int]], None]:
         return show
 
     def plain(source: str, n: int, written: dict[str, int]) -> None:
-        if n % 100_000 == 0:
+        if n and n % 100_000 == 0:  # not "0 records" for a source whose every row failed
             typer.echo(f"{source}: {n:,} records", err=True)
     return plain
 

@@ -46,3 +46,12 @@ def test_the_console_progress_record_carries_the_written_counts() -> None:
     live = runner.progress[7].to_json()
     assert (live["phase"], live["records"], live["written"]) == (
         "writing", {"invoices": 5000}, {"Invoices/Invoice": 4990})
+
+
+def test_plain_progress_says_nothing_of_a_source_that_read_no_record(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from exportc.cli import _progress
+    show = _progress()  # stderr is not a terminal under pytest: plain lines
+    show("invoices", 0, {})  # every row failed: the report says why, progress has nothing to add
+    show("invoices", 100_000, {})
+    assert capsys.readouterr().err == "invoices: 100,000 records\n"
