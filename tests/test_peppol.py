@@ -156,6 +156,13 @@ def test_customer_without_peppol_id_is_a_record_error(tmp_path: Path) -> None:
     assert problem.span is not None
     assert problem.message.startswith("customer 42 (Bakkerij & Zn. Ünal) has no Peppol_ID")
     assert "it has null" in problem.message
+    # a failed check fails its record (and, without --skip-invalid, the run); it does not make
+    # the documents invalid
+    assert report.validation is not None and report.validation["valid"] is True
+    failed = run(PROFILE, tmp_path / "out-failed", sources, params=SELLER)
+    assert failed.status == "failed" and failed.validation is not None
+    assert failed.validation["valid"] is True and failed.validation["error"] is None
+    assert report.validation["schema"].startswith("UBL-Invoice-2.1.xsd, UBL-CreditNote-2.1.xsd")
 
 
 def test_fatal_business_rule_fails_the_record_and_names_the_map_line(tmp_path: Path) -> None:
@@ -164,6 +171,8 @@ def test_fatal_business_rule_fails_the_record_and_names_the_map_line(tmp_path: P
                                       _invoice("R2", [("100.00", "21.00", 21)])])
     report = run(PROFILE, tmp_path / "out", sources, params=SELLER)
     assert report.status == "failed" and report.files == []
+    assert report.validation is not None and report.validation["valid"] is False
+    assert "business rules of CEN-EN16931-UBL.xslt, PEPPOL-EN16931-UBL.xslt" in report.validation["schema"]
     fatal = [p for p in report.errors if p.code == "E0651"]
     assert fatal and all(p.record == "Factuurnummer=R1" for p in fatal)
     s09 = next(p for p in fatal if p.message.startswith("BR-S-09"))

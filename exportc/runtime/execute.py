@@ -464,13 +464,30 @@ def _emit_documents(artefact: Artefact, opts: RunOptions, blocks: BlockSet, sink
         report.timings["emit"] = round(time.perf_counter() - t0, 4)
         report.nothing_to_deliver = ok and not sink.names
         if opts.validate:
-            report.validation = {"valid": ok, "documents": len(sink.names), "schema": ", ".join(
-                Path(d.schema_path).name for d in artefact.documents.values())}
+            report.validation = _documents_validation(artefact, report, len(sink.names))
     except BaseException:
         blocks.discard()
         sink.discard()
         raise
     return ok
+
+
+# What makes a document-per-record run's documents invalid: the XSD or a fatal business rule.
+# A failed check or an unknown table key fails its record too, but says nothing of validity.
+_INVALID = frozenset({"E0610", "E0651"})
+
+
+def _documents_validation(artefact: Artefact, report: Report, documents: int) -> dict[str, Any]:
+    """The validation summary of a document-per-record run: which schemas and business rules
+    every document was checked against, and whether any document failed them."""
+    kinds = artefact.documents.values()
+    schema = ", ".join(dict.fromkeys(Path(d.schema_path).name for d in kinds))
+    rules = list(dict.fromkeys(Path(x).name for d in kinds for x in d.schematron))
+    if rules:
+        schema += " and the business rules of " + ", ".join(rules)
+    invalid = sum(1 for p in report.problems if p.code in _INVALID)
+    return {"valid": invalid == 0, "documents": documents, "schema": schema,
+            "error": f"{invalid} document problem(s), listed below" if invalid else None}
 
 
 def _fsync_dir(path: Path) -> None:
