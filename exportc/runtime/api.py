@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from exportc.artefact import RUNTIME_API
@@ -272,15 +272,20 @@ def fn_round(x: Any, places: int | None = 0) -> Any:
     return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
+# Quantizing in a context with room for any number of digits never rounds nor overflows, so
+# `fixed` needs no per-call localcontext() (which cost more than the quantize itself).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(10)}
+
+
 def fn_fixed(x: Any, places: int | None) -> Decimal | None:
     """``x`` with exactly ``places`` decimals; a value that has more fails the record, because
     dropping a digit unasked would change an amount (121.005 is not 121.00 nor 121.01)."""
     if x is None or places is None:
         return None
-    d = Decimal(x)
-    with localcontext() as exact:  # enough digits for any amount: quantize never overflows
-        exact.prec = max(28, d.adjusted() + places + 2)
-        q = d.quantize(Decimal(1).scaleb(-places))
+    d = x if type(x) is Decimal else Decimal(x)
+    quantum = _QUANTA.get(places)
+    q = d.quantize(quantum if quantum is not None else Decimal(1).scaleb(-places), context=_EXACT)
     if q != d:
         raise RecordError("E0640", f"the amount {fmt_dec(d)} has more than {places} decimals; it is "
                           f"not rounded silently: correct the source, or round(…, {places}) it in "
