@@ -128,3 +128,22 @@ def test_keys_given_twice_or_unknown_read_as_the_exact_path_reads_them(
     fast = _read(path)
     monkeypatch.setattr(typedjson.TypedLines, "decode", lambda self, line: None)
     assert fast == _read(path)
+
+
+@pytest.mark.parametrize("amount", [
+    '"1' + "0" * 40 + '"', "1" + "0" * 40, '"0.' + "0" * 40 + '1"', "1e41", '"1E+41"', '"\\u0031e41"',
+    '"NaN"', '"-Infinity"', '"sNaN"',
+], ids=["41-digits-text", "41-digits-number", "41-decimals", "exponent", "exponent-text", "escaped-exponent",
+        "nan", "infinity", "snan"])
+def test_a_decimal_out_of_bounds_is_refused_on_the_typed_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, amount: str) -> None:
+    """The typed path skips the per-value bound check on a line with nothing suspect in it; each
+    way a decimal can be out of bounds must make the line suspect."""
+    line = ('{"number": "F1", "day": "2026-01-31", "total": ' + amount
+            + ', "cust": 1, "ref": null, "lines": []}')
+    path = tmp_path / "invoices.jsonl"
+    path.write_text(line + "\n", "utf-8")
+    fast = _read(path)
+    assert fast[0][2] is not None and "total" in fast[0][2], fast  # a record error naming the field
+    monkeypatch.setattr(typedjson.TypedLines, "decode", lambda self, line: None)
+    assert fast == _read(path)
