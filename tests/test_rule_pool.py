@@ -75,3 +75,17 @@ def test_batches_come_back_in_the_order_they_were_asked() -> None:
 def test_a_missing_stylesheet_is_said_before_any_worker_starts(tmp_path: Path) -> None:
     with pytest.raises(SchematronUnavailable, match="no such file"):
         RulePool([(str(tmp_path / "nothere.xslt"),)], 1)
+
+
+@pytest.mark.parametrize(("given", "cores", "workers"), [
+    (None, 2, 2), (None, 4, 4), (None, 1, 0), ("0", 2, 0), ("3", 1, 3), ("many", 2, 2),
+])
+def test_the_rules_run_on_one_worker_per_core_unless_told(
+        monkeypatch: pytest.MonkeyPatch, given: str | None, cores: int, workers: int) -> None:
+    from exportc.runtime import schematron
+    if given is None:
+        monkeypatch.delenv("EXPORTC_RULE_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("EXPORTC_RULE_WORKERS", given)
+    monkeypatch.setattr(schematron.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert schematron.rule_workers() == workers

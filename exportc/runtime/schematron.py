@@ -7,9 +7,9 @@ read for ``failed-assert`` elements (rule id, flag fatal/warning, location, mess
 
 The rules take ~90% of a Peppol run. Documents are queued for them in batches (``RuleQueue``)
 and read back in the order they were asked for, so the report is the same however they ran:
-in this process (the default), or with ``EXPORTC_RULE_WORKERS=N`` on N worker processes
-(``RulePool``; each compiles the stylesheets once and lives as long as the process that started
-it) while this process goes on rendering.
+on one worker process per core (``RulePool``, the default on a machine with two or more cores;
+each compiles the stylesheets once and lives as long as the process that started it) while this
+process goes on rendering, or in this process (``EXPORTC_RULE_WORKERS=0``, or a single core).
 """
 
 from __future__ import annotations
@@ -113,15 +113,18 @@ class Schematron:
 # ---- worker processes -------------------------------------------------------------------------
 
 def rule_workers() -> int:
-    """Worker processes for the rules: ``EXPORTC_RULE_WORKERS`` (default 0: in this process).
+    """Worker processes for the rules: ``EXPORTC_RULE_WORKERS`` when set (0: in this process),
+    else one per core this process may use, or none on a single core.
 
-    Off by default because that is what measured faster here: on the shared 2-core machine the
-    scheduler gives a session the same share however many processes it runs, so workers only
-    add their cost (a compile each, the hand-over): +20% CPU and +24% wall at 10,000 invoices
-    (docs/peppol-bis3.md). On a machine with idle cores, measure with bench/bench_peppol.py and
-    set it to the number of cores."""
+    Measured with bench/bench_peppol.py on an idle 2-core machine, 1,000 invoices: 238 documents/s
+    with 2 workers against 150 in process (1.6x); on the bundled 4-invoice example the workers cost
+    5% (0.07 s). On a machine whose cores are busy with other work they only add their cost
+    (+24% wall at 10,000 invoices on the shared machine, docs/peppol-bis3.md): set it to 0 there."""
     given = os.environ.get("EXPORTC_RULE_WORKERS", "").strip()
-    return int(given) if given.isdigit() else 0
+    if given.isdigit():
+        return int(given)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores >= 2 else 0
 
 
 def send(fh: IO[bytes], value: object) -> None:
