@@ -19,7 +19,7 @@ import typer
 from exportc import codes
 
 if TYPE_CHECKING:
-    from exportc.compiler.pipeline import CompileResult
+    from exportc.compiler.result import CompileResult
     from exportc.runtime.history import HistoryStore, RunRow
 
 from exportc.clihelp import PlainHelpGroup, ProfileHelpCommand

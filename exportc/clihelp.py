@@ -129,7 +129,7 @@ class ProfileHelpCommand(TyperCommand):
 def profile_params_help(profile: str) -> list[str]:
     """The params of ``profile`` (a .map file or a profile name) for ``run``'s help, or why
     they cannot be shown."""
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     from exportc.orchestrate import resolve_profile
     from exportc.runtime.execute import UsageError
 

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy.exc import DatabaseError
 
 from exportc.bindings import Binding, apply_binding, load_bindings
-from exportc.compiler.pipeline import CompileResult, compile_cached
+from exportc.compiler.cached import compile_cached
+from exportc.compiler.result import CompileResult
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,29 @@ def test_starting_the_cli_loads_no_command_s_libraries() -> None:
     probe = f"import sys, exportc.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_warm_run_does_not_load_the_compiler(tmp_path: Path) -> None:
+    """A profile found in the compiled-profile cache runs without importing the compiler's
+    passes or lark (start-up time of every warm `exportc run`); a cold one compiles."""
+    examples = ROOT / "examples" / "i-reserve"
+    probe = (
+        "import sys\n"
+        "from exportc.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED', sorted(m for m in ('lark', 'exportc.compiler.pipeline', 'exportc.compiler.codegen')"
+        " if m in sys.modules), file=sys.stderr)\n")
+    args = ["run", str(ROOT / "profiles" / "exact-online" / "exact-online.map"), "--param", "invoice_export=true",
+            "--source", f"customers={examples / 'customers.jsonl'}",
+            "--source", f"invoices={examples / 'invoices.jsonl'}", "--db", str(tmp_path / "h.db")]
+    env = {**os.environ, "EXPORTC_CACHE_DIR": str(tmp_path / "cache"), "EXPORTC_RUN_STORE": str(tmp_path / "runs")}
+    loaded = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env,
+                             cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        loaded.append(out.stderr.strip().splitlines()[-1])
+    assert loaded == ["LOADED ['exportc.compiler.codegen', 'exportc.compiler.pipeline', 'lark']", "LOADED []"]

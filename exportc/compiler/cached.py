@@ -16,17 +16,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from exportc import cache
 from exportc.artefact import Artefact
+from exportc.compiler.result import CompileResult
 from exportc.compiler.schema import schema_digest
 from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic
 from exportc.project import find_config_file, find_schema
-
-if TYPE_CHECKING:
-    from exportc.compiler.pipeline import CompileResult
 
 ENTRY_VERSION = 1  # bump when the entry's shape changes
 
@@ -102,3 +99,24 @@ def store(path: Path, result: CompileResult, schema_name: str, declaring: str) -
     inputs = _inputs(result, result.artefact, schema_name, declaring)
     cache.write(_entry_path(path), Entry(ENTRY_VERSION, inputs, result.artefact,
                                          tuple(result.diagnostics), dict(result.sources)))
+
+
+def compile_cached(path: Path | str) -> CompileResult:
+    """``compile_file(path)``, or its outcome kept from an earlier process when the profile, its
+    bases, their configuration, the schema and the tables are unchanged: the artefact, the
+    diagnostics and the profile texts, not the AST or IR (``exportc compile --emit`` compiles
+    afresh). Profiles with several targets (document kinds) are not kept. The compiler's passes
+    (lark, the checks, codegen) are imported only when the cache cannot answer."""
+    path = Path(path)
+    entry = load(path)
+    if entry is not None:
+        return CompileResult(str(path), list(entry.diagnostics), dict(entry.sources),
+                             artefact=entry.artefact)
+    from exportc.compiler.pipeline import compile_file
+    from exportc.dsl import ast
+    result = compile_file(path)
+    targets = [i for i in result.module.items if isinstance(i, ast.TargetDecl)] \
+        if result.module is not None else []
+    if result.ok and len(targets) == 1:
+        store(path, result, targets[0].schema, targets[0].span.file or str(path))
+    return result

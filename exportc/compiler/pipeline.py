@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exportc.artefact import Artefact
-from exportc.compiler import cached, ir
+from exportc.compiler import ir
+from exportc.compiler.cached import compile_cached
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
-from exportc.compiler.inherit import Override, merge
+from exportc.compiler.inherit import merge
 from exportc.compiler.lower import lower
 from exportc.compiler.resolve import Resolver, Scope, did_you_mean
+from exportc.compiler.result import CompileResult
 from exportc.compiler.schema import SchemaError, SchemaModel, load_model
 from exportc.compiler.targets import TargetPlanner
 from exportc.config import ConfigError
@@ -30,28 +31,6 @@ from exportc.dsl import ast
 from exportc.dsl.depth import deep_stack
 from exportc.dsl.parser import parse_file, parse_text
 from exportc.project import display_path, find_base, find_schema, project_of, schema_folders
-
-
-@dataclass
-class CompileResult:
-    """Everything a compile produced: the artefact (when clean) and every diagnostic."""
-
-    file: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)
-    module: ast.Module | None = None
-    profile: ir.Profile | None = None
-    artefact: Artefact | None = None
-    overrides: list[Override] = field(default_factory=list)
-    parsed: dict[str, ast.Module] = field(default_factory=dict)  # each file's own AST, unmerged
-    schema: SchemaModel | None = None  # the target schema's model, once loaded
-
-    @property
-    def ok(self) -> bool:
-        return self.artefact is not None and not any(d.is_error for d in self.diagnostics)
-
-    def errors(self) -> bool:
-        return any(d.is_error for d in self.diagnostics)
 
 
 def _load(path: Path, result: CompileResult, chain: tuple[Path, ...] = (), text: str | None = None
@@ -253,24 +232,6 @@ def _kinds(module: ast.Module, targets: list[ast.TargetDecl], file: str, result:
             rules.append(str(found))
         kinds.append(_Kind(t, model, tuple(rules)))
     return kinds
-
-
-def compile_cached(path: Path | str) -> CompileResult:
-    """``compile_file(path)``, or its outcome kept from an earlier process when the profile, its
-    bases, their configuration, the schema and the tables are unchanged (see ``cached``): the
-    artefact, the diagnostics and the profile texts, not the AST or IR (``exportc compile
-    --emit`` compiles afresh). Profiles with several targets (document kinds) are not kept."""
-    path = Path(path)
-    entry = cached.load(path)
-    if entry is not None:
-        return CompileResult(str(path), list(entry.diagnostics), dict(entry.sources),
-                             artefact=entry.artefact)
-    result = compile_file(path)
-    targets = [i for i in result.module.items if isinstance(i, ast.TargetDecl)] \
-        if result.module is not None else []
-    if result.ok and len(targets) == 1:
-        cached.store(path, result, targets[0].schema, targets[0].span.file or str(path))
-    return result
 
 
 def _declare(module: ast.Module, file: str) -> Declarations:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import compile_file
+from exportc.compiler.result import CompileResult
 from exportc.compiler.schema import Attribute, ComplexType, Particle, SchemaError, SchemaModel, SimpleType, load_model
 from exportc.config import ConfigError
 from exportc.diagnostics import Span

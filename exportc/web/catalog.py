@@ -9,7 +9,8 @@ from pathlib import Path
 
 from exportc.artefact import Artefact
 from exportc.bindings import Binding
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import compile_file
+from exportc.compiler.result import CompileResult
 from exportc.diagnostics import render_all_text
 from exportc.orchestrate import binding_for
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from exportc.artefact import Artefact
 from exportc.compiler.codegen import generate_probed
 from exportc.compiler.expressions import Probe
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import compile_file
+from exportc.compiler.result import CompileResult
 from exportc.runtime import probes as runtime_probes
 
 Key = tuple[str, int, int, str, str]  # file (resolved), line, column, kind, outcome

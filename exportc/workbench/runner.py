@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact
-from exportc.compiler.pipeline import CompileResult, compile_file
+from exportc.compiler.pipeline import compile_file
+from exportc.compiler.result import CompileResult
 from exportc.diagnostics import Diagnostic, Span
 from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
