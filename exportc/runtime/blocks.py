@@ -134,16 +134,8 @@ class BlockRun:
             change, previous = self.tracker.classify(self.block, key, record)
         if not self.takes(change):
             return None  # its `where` is false for this change kind: no need to ask it
-        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
-        try:
-            if self.where is not None and not self.where(record, change, previous):
-                return None
-        except RecordError as exc:
-            self.counts.records += 1
-            self._problem(exc, key, source)
-            self._fail()
+        if not self._selects(record, key, source, change, previous):
             return None
-        self.counts.records += 1
         if change == ChangeKind.UNCHANGED and self.a.history == HistoryKind.MUTATIONS:
             self.counts.by_change["unchanged"] = self.counts.by_change.get("unchanged", 0) + 1
             return change  # delivered before, as it is now
@@ -165,9 +157,18 @@ class BlockRun:
         selects it. True: selected; False: not; None: its ``where`` failed."""
         if not self.takes(ChangeKind.UNCHANGED):
             return False
+        selected = self._selects(record, key, source, ChangeKind.UNCHANGED, None)
+        if selected:
+            self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
+        return selected
+
+    def _selects(self, record: dict[str, Any] | None, key: str | None, source: Span | None,
+                 change: ChangeKind, previous: dict[str, Any] | None) -> bool | None:
+        """Whether the block's ``where`` selects the record (then it counts as one of the
+        block's records); None when the ``where`` itself failed the record (counted, reported)."""
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
-            if self.where is not None and not self.where(record, ChangeKind.UNCHANGED, None):
+            if self.where is not None and not self.where(record, change, previous):
                 return False
         except RecordError as exc:
             self.counts.records += 1
@@ -175,7 +176,6 @@ class BlockRun:
             self._fail()
             return None
         self.counts.records += 1
-        self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
         return True
 
     def offer_deleted(self, key: str, previous: dict[str, Any]) -> None:
