@@ -29,10 +29,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from wholeprocess import ROOT, timed
+
 PROFILE = ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map"
 MAINDOC = ROOT.parent / "shared" / "reference" / "ubl-2.1" / "xsd" / "maindoc"
 SELLER = {"seller_name": "Recreatiepark De Eik B.V.", "seller_vat_id": "NL859412631B01",
@@ -74,19 +74,6 @@ def command(profile: Path, source: Path, store: Path) -> list[str]:
     return cmd + [a for k, v in SELLER.items() for a in ("--param", f"{k}={v}")]
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds (its own and its workers') of one process; it must succeed."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"failed ({status}): {' '.join(cmd)}\n{err.decode(errors='replace')}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
@@ -112,7 +99,7 @@ def main() -> None:
         for _ in range(a.runs):
             for name, profile, extra in variants:
                 shutil.rmtree(store, ignore_errors=True)
-                times[name].append(timed(command(profile, source, store), {**env, **extra}))
+                times[name].append(timed(command(profile, source, store), {**env, **extra})[:2])
         shutil.rmtree(store, ignore_errors=True)
         print(f"{size} invoices, {a.runs} runs, cores: {len(os.sched_getaffinity(0))}, "
               f"load average {os.getloadavg()[0]:.1f}")

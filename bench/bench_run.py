@@ -33,10 +33,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from wholeprocess import ROOT, timed
+
 PROFILE = ROOT / "profiles" / "exact-online" / "exact-online.map"
 BENCH = ROOT / "bench"
 
@@ -49,20 +49,6 @@ def data(folder: Path, invoices: int, changed: float = 0.0) -> Path:
                         "--customers", str(max(invoices // 10, 1)), "--changed-percent", str(changed)],
                        check=True)
     return out
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS in MiB of one process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode(errors='replace')[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
 
 
 class Size:

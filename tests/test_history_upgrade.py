@@ -20,13 +20,19 @@ from exportc.runtime.execute import RunOptions
 FIXTURE = Path(__file__).parent / "fixtures" / "history-0.1"
 
 
-def test_a_history_of_the_previous_release_sees_its_records_unchanged(tmp_path: Path) -> None:
+def _previous_release_history(tmp_path: Path) -> tuple[Path, RunOptions]:
+    """A copy of the history the previous release wrote, and the options of a production run
+    over the fixture's unchanged sources."""
     db = tmp_path / "history.db"
     shutil.copy(FIXTURE / "history.db", db)
-    opts = RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
-                               "invoices": str(FIXTURE / "invoices.jsonl")},
-                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production",
-                      whole=True)
+    return db, RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
+                                   "invoices": str(FIXTURE / "invoices.jsonl")},
+                          params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production",
+                          whole=True)
+
+
+def test_a_history_of_the_previous_release_sees_its_records_unchanged(tmp_path: Path) -> None:
+    db, opts = _previous_release_history(tmp_path)
     report = run_profile(str(EXACT_PROFILE.relative_to(ROOT)), opts, db=str(db)).report
     assert report is not None and report.status == "succeeded", report and report.problems
     assert report.records == {"customers": {"unchanged": 30}, "invoices": {"unchanged": 120}}
@@ -42,12 +48,7 @@ def test_the_upgraded_history_learns_the_lines_of_its_unchanged_records(
 
     from exportc.runtime import records
     from exportc.runtime.history import SCHEMA_VERSION, HistoryStore
-    db = tmp_path / "history.db"
-    shutil.copy(FIXTURE / "history.db", db)
-    opts = RunOptions(sources={"customers": str(FIXTURE / "customers.jsonl"),
-                               "invoices": str(FIXTURE / "invoices.jsonl")},
-                      params={"invoice_export": "true"}, out_dir=tmp_path / "out", mode="production",
-                      whole=True)
+    db, opts = _previous_release_history(tmp_path)
     profile = str(EXACT_PROFILE.relative_to(ROOT))
     run_profile(profile, opts, db=str(db))
     store = HistoryStore(f"sqlite:///{db}")
