@@ -137,7 +137,7 @@ class BlockRun:
         if not self._selects(record, key, source, change, previous):
             return None
         if change == ChangeKind.UNCHANGED and self.a.history == HistoryKind.MUTATIONS:
-            self.counts.by_change["unchanged"] = self.counts.by_change.get("unchanged", 0) + 1
+            self._count_unchanged()
             return change  # delivered before, as it is now
         if self.block.uses_previous and previous is None:
             return None  # a correction block: only for records delivered before
@@ -159,8 +159,12 @@ class BlockRun:
             return False
         selected = self._selects(record, key, source, ChangeKind.UNCHANGED, None)
         if selected:
-            self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
+            self._count_unchanged()
         return selected
+
+    def _count_unchanged(self) -> None:
+        """A selected record delivered before as it is now: counted, not written again."""
+        self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
 
     def _selects(self, record: dict[str, Any] | None, key: str | None, source: Span | None,
                  change: ChangeKind, previous: dict[str, Any] | None) -> bool | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ FORMAT = b"exportc raw lines 1"
 _READERS = ("sources", "typedjson", "records", "canonical", "rawlines")
 
 
+@cache  # read once per process, not once per source of every run
 def _reader_code() -> bytes:
     here = Path(__file__).parent
     digest = hashlib.sha256()
