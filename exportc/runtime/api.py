@@ -83,8 +83,11 @@ def fmt_float(d: Decimal | int, limit: Decimal, target: str, at: tuple[str, int]
     Written as plain digits, `1e400` passes the XSD's lexical check but no reader holds it (Exact
     reads amounts as floats): a record error, not a 401-digit amount.
     """
-    if type(d) is Decimal and d.adjusted() < 38:  # the common case, below both limits: one call
-        return format(d, "f")
+    if type(d) is Decimal and d.is_finite() and d.adjusted() < 38:  # the usual: below both limits
+        text = str(d)  # a third of format(d, "f"), and the same text when it has no exponent
+        return text if "E" not in text else format(d, "f")
+    if isinstance(d, Decimal) and not d.is_finite():  # NaN and INF pass the XSD, not a reader
+        raise RecordError("E0602", f"the value {d} for `{target}` is not a finite number", at)
     if not -limit <= d <= limit:
         kind = "xs:float" if limit == FLOAT_MAX else "xs:double"
         shown = f"{Decimal(d):.6E}"
@@ -283,6 +286,14 @@ def fn_fixed(x: Any, places: int | None) -> Decimal | None:
     dropping a digit unasked would change an amount (121.005 is not 121.00 nor 121.01)."""
     if x is None or places is None:
         return None
+    if type(x) is Decimal and 0 < places < 10:
+        # The usual amount has its decimals already (`121.50` read for fixed(…, 2)): its plain
+        # text then has exactly ``places`` digits after the point, and is returned as it is, for
+        # a fifth of a quantize. (A text in exponent notation never has `.` there: it ends in
+        # the exponent's sign or digits; NaN and Infinity have no `.` either.)
+        text = str(x)
+        if len(text) > places and text[-places - 1] == ".":
+            return x
     d = x if type(x) is Decimal else Decimal(x)
     quantum = _QUANTA.get(places)
     q = d.quantize(quantum if quantum is not None else Decimal(1).scaleb(-places), context=_EXACT)
