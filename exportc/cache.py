@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -46,17 +47,29 @@ def write(path: Path, value: object) -> None:
 
 @cache
 def code_fingerprint() -> str:
-    """sha256 over exportc's own source files: a cached compile is reused only by the exportc
-    that made it (the version number does not move with every change during development), so a
-    change to the compiler or its code generator never serves code it would no longer write."""
+    """A fingerprint of exportc's own source files: a cached compile is reused only by the
+    exportc that made it (the version number does not move with every change during
+    development), so a change to the compiler or its code generator never serves code it would
+    no longer write."""
     return fingerprint(Path(__file__).resolve().parent)
 
 
 def fingerprint(package: Path) -> str:
-    """sha256 over the names and contents of the ``.py`` and ``.lark`` files under ``package``."""
+    """sha256 over the path, size and modification time of the ``.py`` and ``.lark`` files under
+    ``package``: what Python's own bytecode cache trusts. Reading and hashing their contents
+    instead cost every process ~9 ms, a third of a warm run's own work."""
     h = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(package)).encode())
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+    for entry in sorted(_sources(str(package)), key=lambda e: e.path):
+        stat = entry.stat()
+        h.update(f"{os.path.relpath(entry.path, package)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return h.hexdigest()
+
+
+def _sources(folder: str) -> Iterator[os.DirEntry[str]]:
+    """The ``.py`` and ``.lark`` files below ``folder`` (``__pycache__`` left out)."""
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                yield from _sources(entry.path)
+        elif entry.name.endswith((".py", ".lark")):
+            yield entry

@@ -96,7 +96,7 @@ def check(
     format: Annotated[Format, typer.Option("--format", help="How to show the diagnostics")] = Format.text,
 ) -> None:
     """Compile profiles and report every diagnostic (exit 1 when there are errors)."""
-    from exportc.compiler.pipeline import check_files
+    from exportc.compiler.cached import check_files
 
     files = collect_profiles(paths)
     if not files:

@@ -84,7 +84,7 @@ def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_warm_compile_comes_from_the_cache(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     first = compile_cached("child.map")
     assert first.ok, first.diagnostics
     calls = _compiles(monkeypatch)
@@ -102,7 +102,7 @@ def test_a_warm_compile_comes_from_the_cache(project: Path, monkeypatch: pytest.
 ], ids=["base", "table", "schema", "config", "profile"])
 def test_a_changed_input_compiles_again(project: Path, monkeypatch: pytest.MonkeyPatch, file: str,
                                         change: object) -> None:
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     assert compile_cached("child.map").ok
     path = project / file
     path.write_text(change(path.read_text("utf-8")), "utf-8")  # type: ignore[operator]
@@ -114,7 +114,7 @@ def test_a_changed_input_compiles_again(project: Path, monkeypatch: pytest.Monke
 
 def test_a_corrupt_compiled_entry_is_ignored_and_rebuilt(project: Path, own_cache: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     assert compile_cached("child.map").ok
     [entry] = own_cache.glob("compiled-*.pickle")
     entry.write_bytes(entry.read_bytes()[:100])
@@ -124,7 +124,7 @@ def test_a_corrupt_compiled_entry_is_ignored_and_rebuilt(project: Path, own_cach
 
 
 def test_a_profile_with_errors_is_not_kept(project: Path, own_cache: Path) -> None:
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     (project / "child.map").write_text(CHILD + "param x: nope\n", "utf-8")
     assert not compile_cached("child.map").ok
     assert not list(own_cache.glob("compiled-*.pickle"))
@@ -133,7 +133,7 @@ def test_a_profile_with_errors_is_not_kept(project: Path, own_cache: Path) -> No
 def test_a_changed_code_generator_compiles_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The entry's key holds exportc's own code: a new code generator never gets old code."""
     from exportc import cache
-    from exportc.compiler.pipeline import compile_cached
+    from exportc.compiler.cached import compile_cached
     assert compile_cached("child.map").ok
     monkeypatch.setattr(cache, "code_fingerprint", lambda: "another exportc")
     calls = _compiles(monkeypatch)
@@ -151,3 +151,78 @@ def test_the_code_fingerprint_covers_the_code_generator(tmp_path: Path) -> None:
     codegen = copy / "compiler" / "codegen.py"
     codegen.write_text(codegen.read_text("utf-8") + "\n# changed\n", "utf-8")
     assert cache.fingerprint(copy) != before
+
+
+@pytest.fixture
+def documents(tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with the Peppol profile (two targets, Invoice and CreditNote, one document
+    per record), its stylesheets replaced by a small one beside it."""
+    from conftest import ROOT, SHARED
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    maindoc = SHARED / "reference" / "ubl-2.1" / "xsd" / "maindoc"
+    (folder / "exportc.toml").write_text(f'[exportc]\nprofiles = ["."]\nschemas = [".", "{maindoc}"]\n', "utf-8")
+    text = (ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map").read_text("utf-8")
+    (folder / "p.map").write_text(text.replace('"CEN-EN16931-UBL.xslt", "PEPPOL-EN16931-UBL.xslt"',
+                                               '"rules.xslt"'), "utf-8")
+    (folder / "rules.xslt").write_text("<xsl:stylesheet/>\n", "utf-8")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_a_profile_with_several_document_kinds_is_kept(documents: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both targets' schemas and stylesheets are inputs of the entry, so `exportc check` of
+    the shipped profiles (Peppol has two) is answered from the cache."""
+    from exportc.compiler.cached import compile_cached
+    first = compile_cached("p.map")
+    assert first.ok, first.diagnostics
+    assert first.artefact is not None and set(first.artefact.documents) == {"Invoice", "CreditNote"}
+    calls = _compiles(monkeypatch)
+    warm = compile_cached("p.map")
+    assert calls == [] and warm.artefact == first.artefact
+
+
+@pytest.mark.parametrize("change", ["edit", "remove"])
+def test_a_changed_stylesheet_compiles_again(documents: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    from exportc.compiler.cached import compile_cached
+    assert compile_cached("p.map").ok
+    rules = documents / "rules.xslt"
+    if change == "edit":
+        rules.write_text("<xsl:stylesheet version='2.0'/>\n", "utf-8")
+    else:
+        rules.unlink()
+    calls = _compiles(monkeypatch)
+    again = compile_cached("p.map")
+    assert calls == ["p.map"]
+    assert again.ok == (change == "edit")  # a missing stylesheet is reported (E0339), not served
+
+
+# ---- the schema model, built cold ----------------------------------------------------------
+
+def test_a_cold_schema_model_is_the_one_a_checked_build_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model is built without xmlschema's own meta-schema check (libxml2 does that check):
+    the model is the same as a fully checked build's."""
+    import xmlschema
+    from conftest import EXACT_XSD, ROOT
+
+    from exportc.compiler import schema
+    xsds = (EXACT_XSD, ROOT / "tests" / "schemas" / "orders.xsd")
+    fast = [schema.build_model(xsd, "d") for xsd in xsds]
+    real = xmlschema.XMLSchema
+    monkeypatch.setattr(xmlschema, "XMLSchema", lambda path, **_: real(path))  # validation="strict"
+    assert [schema.build_model(xsd, "d") for xsd in xsds] == fast
+
+
+@pytest.mark.parametrize("body", [
+    '<xs:element name="Orders" type="xs:noSuchType"/>',
+    '<xs:element nam="Orders"/>',
+    '<xs:complexType name="T"><xs:sequence><xs:foo/></xs:sequence></xs:complexType>',
+], ids=["unknown-type", "misspelt-attribute", "unknown-particle"])
+def test_an_invalid_schema_is_refused(tmp_path: Path, body: str) -> None:
+    """A well-formed XSD that is not a valid schema is a SchemaError (E0314 in a compile),
+    never a model with holes."""
+    from exportc.compiler import schema
+    xsd = tmp_path / "bad.xsd"
+    xsd.write_text(f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{body}</xs:schema>', "utf-8")
+    with pytest.raises(schema.SchemaError, match=r"bad\.xsd"):
+        schema.build_model(xsd, "d")

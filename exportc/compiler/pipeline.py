@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exportc.compiler import ir
-from exportc.compiler.cached import compile_cached
 from exportc.compiler.codegen import generate
 from exportc.compiler.declare import Declarations
 from exportc.compiler.inherit import merge
@@ -26,7 +25,7 @@ from exportc.compiler.result import CompileResult
 from exportc.compiler.schema import SchemaError, SchemaModel, load_model
 from exportc.compiler.targets import TargetPlanner
 from exportc.config import ConfigError
-from exportc.diagnostics import Diagnostic, Related, Span, error
+from exportc.diagnostics import Related, Span, error
 from exportc.dsl import ast
 from exportc.dsl.depth import deep_stack
 from exportc.dsl.parser import parse_file, parse_text
@@ -373,24 +372,3 @@ def _one_kind_per_record(module: ast.Module, planner: TargetPlanner) -> None:
                             "give them `where` conditions that choose one kind per record",
                             [Related(unconditional[b.for_].path_span, "also for every record")])
             unconditional.setdefault(b.for_, b)
-
-
-@dataclass
-class CheckResult:
-    diagnostics: list[Diagnostic]
-    sources: dict[str, str]
-
-
-def check_files(files: list[Path]) -> CheckResult:
-    """Compile each profile; gather every diagnostic (de-duplicated across shared bases)."""
-    diagnostics: list[Diagnostic] = []
-    sources: dict[str, str] = {}
-    seen: set[Diagnostic] = set()
-    for file in files:
-        result = compile_cached(file)
-        sources.update(result.sources)
-        for d in result.diagnostics:
-            if d not in seen:
-                seen.add(d)
-                diagnostics.append(d)
-    return CheckResult(diagnostics, sources)
