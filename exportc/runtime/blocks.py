@@ -32,7 +32,7 @@ from exportc.runtime.faults import crashpoint
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
-from exportc.runtime.sources import Binding, SourceError, record_key
+from exportc.runtime.sources import Binding, SourceError, key_text, record_key
 from exportc.values import format_value
 
 PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
@@ -404,6 +404,10 @@ class BlockSet:
         if not self.tracker.delivered_before(source):  # then every record is new
             runs = [br for br in runs if br.takes(ChangeKind.NEW)] or runs[:1]
         tally = self.ctx.report.records.setdefault(source, {})
+        count = partial(_count, tally)
+        key_of = key_text(shape)
+        windowed = shape.window is not None and (self.opts.date_from is not None
+                                                 or self.opts.date_to is not None)
         read = inside = 0
         self.order = _ReadOrder(self.ctx.report.problems)
         try:
@@ -419,12 +423,12 @@ class BlockSet:
                     continue
                 record = rec.value
                 # a line the history knows comes with its key: its record is not decoded
-                key = rec.key if rec.key is not None else record_key(shape, record)
+                key = rec.key if rec.key is not None else key_of(record)
                 if not self.tracker.seen_key(first.block, key, rec.raw):
                     counter.duplicate(key, row_span(rec.file, rec.number))
                     continue
                 read += 1
-                if not _in_window(shape.window, record, self.opts):
+                if windowed and not _in_window(shape.window, record, self.opts):
                     continue
                 inside += 1
                 where = row_span(rec.file, rec.number)
@@ -433,8 +437,7 @@ class BlockSet:
                     if True in picked and None not in picked:
                         _count(tally, True, ChangeKind.UNCHANGED)
                 else:
-                    self._whole(runs, record, key, lambda br: br.offer(record, key, where),  # noqa: B023
-                                partial(_count, tally))
+                    self._whole(runs, record, key, lambda br: br.offer(record, key, where), count)  # noqa: B023
             self._settle(0)
             self.order.restore()
             if self.opts.progress:
@@ -473,28 +476,35 @@ class BlockSet:
             finally:
                 br.txn = None
         self.order.tag(txn.seq)
+        if not txn.rules and not self.settling:  # nothing to wait for: settled at once
+            self._settled(txn, record, key, kind, done)
+            return
         self.settling.append((txn, record, key, kind, done))
         self._settle(SETTLE_WINDOW if txn.rules or len(self.settling) > 1 else 0)
 
     def _settle(self, keep: int) -> None:
         """Settle the oldest waiting records until at most ``keep`` wait."""
         while len(self.settling) > keep:
-            txn, record, key, kind, done = self.settling.popleft()
-            for br, name, doc_key, source, pending in txn.rules:
-                if not br.findings(pending.findings(), name, doc_key, source):
-                    txn.failed = True
-            self.order.tag(txn.seq)
-            if txn.failed:
-                held = sorted({br.name for br, *_ in txn.parts})
-                problems = self.ctx.report.problems
-                if held and problems:  # say that what did render was held back with it
-                    problems[-1] = replace(problems[-1], message=problems[-1].message + "; so nothing "
-                                           f"of this record was delivered ({', '.join(held)} held back)")
-                done(False, None)
-                continue
-            for br, change, xml, name in txn.parts:
-                br.put(record, key, change, xml, name)
-            done(True, kind)
+            self._settled(*self.settling.popleft())
+
+    def _settled(self, txn: _Pending, record: dict[str, Any], key: str, kind: str | None,
+                 done: Callable[[bool, str | None], None]) -> None:
+        """One record once its documents' rules are in: all of its elements delivered, or none."""
+        for br, name, doc_key, source, pending in txn.rules:
+            if not br.findings(pending.findings(), name, doc_key, source):
+                txn.failed = True
+        self.order.tag(txn.seq)
+        if txn.failed:
+            held = sorted({br.name for br, *_ in txn.parts})
+            problems = self.ctx.report.problems
+            if held and problems:  # say that what did render was held back with it
+                problems[-1] = replace(problems[-1], message=problems[-1].message + "; so nothing "
+                                       f"of this record was delivered ({', '.join(held)} held back)")
+            done(False, None)
+            return
+        for br, change, xml, name in txn.parts:
+            br.put(record, key, change, xml, name)
+        done(True, kind)
 
     def _deleted(self, block: BlockSpec, key: str, previous: dict[str, Any], tally: dict[str, int],
                  ok: bool, _kind: str | None) -> None:
@@ -605,7 +615,9 @@ class _ReadOrder:
 
     def tag(self, seq: int) -> None:
         """The problems added since the last call belong to record ``seq``."""
-        self.tags += [seq] * (len(self.problems) - self.start - len(self.tags))
+        new = len(self.problems) - self.start - len(self.tags)
+        if new:  # (most records add none)
+            self.tags += [seq] * new
 
     def restore(self) -> None:
         """Put the problems in read order (stable: a record's own order is kept)."""

@@ -27,7 +27,7 @@ from exportc.runtime.sources import (
 from exportc.runtime.typedjson import TypedLines, jsonl_lines, typed_line, typed_rows
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """A typed record, or the error that kept a raw row from becoming one.
 
