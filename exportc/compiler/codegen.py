@@ -11,6 +11,7 @@ runtime error names the ``.map`` line.
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 import tokenize
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from exportc.compiler.naming import Names, cannot_fail, rows_used, runs_read, sn
 from exportc.diagnostics import Span
 
 _XML_INDENT = "  "  # of the XML written (the Python's own is codewriter.INDENT)
+# What a text needs escaping (or refusing) for, in an attribute or an element: runtime.api's
+# _ATTR_WORK, which the compiler cannot import.
+_MARKUP = re.compile("[&<>\"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class Generator(Expressions):
@@ -43,6 +47,16 @@ class Generator(Expressions):
         self.p = profile
         self.w = CodeWriter()
         self.fn = _Function()  # the block function being generated
+
+    def plain_table(self, name: str) -> bool:
+        """Whether every value table ``name`` gives is plain text, known at compile time: its
+        entries (inline, or its CSV, read here and again by the run, which a compile cache
+        entry is keyed by) and its default, and it passes no unknown key through (that is data)."""
+        table = self.p.tables[name]
+        if table.entries is None or table.policy == "passthrough":
+            return False
+        values = [*table.entries.values(), *([table.default] if table.policy == "default" else [])]
+        return all(isinstance(v, str) and _MARKUP.search(v) is None for v in values)
 
     # -- names --
     def value(self, slot: ir.Slot) -> str:

@@ -127,21 +127,23 @@ def check_failed(message: str) -> RecordError:
     return RecordError("E0604", message)
 
 
-class Table:
-    """A lookup table with its unmatched-key policy (fail, default or passthrough)."""
+class Table(dict[Any, Any]):
+    """A lookup table with its unmatched-key policy (fail, default or passthrough).
 
-    __slots__ = ("default", "entries", "name", "policy")
+    Called with a key it is the dict's own lookup, in C (a Python ``__call__`` cost more than
+    the lookup: two a line of an invoice); only a key it lacks reaches ``__missing__``, which
+    applies the policy. (A key is always hashable: the compiler lets only a value of the
+    table's declared key type, a scalar, look a table up.)"""
+
+    __slots__ = ("default", "name", "policy")
 
     def __init__(self, name: str, entries: dict[Any, Any], policy: str, default: Any) -> None:
-        self.name, self.entries, self.policy, self.default = name, entries, policy, default
+        super().__init__(entries)
+        self.name, self.policy, self.default = name, policy, default
 
-    def __call__(self, key: Any) -> Any:
-        try:
-            return self.entries[key]
-        except KeyError:
-            pass
-        except TypeError:
-            raise RecordError("E0605", f"table `{self.name}` cannot be looked up with {key!r}") from None
+    __call__ = dict.__getitem__
+
+    def __missing__(self, key: Any) -> Any:
         if self.policy == "default":
             return self.default
         if self.policy == "passthrough":

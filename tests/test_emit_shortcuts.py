@@ -1,0 +1,83 @@
+"""What the generated code leaves out because the compiler knows it cannot matter, and that the
+output is the same without it: no escaping of a code from a table whose every value is plain
+text (it must still escape one that is not, or one a passthrough table takes from the data), a
+table lookup that is the dict's own (a key it lacks still fails the record, and a default
+applies), and the builtin ``sum`` over a list when no element can be null."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from exportc import artefact
+from exportc.artefact import RunValues
+from exportc.compiler.pipeline import compile_file
+from exportc.runtime.api import RecordError
+from exportc.runtime.execute import load_bind, load_tables
+
+PROFILE = """profile t.shortcuts
+target "{schema}" root Orders
+table plain: text -> text {{ "open" -> "O"  "shut" -> "S" }} default "?"
+table marked: text -> text {{ "open" -> "A&B" }}
+table thru: text -> text {{ "open" -> "O" }} passthrough
+source orders key id {{ id: text  placed: date  total: decimal  state: text
+                        lines: list key nr {{ nr: int  amount: decimal }} }}
+Order for orders {{
+  id > @id
+  placed > Date
+  sum(lines.amount * 2) > Amount
+  Lines {{ Line for lines {{ nr > @nr   amount > Amount   {text} > Text }} }}
+}}
+"""
+
+
+def _bound(tmp_path: Path, text: str) -> tuple[str, artefact.BlockEntry]:
+    path = tmp_path / "shortcuts.map"
+    path.write_text(PROFILE.format(schema=ROOT / "tests" / "schemas" / "orders.xsd", text=text), "utf-8")
+    result = compile_file(path)
+    assert result.artefact is not None, result.diagnostics
+    a = result.artefact
+    run = RunValues(None, None, None, None, "test", dt.datetime(2026, 1, 1), a.name)
+    return a.python, load_bind(a)({}, load_tables(a), run, lambda *_: None).blocks[0].emit
+
+
+def _emit(emit: artefact.BlockEntry, state: str) -> str:
+    order = {"id": "A1", "placed": dt.date(2026, 1, 2), "total": Decimal("3"), "state": state,
+             "lines": [{"nr": 1, "amount": Decimal("1.25")}, {"nr": 2, "amount": Decimal("0.5")}]}
+    out: list[str] = []
+    emit(order, "new", None, out.append)  # type: ignore[operator]
+    return "".join(out)
+
+
+def test_a_code_from_a_plain_table_is_not_escaped(tmp_path: Path) -> None:
+    python, emit = _bound(tmp_path, "plain[state]")
+    assert "esc_text(" not in python and "+ text +" in python
+    assert _emit(emit, "open").count("<Text>O</Text>") == 2
+    assert "<Text>?</Text>" in _emit(emit, "gone")  # its default is plain too
+
+
+@pytest.mark.parametrize(("table", "state", "written"), [
+    ("marked", "open", "<Text>A&amp;B</Text>"),  # a value with markup
+    ("thru", "a<b", "<Text>a&lt;b</Text>"),  # an unknown key passed through: data, not the table's
+])
+def test_a_table_that_can_give_markup_is_escaped(tmp_path: Path, table: str, state: str, written: str) -> None:
+    python, emit = _bound(tmp_path, f"{table}[state]")
+    assert "esc_text(text)" in python
+    assert written in _emit(emit, state)
+
+
+def test_a_key_the_table_lacks_fails_the_record(tmp_path: Path) -> None:
+    _python, emit = _bound(tmp_path, "marked[state]")
+    with pytest.raises(RecordError, match="table `marked` has no entry for 'shut'") as err:
+        _emit(emit, "shut")
+    assert err.value.code == "E0605"
+
+
+def test_a_sum_over_values_that_cannot_be_null_is_the_builtin_sum(tmp_path: Path) -> None:
+    python, emit = _bound(tmp_path, "state")
+    assert "sum([(r1['amount'] * 2) for r1 in (r0['lines'] or ())], D0)" in python
+    assert "<Amount>3.50</Amount>" in _emit(emit, "open")
