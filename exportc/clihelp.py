@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from exportc.artefact import Artefact, ParamSpec
+from exportc.typerfast import plain_coercion
 from exportc.values import format_value
 
 
@@ -38,12 +39,15 @@ class PlainArgument(TyperArgument):
 def _plain_flags(params: Sequence[Any]) -> None:
     """A flag takes no value, so its help shows none (``--check``, not ``--check <bool>``); an
     argument shows its name alone. Typer makes its own argument objects and offers no hook to
-    choose their class, so each is given ``PlainArgument``'s (it only changes how it is shown)."""
+    choose their class, so each is given ``PlainArgument``'s (it only changes how it is shown).
+    Each also gets the plain coercion of ``exportc.typerfast``, which spares a command start
+    Pydantic's import when no value needs it."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
         if type(param) is TyperArgument:
             param.__class__ = PlainArgument
+        plain_coercion(param)
 
 
 class PlainHelpGroup(TyperGroup):

@@ -70,12 +70,13 @@ def test_starting_the_cli_loads_no_command_s_libraries() -> None:
     assert out.stdout.strip() == "[]"
 
 
-_COMPILER = ("lark", "exportc.compiler.pipeline", "exportc.compiler.codegen")
+# The compiler's passes, and Pydantic (typer's coercion: exportc.typerfast spares our commands it).
+_HEAVY = ("lark", "exportc.compiler.pipeline", "exportc.compiler.codegen", "pydantic")
 
 
 def _loaded_twice(args: list[str], tmp_path: Path) -> list[str]:
     """The command run twice in new processes sharing one cache: which of the compiler's
-    modules each loaded."""
+    modules (and Pydantic) each loaded."""
     probe = (
         "import sys\n"
         "from exportc.cli import app\n"
@@ -83,7 +84,7 @@ def _loaded_twice(args: list[str], tmp_path: Path) -> list[str]:
         "    app(sys.argv[1:])\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print('LOADED', sorted(m for m in {_COMPILER!r} if m in sys.modules), file=sys.stderr)\n")
+        f"print('LOADED', sorted(m for m in {_HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
     env = {**os.environ, "EXPORTC_CACHE_DIR": str(tmp_path / "cache"), "EXPORTC_RUN_STORE": str(tmp_path / "runs")}
     loaded = []
     for _ in range(2):
@@ -96,7 +97,8 @@ def _loaded_twice(args: list[str], tmp_path: Path) -> list[str]:
 
 def test_a_warm_run_does_not_load_the_compiler(tmp_path: Path) -> None:
     """A profile found in the compiled-profile cache runs without importing the compiler's
-    passes or lark (start-up time of every warm `exportc run`); a cold one compiles."""
+    passes or lark (start-up time of every warm `exportc run`); a cold one compiles. Neither
+    imports Pydantic."""
     examples = ROOT / "examples" / "i-reserve"
     args = ["run", str(ROOT / "profiles" / "exact-online" / "exact-online.map"), "--param", "invoice_export=true",
             "--source", f"customers={examples / 'customers.jsonl'}",
