@@ -134,7 +134,7 @@ def test_a_value_that_cannot_fail_is_computed_once_before_the_loop(tmp_path: Pat
 
 def test_a_value_that_can_fail_stays_inside_the_loop(tmp_path: Path) -> None:
     python, emit = _bound(tmp_path, "status[state]")  # a lookup fails on a key it lacks
-    assert python.index("for r1 in") < python.index("t_status(r0['state'])")
+    assert python.index("for r1 in") < python.index("t_status[r0['state']]")
     out: list[str] = []
     emit(_order("open", 2), "new", None, out.append)
     assert "".join(out).count("<Text>O</Text>") == 2

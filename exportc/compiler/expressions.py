@@ -75,7 +75,7 @@ class Expressions:
             case ir.PreviousRef(name=n):
                 return f"getf(previous, {n!r})"
             case ir.Lookup(table=t, key=k):
-                return f"t_{t}.opt({self.expr(k)})" if k.type.nullable else f"t_{t}({self.expr(k)})"
+                return f"t_{t}.opt({self.expr(k)})" if k.type.nullable else f"t_{t}[{self.expr(k)}]"
             case ir.Cond(cond=c, then=a, otherwise=b) if self.probes is not None:
                 then, other = self.probe_pair("if", ("then", "else"))
                 return f"(cov_val({then}, {self.expr(a)}) if {self.expr(c)} else cov_val({other}, {self.expr(b)}))"

@@ -130,9 +130,9 @@ def check_failed(message: str) -> RecordError:
 class Table(dict[Any, Any]):
     """A lookup table with its unmatched-key policy (fail, default or passthrough).
 
-    Called with a key it is the dict's own lookup, in C (a Python ``__call__`` cost more than
-    the lookup: two a line of an invoice); only a key it lacks reaches ``__missing__``, which
-    applies the policy. (A key is always hashable: the compiler lets only a value of the
+    The generated code looks a key up as in any dict (``t_vat[code]``), in C (a Python
+    ``__call__`` cost more than the lookup: two a line of an invoice); only a key it lacks
+    reaches ``__missing__``, which applies the policy. (A key is always hashable: the compiler lets only a value of the
     table's declared key type, a scalar, look a table up.)"""
 
     __slots__ = ("default", "name", "policy")
@@ -140,8 +140,6 @@ class Table(dict[Any, Any]):
     def __init__(self, name: str, entries: dict[Any, Any], policy: str, default: Any) -> None:
         super().__init__(entries)
         self.name, self.policy, self.default = name, policy, default
-
-    __call__ = dict.__getitem__
 
     def __missing__(self, key: Any) -> Any:
         if self.policy == "default":
@@ -151,7 +149,7 @@ class Table(dict[Any, Any]):
         raise RecordError("E0605", f"table `{self.name}` has no entry for {format_value(key)!r}")
 
     def opt(self, key: Any) -> Any:
-        return None if key is None else self(key)
+        return None if key is None else self[key]
 
 
 # ---- null-propagating operators ---------------------------------------------------------------

@@ -259,7 +259,7 @@ class RecordReader:
             key = tuple(rec[k] for k in join.on)
             rec[fname] = join.rows_for(key)
         for fname, (target, on) in self.shape.refs.items():
-            rec[fname] = self._ref(target, tuple(rec[k] for k in on))
+            rec[fname] = self._ref(target, tuple(map(rec.__getitem__, on)))  # (a generator costs more)
         return rec
 
     def _by_line(self, index: LineIndex) -> Iterator[Record]:
