@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+from exportc.runtime import bulk
 from exportc.runtime.history import Delivery, HistoryStore, deliveries, delivery_log
 from exportc.runtime.kinds import ChangeKind
 
@@ -73,4 +74,31 @@ def test_a_commit_that_fails_after_the_bulk_write_records_nothing(db: str) -> No
         store.record_deliveries(conn, "p", 3, iter(_items(20)))
         store.record_deliveries(conn, "p", 3, iter(_items(30)[20:]))
     assert _state(store) == (30, 40)
+    store.dispose()
+
+
+def test_spooled_rows_come_back_in_order_across_batches(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run spools its deliveries as the bulk path's rows in batches (``bulk.Spool``); the
+    commit writes them in the order they were made, the last batch (not full) too, and a record
+    delivered twice in one commit ends as its later delivery."""
+    monkeypatch.setattr(bulk, "BATCH", 7)
+    items = _items(30)
+    spool = bulk.Spool()
+    for d in [*items, items[3]._replace(change=ChangeKind.DELETED, hash="e" * 64)]:
+        spool.add(bulk.row("p", 4, d))
+    assert spool.count == 31
+    store = HistoryStore(db)
+    with store.engine.begin() as conn:
+        store.record_rows(conn, spool.batches())
+    spool.close()
+    with store.engine.connect() as conn:
+        log = conn.execute(select(delivery_log.c.record_key, delivery_log.c.change, delivery_log.c.run_id)
+                           .order_by(delivery_log.c.id)).all()
+        third = conn.execute(select(deliveries).where(deliveries.c.record_key == "Factuurnummer=3")).one()
+        eighth = conn.execute(select(deliveries).where(deliveries.c.record_key == "Factuurnummer=8")).one()
+    assert [tuple(r) for r in log] == [(d.key, str(d.change), 4) for d in items] + [("Factuurnummer=3", "deleted", 4)]
+    assert (third.deleted, third.hash) == (True, "e" * 64)
+    assert (eighth.deleted, eighth.window_value, eighth.payload, eighth.raw_hash) == (
+        False, dt.date(2026, 1, 9), '{"n": 8}', f"{8:032x}")
+    assert _state(store) == (30, 31)
     store.dispose()

@@ -1,17 +1,20 @@
-"""The generated canonical encoder writes exactly the reference bytes (``json.dumps`` with sorted
-keys), for every type a source can declare: the history's hashes depend on it."""
+"""The generated canonical encoder, and msgspec's for records as the typed reader decodes them,
+write exactly the reference bytes (``json.dumps`` with sorted keys), for every type a source can
+declare: the history's hashes depend on it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime.canonical import canonical, encoder, own
+from exportc.runtime.canonical import canonical, encoder, own, typed_encoder
+from exportc.runtime.typedjson import TypedLines
 
 LINE = ShapeSpec("invoices.Regels", ("n",), None,
                  {"n": TypeSpec("int"), "amount": TypeSpec("decimal"), "from": TypeSpec("date", True),
@@ -71,3 +74,58 @@ def test_a_field_name_an_fstring_cannot_hold_still_encodes() -> None:
     shape = ShapeSpec("s", ("a",), None, {"a{b}": TypeSpec("text"), "it's\\": TypeSpec("int")}, {}, {})
     record = {"a{b}": "x\"y\n", "it's\\": 3}
     assert encoder(shape)(record) == canonical(record)
+
+
+TYPED_LINE = ShapeSpec("invoices.Regels", ("n",), None,
+                       {"n": TypeSpec("int"), "amount": TypeSpec("decimal"), "from": TypeSpec("date", True),
+                        "note": TypeSpec("text", True), "ok": TypeSpec("bool", True)}, {}, {})
+TYPED = ShapeSpec("invoices", ("number",), None,
+                  {"number": TypeSpec("text"), "day": TypeSpec("date"), "total": TypeSpec("decimal", True),
+                   "cust": TypeSpec("int"), "note": TypeSpec("text", True)},
+                  {"lines": TYPED_LINE}, {"customer": ("customers", ("cust",)), "agent": ("agents", ("cust",))})
+# decimals as a source writes them: strings and numbers, plain and in exponent form
+DECIMALS = (st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str)
+            | st.sampled_from(["1E+2", "1e-7", "0.0000001", "-0.00", "0E-10", "1.5E3", "12345678901234567890.12"])
+            | st.integers(-10**6, 10**6))
+
+
+def _typed_line() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"n": st.integers(-2**63, 2**63 - 1), "amount": DECIMALS,
+                                  "from": st.none() | st.dates().map(str), "note": st.none() | texts,
+                                  "ok": st.none() | st.booleans()})
+
+
+TYPED_RECORDS = st.fixed_dictionaries({
+    "number": texts.filter(bool), "day": st.dates().map(str), "total": st.none() | DECIMALS,
+    "cust": st.integers(-2**63, 2**63 - 1), "note": st.none() | texts.filter(bool),
+    "lines": st.lists(_typed_line(), max_size=3)})
+
+
+@settings(max_examples=500, deadline=None)
+@given(TYPED_RECORDS, st.none() | st.fixed_dictionaries({"x": texts}))
+def test_the_typed_encoder_writes_the_reference_bytes(line: dict[str, Any], customer: Any) -> None:
+    """A record as the typed JSON Lines reader decodes it (refs added after, as the reader does)
+    gets exactly the reference bytes from msgspec, or None (then the generated encoder writes
+    them): a decimal in exponent form, however the line wrote it, never slips through."""
+    record = TypedLines(TYPED, set()).decode(json.dumps(line, ensure_ascii=False) + "\n")
+    assume(record is not None)  # a line the exact path takes (an out-of-bounds decimal)
+    assert record is not None
+    record.update({"customer": customer, "agent": None})
+    before = list(record.items())
+    data = typed_encoder(TYPED)(record)
+    assert list(record.items()) == before  # the refs are back, in their place
+    reference = canonical(own(record, ("customer", "agent"))).encode()
+    if data is None:
+        assert b"E+" in reference or b"E-" in reference or "E" in str(record)
+    else:
+        assert data == reference
+
+
+def test_a_decimal_in_exponent_form_is_left_to_the_generated_encoder() -> None:
+    line = {"number": "A1", "day": "2026-01-02", "total": "1E+2", "cust": 7, "note": None, "lines": []}
+    record = TypedLines(TYPED, set()).decode(json.dumps(line) + "\n")
+    assert record is not None and str(record["total"]) == "1E+2"
+    record.update({"customer": None, "agent": None})
+    assert typed_encoder(TYPED)(record) is None
+    assert encoder(TYPED)(record) == canonical(own(record, ("customer", "agent")))
+    assert '"total":"100"' in encoder(TYPED)(record)

@@ -424,7 +424,7 @@ class BlockSet:
                 record = rec.value
                 # a line the history knows comes with its key: its record is not decoded
                 key = rec.key if rec.key is not None else key_of(record)
-                if not self.tracker.seen_key(first.block, key, rec.raw):
+                if not self.tracker.seen_key(first.block, key, rec.raw, rec.typed):
                     counter.duplicate(key, row_span(rec.file, rec.number))
                     continue
                 read += 1

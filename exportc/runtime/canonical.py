@@ -12,6 +12,14 @@ the generated one knows each field's type and the sorted key order up front, so 
 f-string of per-field expressions (3-4x faster). Values of an undeclared shape (``any``) go
 through the reference encoder.
 
+A record the typed JSON Lines reader decoded (``typedjson``) holds exactly the declared fields,
+each of exactly its declared type (msgspec checked them), so msgspec writes its canonical bytes
+in C, keys sorted (``typed_encoder``, another 3x faster than the generated one). msgspec writes
+every string, date, int, bool and null as ``json.dumps`` does (its strings tested over every
+code point), and a decimal as ``str(d)``, which is the reference's ``format(d, "f")`` except in
+exponent form (``1E+2``, ``1E-7``): any ``E+``/``E-`` in the bytes sends the record to the
+generated encoder instead.
+
 A ``ref`` field (another source's record, looked up by key) is not part of a record's content:
 it is left out, so a changed customer does not make its invoices count as changed.
 """
@@ -24,6 +32,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
+
+import msgspec
 
 from exportc.artefact import ShapeSpec, TypeSpec
 
@@ -118,3 +128,34 @@ def encoder(shape: ShapeSpec) -> Encoder:
         refs = tuple(shape.refs)
         return lambda r: canonical(own(r, refs))
     return namespace["encode"]  # type: ignore[no-any-return]
+
+
+
+_SORTED = msgspec.json.Encoder(order="sorted")
+
+TypedEncoder = Callable[[dict[str, Any]], bytes | None]
+
+
+def typed_encoder(shape: ShapeSpec) -> TypedEncoder:
+    """For records of ``shape`` the typed reader decoded: their canonical text, UTF-8 encoded
+    (see module doc), or None where msgspec's bytes might not be the reference's (a decimal in
+    exponent form, or so it looks: a text holding ``E+``/``E-``) or it cannot write them (a
+    lone surrogate): the generated encoder decides then."""
+    refs = tuple(shape.refs)  # in the order the reader adds them to a record
+
+    def encode(record: dict[str, Any]) -> bytes | None:
+        # The refs are set aside for the call rather than the record copied without them (a
+        # third of the cost); the reader added them last, and they go back last.
+        held: list[tuple[str, Any]] = []
+        try:
+            for name in refs:
+                held.append((name, record.pop(name)))
+            data = _SORTED.encode(record)
+        except (KeyError, msgspec.EncodeError, UnicodeEncodeError):
+            return None
+        finally:
+            record.update(held)
+        if b"E+" in data or b"E-" in data:
+            return None
+        return data
+    return encode

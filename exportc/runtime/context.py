@@ -55,10 +55,11 @@ class RunOptions:
 # Hook for production runs: given a block and a record, say how it changed and what was
 # delivered before; record what is delivered. Test runs without history use ``NoHistory``.
 class ChangeTracker:
-    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None) -> bool:
+    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None, typed: bool = False) -> bool:
         """Every key present in the source, selected or not (for deletion detection), with the
         digest of the line it was read from (``rawlines``; None when the source does not take
-        part); False when the key was seen before in this run (a duplicate record)."""
+        part) and whether the record is as the typed reader decoded it (``Record.typed``);
+        False when the key was seen before in this run (a duplicate record)."""
         return True
 
     def lines(self, source: str) -> LineIndex | None:

@@ -34,7 +34,8 @@ from sqlalchemy import Connection
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
-from exportc.runtime.canonical import encoder
+from exportc.runtime.bulk import Spool
+from exportc.runtime.canonical import encoder, typed_encoder
 from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, Recording, RunOptions, UsageError, execute
 from exportc.runtime.faults import crashpoint
@@ -61,9 +62,10 @@ class HistoryTracker(ChangeTracker):
     """Classifies records against the history; collects what a production run will record."""
 
     def __init__(self, store: HistoryStore, artefact: Artefact, opts: RunOptions,
-                 record: bool = True) -> None:
+                 record: bool = True, run_id: int = 0) -> None:
         self.store = store
         self.record = record  # a test run classifies like a production run but records nothing
+        self.run_id = run_id  # the run whose deliveries these are
         self.a = artefact
         self.opts = opts
         self.profile = artefact.name
@@ -84,16 +86,16 @@ class HistoryTracker(ChangeTracker):
         # One canonical text per record, by an encoder generated from the source's declared
         # types (byte for byte the text earlier releases hashed: see `canonical`).
         self.encoders = {s: encoder(artefact.sources[s]) for s in sources}
-        # (source, key, old hash, line digest) of the record just read
-        self._read: tuple[str, str, int | None, bytes | None] = ("", "", None, None)
+        self.typed_encoders = {s: typed_encoder(artefact.sources[s]) for s in sources}
+        # (source, key, old hash, line digest, as the typed reader decoded it) of the record just read
+        self._read: tuple[str, str, int | None, bytes | None, bool] = ("", "", None, None, False)
         # (source, key, canonical text, hash) of the record at hand: classify and delivered both
         # need them, once per record however many blocks it feeds.
         self._current: tuple[str, str, str, str] = ("", "", "", "")
         self._last_delivered: tuple[str, str] = ("", "")
-        # What to record, spooled to an unnamed temp file so memory stays flat however many
+        # What to record, as the bulk path's rows, spooled so memory stays flat however many
         # records a run delivers; read back in batches inside the commit transaction.
-        self.pending = tempfile.TemporaryFile("w+", encoding="utf-8")
-        self.pending_count = 0
+        self.pending = Spool()
         # (source, key, digest) of unchanged records read from lines the history did not know:
         # their digest is recorded with the run, so the next run knows the line.
         self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
@@ -149,7 +151,7 @@ class HistoryTracker(ChangeTracker):
             self.attach_refs(source, record)
         return record
 
-    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None) -> bool:
+    def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None, typed: bool = False) -> bool:
         source = block.source or ""
         state = self.state[source]
         old = None
@@ -158,18 +160,16 @@ class HistoryTracker(ChangeTracker):
             if old is None:
                 return False  # read before in this run: a duplicate
         state[key] = None
-        self._read = (source, key, old, raw)
+        self._read = (source, key, old, raw, typed)
         return True
 
-    def _spool(self, d: Delivery) -> None:
-        """One line per delivery: the payload is canonical JSON already (no raw newline or tab),
-        so it is written as it is, not encoded a second time; source and key as JSON strings."""
-        if not self.record:
-            return
-        window = d.window.isoformat() if d.window else ""
-        self.pending.write(f"{_json_str(d.source)}\t{_json_str(d.key)}\t{d.change}\t{d.hash}\t{window}\t"
-                           f"{d.raw or ''}\t{d.payload}\n")
-        self.pending_count += 1
+    def _spool(self, source: str, key: str, change: str, h: str, payload: str,
+               window: dt.date | None, raw: str | None = None) -> None:
+        """One delivery (the fields of a ``Delivery``), spooled as the bulk path's row."""
+        if self.record:
+            self.pending.add((self.profile, source, key, h, payload,
+                              window.isoformat() if window is not None else None, self.run_id, raw,
+                              str(change)))
 
     def delivered_before(self, source: str) -> bool:
         return bool(self.state.get(source))  # before reading: the keys delivered before
@@ -178,9 +178,17 @@ class HistoryTracker(ChangeTracker):
         return self._previous(source, key) if source in self.a.sources else None
 
     def _hashed(self, source: str, key: str, record: dict[str, Any]) -> tuple[str, str]:
+        """The record's canonical text and its hash (see ``canonical``): written in C for a
+        record as the typed reader decoded it, else by the source's generated encoder."""
         if self._current[:2] != (source, key):
-            text = self.encoders[source](record)
-            self._current = (source, key, text, hashlib.sha256(text.encode()).hexdigest())
+            typed = self._read[4] and self._read[:2] == (source, key)
+            data = self.typed_encoders[source](record) if typed else None
+            if data is None:
+                text = self.encoders[source](record)
+                data = text.encode()
+            else:
+                text = data.decode()
+            self._current = (source, key, text, hashlib.sha256(data).hexdigest())
         return self._current[2], self._current[3]
 
     def classify(self, block: BlockSpec, key: str, record: dict[str, Any]
@@ -209,7 +217,7 @@ class HistoryTracker(ChangeTracker):
         if change == ChangeKind.DELETED:  # found by _find_deleted; recorded once the deletion went out
             item = self._deletions.pop((source, key), None)
             if item is not None:
-                self._spool(item)
+                self._spool(*item)
             return
         if self.none or not self.record or self._last_delivered == (source, key):
             return  # a record is recorded once, however many blocks deliver it; a test run never
@@ -220,7 +228,7 @@ class HistoryTracker(ChangeTracker):
         if isinstance(window, dt.datetime):
             window = window.date()
         raw = self._read[3] if self._read[:2] == (source, key) else None
-        self._spool(Delivery(source, key, change, h, text, window, raw.hex() if raw is not None else None))
+        self._spool(source, key, change, h, text, window, raw.hex() if raw is not None else None)
 
     def deleted(self, block: BlockSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         source = block.source or ""
@@ -258,15 +266,6 @@ class HistoryTracker(ChangeTracker):
             return bool(where(record, ChangeKind.DELETED, record))
         except Exception:
             return False
-
-    def items(self) -> Iterator[Delivery]:
-        """The spooled deliveries, in the order they were made."""
-        self.pending.flush()
-        self.pending.seek(0)
-        for line in self.pending:
-            s, k, c, h, w, r, p = line.rstrip("\n").split("\t", 6)
-            yield Delivery(_json_load_str(s), _json_load_str(k), ChangeKind(c), h, p,
-                           dt.date.fromisoformat(w) if w else None, r or None)
 
     def _new_line(self, source: str, key: str) -> None:
         """An unchanged record read from a line the history does not know (other bytes, or a
@@ -452,7 +451,7 @@ def _counts(report: Report) -> dict[str, int]:
 
 
 def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
-    tracker = HistoryTracker(store, artefact, opts, record=record)
+    tracker = HistoryTracker(store, artefact, opts, record=record, run_id=run_id)
     crashpoint("after-history-read")
 
     def prepare(pairs: list[tuple[str, str]]) -> None:
@@ -472,7 +471,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
                                    "stopped for a minute and another run took it over); nothing "
                                    "was recorded or delivered")
             if record and report.status == "succeeded":
-                store.record_deliveries(conn, artefact.name, run_id, tracker.items())
+                store.record_rows(conn, tracker.pending.batches())
                 store.refresh_lines(conn, artefact.name, tracker.refreshed())
                 crashpoint("mid-commit")  # inside the transaction: a kill here rolls it back
             store.finish_run(run_id, values, conn)

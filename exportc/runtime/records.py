@@ -33,7 +33,8 @@ class Record:
 
     ``raw`` is the digest of the line it was read from (``rawlines``; None for a source that
     does not take part); ``key`` is given when the line is one the history knows, and then
-    ``value`` is an ``Unread``."""
+    ``value`` is an ``Unread``. ``typed``: the record is as the typed reader decoded its line (only
+    its refs added), so its canonical text can be written in C (``canonical.typed_encoder``)."""
 
     value: Row | None
     file: str
@@ -41,6 +42,7 @@ class Record:
     error: SourceError | None = None
     raw: bytes | None = None
     key: str | None = None
+    typed: bool = False
 
 
 class Unread(Mapping[str, Any]):
@@ -286,4 +288,4 @@ class RecordReader:
                     raise
                 yield Record(None, file, number, exc, raw=digest)
                 continue
-            yield Record(rec, file, number, raw=digest)
+            yield Record(rec, file, number, raw=digest, typed=is_typed)
