@@ -1,8 +1,8 @@
 """``exportc users``: the console's users, kept in the history database (as for every other
 command: ``--db``, else the working directory's project's history). Thin, like the CLI."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer would eval each string annotation anew on
+# every start (see exportc/cli.py).
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +36,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _accounts(db: str | None, create: bool = False) -> Accounts:
+def _accounts(db: str | None, create: bool = False) -> "Accounts":
     from exportc.orchestrate import open_history
     from exportc.runtime.accounts import Accounts
     from exportc.runtime.execute import UsageError
