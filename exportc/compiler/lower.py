@@ -105,9 +105,10 @@ def lower(p: ir.Profile, source: str, linemap: list[tuple[str, int]], texts: dic
         _nodes(b.element) if b.document else {}) for b in p.blocks)
     reads = _ref_reads(p)
     sources = {k: dataclasses.replace(_shape(v), ref_reads=reads.get(k)) for k, v in p.sources.items()}
+    run_fields = runs_read([p.blocks, p.global_checks])  # one walk of the IR, not one per run field
     return Artefact(p.name, p.title, p.files, p.schema_path, p.schema_digest, p.root,
                     p.namespaces, p.history, params, tables, sources, blocks, source, tuple(linemap),
-                    tuple(n for n in RUN_FIELDS if n in runs_read([p.blocks, p.global_checks])),
+                    tuple(n for n in RUN_FIELDS if n in run_fields),
                     rules=_rules(
                         [*linemap, *((s.file, s.line) for b in blocks for s in b.set_checks),
                          *((b.file, line) for b in blocks for line in b.nodes.values())], texts),
