@@ -98,3 +98,19 @@ def test_test_runs_beyond_keep_test_runs_are_pruned_production_runs_never(
     result = CliRunner().invoke(app, ["files", str(ids[1]), "--db", str(project / "h.db")])
     assert "(pruned)" in result.stdout
     assert ROOT not in (project / "store").parents
+
+
+def test_pruning_asks_the_history_for_the_old_test_folders_only(db: str) -> None:
+    """A test run prunes with one narrow query (finished test runs beyond the newest `keep`),
+    not by reading every run of the profile with its report: that grew with the history."""
+    from exportc.runtime.history import HistoryStore
+    store = HistoryStore(db)
+    for n, (profile, mode, status) in enumerate([("a", "T", "succeeded"), ("a", "P", "succeeded"),
+                                                 ("a", "T", "failed"), ("b", "T", "succeeded"),
+                                                 ("a", "T", "running"), ("a", "T", "succeeded"),
+                                                 ("a", "T", "succeeded")]):
+        store.create_run(profile, mode, status, {}, (None, None), f"/store/{n}")
+    assert sorted(store.old_test_folders("a", 2)) == ["/store/0", "/store/2"]  # not 1 (P), 3 (b), 4 (running)
+    assert sorted(store.old_test_folders("a", 0)) == ["/store/0", "/store/2", "/store/5", "/store/6"]
+    assert store.old_test_folders("a", 10) == []
+    store.dispose()

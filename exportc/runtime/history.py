@@ -419,6 +419,16 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(q)]
 
+    def old_test_folders(self, profile: str, keep: int) -> list[str]:
+        """The folders of a profile's finished test runs beyond its newest ``keep`` (all when
+        ``keep`` is 0): one column of the rows that matter, not every run with its report (a test
+        run asks this at its end; a history of 250 runs made that 45 ms of a 0.3 s run)."""
+        q = select(runs.c.out_dir).where(and_(
+            runs.c.profile == profile, runs.c.mode == "T", runs.c.out_dir.is_not(None),
+            runs.c.status.in_(("succeeded", "failed")))).order_by(runs.c.id.desc()).offset(keep)
+        with self.engine.connect() as conn:
+            return [r.out_dir for r in conn.execute(q)]
+
     def page_runs(self, profile: str | None = None, kind: str | None = None, limit: int = 50,
                   offset: int = 0, profiles: tuple[str, ...] | None = None) -> tuple[list[RunRow], int]:
         """One page of the overview, newest first, and how many runs match: ``kind`` is

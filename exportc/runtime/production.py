@@ -435,10 +435,7 @@ def _copy_out(report: Report, folder: Path, dest: Path, artefact: Artefact) -> N
 
 def _prune_test_runs(store: HistoryStore, profile: str, storage: Storage) -> None:
     """Remove the folders of a profile's test runs beyond the newest ``keep_test_runs``."""
-    tests = [r for r in store.list_runs(profile) if r.mode == "T" and r.out_dir
-             and r.status in ("succeeded", "failed")]
-    old = tests[:-storage.keep_test_runs] if storage.keep_test_runs else tests
-    prune([r.out_dir for r in old if r.out_dir], storage.root)
+    prune(store.old_test_folders(profile, storage.keep_test_runs), storage.root)
 
 
 def _counts(report: Report) -> dict[str, int]:
