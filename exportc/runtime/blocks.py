@@ -151,13 +151,14 @@ class BlockRun:
                 return None
         return change if self._write(record, key, change, previous, source) else None
 
-    def offer_unchanged(self, record: dict[str, Any], key: str, source: Span | None) -> bool | None:
+    def offer_unchanged(self, record: dict[str, Any], key: str, file: str, number: int) -> bool | None:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
-        under `history mutations`, where it is not delivered again): counted when the block
-        selects it. True: selected; False: not; None: its ``where`` failed."""
+        under `history mutations`, where it is not delivered again), read at line ``number``
+        of ``file``: counted when the block selects it. True: selected; False: not; None: its
+        ``where`` failed."""
         if not self.takes(ChangeKind.UNCHANGED):
             return False
-        selected = self._selects(record, key, source, ChangeKind.UNCHANGED, None)
+        selected = self._selects(record, key, None, ChangeKind.UNCHANGED, None, (file, number))
         if selected:
             self._count_unchanged()
         return selected
@@ -167,16 +168,20 @@ class BlockRun:
         self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
 
     def _selects(self, record: dict[str, Any] | None, key: str | None, source: Span | None,
-                 change: ChangeKind, previous: dict[str, Any] | None) -> bool | None:
+                 change: ChangeKind, previous: dict[str, Any] | None,
+                 row: tuple[str, int] | None = None) -> bool | None:
         """Whether the block's ``where`` selects the record (then it counts as one of the
-        block's records); None when the ``where`` itself failed the record (counted, reported)."""
+        block's records); None when the ``where`` itself failed the record (counted, reported).
+        ``row`` (file, line) stands for ``source`` when that is made only if needed (a
+        ``where`` that fails): a rerun asks it of every unchanged line, and a span costs more
+        than the ``where``."""
         self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
         try:
             if self.where is not None and not self.where(record, change, previous):
                 return False
         except RecordError as exc:
             self.counts.records += 1
-            self._problem(exc, key, source)
+            self._problem(exc, key, source if row is None else row_span(*row))
             self._fail()
             return None
         self.counts.records += 1
@@ -409,6 +414,7 @@ class BlockSet:
         windowed = shape.window is not None and (self.opts.date_from is not None
                                                  or self.opts.date_to is not None)
         read = inside = 0
+        unchanged = [br for br in runs if br.takes(ChangeKind.UNCHANGED)]  # the others say no
         self.order = _ReadOrder(self.ctx.report.problems)
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
@@ -431,12 +437,12 @@ class BlockSet:
                 if windowed and not _in_window(shape.window, record, self.opts):
                     continue
                 inside += 1
-                where = row_span(rec.file, rec.number)
                 if rec.key is not None:  # a line the history knows: unchanged, not even decoded
-                    picked = [br.offer_unchanged(record, key, where) for br in runs]
+                    picked = [br.offer_unchanged(record, key, rec.file, rec.number) for br in unchanged]
                     if True in picked and None not in picked:
                         _count(tally, True, ChangeKind.UNCHANGED)
                 else:
+                    where = row_span(rec.file, rec.number)
                     self._whole(runs, record, key, lambda br: br.offer(record, key, where), count)  # noqa: B023
             self._settle(0)
             self.order.restore()

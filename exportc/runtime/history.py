@@ -31,7 +31,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     create_engine,
     delete,
     event,
@@ -265,10 +264,6 @@ def _iso(v: dt.date | None) -> str | None:
         return aware(v).isoformat()
     return v.isoformat() if v else None
 
-
-_ONE_PAYLOAD = select(deliveries.c.payload, deliveries.c.window_value, deliveries.c.hash).where(and_(
-    deliveries.c.profile == bindparam("p"), deliveries.c.source == bindparam("s"),
-    deliveries.c.record_key == bindparam("k")))
 
 # The overview's columns: everything but the (large) report text.
 _SUMMARY = [c for c in runs.c if c.name not in ("report", "temp_files")]
@@ -607,18 +602,28 @@ class HistoryStore:
                     deliveries.c.deleted.is_(False))))
             yield from ((k, h) for k, h in rows)
 
-    def delivered_state(self, profile: str, source: str
-                        ) -> Iterator[tuple[str, str, str | None, dt.date | None]]:
-        """(key, hash, line digest, window value) of every record currently delivered (not
-        deleted) from a source, streamed. Read through the driver: a rerun reads every key of
-        the history, and SQLAlchemy's per-row processing cost more than the database."""
+    def delivered_state(self, profile: str, source: str, windows: bool = False
+                        ) -> Iterator[list[tuple[str, str, str | None, Any]]]:
+        """Batches of (key, hash prefix, line digest, window value) of every record currently
+        delivered (not deleted) from a source: the hash's first 32 hex digits (all a rerun
+        compares, see ``production._compact``), and the window value only when ``windows`` is
+        asked (else None; SQLite gives it as ISO text). Read on the driver's own cursor, in
+        batches of plain tuples: a rerun reads every key of the history, and SQLAlchemy's
+        per-row processing cost more than the database."""
+        window = "window_value" if windows else "NULL"
         mark = "%s" if self.is_postgres else "?"
+        sql = (f"SELECT record_key, substr(hash, 1, 32), raw_hash, {window} FROM {deliveries.name} "
+               f"WHERE profile = {mark} AND source = {mark} AND deleted = {mark}")
         with self.engine.connect() as conn:
-            rows = conn.execution_options(stream_results=True, yield_per=10_000).exec_driver_sql(
-                f"SELECT record_key, hash, raw_hash, window_value FROM {deliveries.name} "
-                f"WHERE profile = {mark} AND source = {mark} AND deleted = {mark}", (profile, source, False))
-            for k, h, r, w in rows:  # SQLite keeps a date as ISO text
-                yield k, h, r, dt.date.fromisoformat(w) if isinstance(w, str) else w
+            driver: Any = conn.connection.dbapi_connection
+            # PostgreSQL: a server-side cursor, so the rows stream instead of arriving at once
+            cursor = driver.cursor(name="exportc_state") if self.is_postgres else driver.cursor()
+            try:
+                cursor.execute(sql, (profile, source, False))
+                while rows := cursor.fetchmany(5000):
+                    yield rows
+            finally:
+                cursor.close()
 
     def refresh_lines(self, conn: Connection, profile: str,
                       items: Iterable[tuple[str, str, str]]) -> None:
@@ -627,16 +632,22 @@ class HistoryStore:
         transaction."""
         bulk.refresh(conn, profile, items, self.is_postgres)
 
-    def payload(self, conn: Connection, profile: str, source: str, key: str
-                ) -> tuple[str, dt.date | None, str] | None:
-        """One record as last delivered (payload, window value, hash), read on a connection the
-        caller keeps open for many such reads (a rerun reads one per changed record); no
-        transaction is left open between reads."""
+    def payload(self, conn: Connection, profile: str, source: str, key: str) -> str | None:
+        """One record's payload as last delivered, read on a connection the caller keeps open
+        for many such reads (a rerun reads one per changed record), through the driver's own
+        cursor (SQLAlchemy's statement handling cost ten times the lookup); no transaction is
+        left open between reads."""
+        mark = "%s" if self.is_postgres else "?"
+        driver: Any = conn.connection.dbapi_connection
+        cursor = driver.cursor()
         try:
-            row = conn.execute(_ONE_PAYLOAD, {"p": profile, "s": source, "k": key}).first()
+            cursor.execute(f"SELECT payload FROM {deliveries.name} WHERE profile = {mark} AND "
+                           f"source = {mark} AND record_key = {mark}", (profile, source, key))
+            row = cursor.fetchone()
         finally:
-            conn.rollback()
-        return (row[0], row[1], row[2]) if row is not None else None
+            cursor.close()
+            driver.rollback()
+        return row[0] if row is not None else None
 
     def payloads(self, profile: str, source: str, keys: list[str]
                  ) -> dict[str, tuple[str, dt.date | None, str]]:

@@ -101,6 +101,7 @@ class HistoryTracker(ChangeTracker):
         self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._refreshed: tuple[str, str] = ("", "")
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._coercers: dict[str, Coercer] = {}
         self._reader: Connection | None = None
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Deletions found, recorded only when their record went out whole (see `delivered`).
@@ -119,10 +120,12 @@ class HistoryTracker(ChangeTracker):
                 if windowed and index.wants_windows():
                     index.windows = {}
             state = self.state[s]
-            for key, h, raw, window in self.store.delivered_state(self.profile, s):
-                state[key] = _compact(h)
-                if raw is not None and index is not None:
-                    index.add(raw, key, window)
+            windows = index is not None and index.windows is not None
+            for rows in self.store.delivered_state(self.profile, s, windows):
+                for key, prefix, _raw, _window in rows:
+                    state[key] = int(prefix, 16)  # `_compact` of the hash: its first 32 digits
+                if index is not None:
+                    index.add_rows(rows)
 
     def lines(self, source: str) -> LineIndex | None:
         index = self.line_index.get(source)
@@ -141,12 +144,15 @@ class HistoryTracker(ChangeTracker):
             found = self.store.payload(self._reader, self.profile, source, key)
             if found is None:
                 return None
-            cached = self._coerce(source, found[0])
+            cached = self._coerce(source, found)
             self.previous_cache[(source, key)] = cached
         return cached
 
     def _coerce(self, source: str, payload: str) -> dict[str, Any]:
-        record = Coercer(self.a.sources[source])(json.loads(payload), "history", 0)
+        coerce = self._coercers.get(source)
+        if coerce is None:  # made once per source: it prepares a converter per field
+            coerce = self._coercers[source] = Coercer(self.a.sources[source])
+        record = coerce(json.loads(payload), "history", 0)
         if self.attach_refs is not None:  # `previous.klant`: refs are not part of the payload
             self.attach_refs(source, record)
         return record

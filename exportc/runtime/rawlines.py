@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 from exportc.artefact import ShapeSpec
 
 FORMAT = b"exportc raw lines 1"
+_NOTHING: dict[str, Any] = {}
 
 # The modules whose code decides what a line becomes: a change to any of them changes the key.
 _READERS = ("sources", "typedjson", "records", "canonical", "rawlines")
@@ -70,17 +72,21 @@ class LineIndex:
         h.update(line.encode())
         return h.digest()
 
-    def add(self, digest_hex: str, key: str, window: dt.date | None) -> None:
-        """A record delivered from a line with this digest (hex, as the history stores it)."""
-        self.known[bytes.fromhex(digest_hex)] = key
-        if self.windows is not None:
-            self.windows[key] = window
+    def add_rows(self, rows: Iterable[tuple[str, str, str | None, Any]]) -> None:
+        """Records delivered before, as the history gives them (``delivered_state``: key, hash,
+        line digest in hex or None, window value as a date or ISO text): those with a line."""
+        known, windows = self.known, self.windows
+        for key, _hash, digest_hex, window in rows:
+            if digest_hex is not None:
+                known[bytes.fromhex(digest_hex)] = key
+                if windows is not None:
+                    windows[key] = dt.date.fromisoformat(window) if isinstance(window, str) else window
 
     def fields(self, key: str) -> dict[str, Any]:
-        """What a run may read of a known record without decoding it."""
+        """What a run may read of a known record without decoding it (read only)."""
         window = self.shape.window
         if self.windows is None or window is None:
-            return {}
+            return _NOTHING  # one for every line: nothing is known without decoding
         return {window: self.windows.get(key)}
 
     def wants_windows(self) -> bool:
