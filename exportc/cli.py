@@ -163,9 +163,10 @@ def _date(value: str | None, option: str) -> dt.date | None:
     return _parsed(value, option, dt.date.fromisoformat, "a date YYYY-MM-DD")
 
 
-def _compiled(profile: str) -> tuple[Path, "CompileResult"]:
-    """Compile a profile named by path or name; diagnostics end the command (exit 1)."""
-    from exportc.compiler.pipeline import compile_file
+def _compiled(profile: str, cached: bool = False) -> tuple[Path, "CompileResult"]:
+    """Compile a profile named by path or name; diagnostics end the command (exit 1). With
+    ``cached``, from the compile cache when it can answer (an artefact, no AST or IR)."""
+    from exportc.compiler.cached import compile_cached
     from exportc.orchestrate import resolve_profile
     from exportc.runtime.execute import UsageError
 
@@ -173,8 +174,12 @@ def _compiled(profile: str) -> tuple[Path, "CompileResult"]:
         path = resolve_profile(profile)
     except UsageError as exc:
         raise _usage_error(str(exc)) from None
-    result = compile_file(path)
-    if result.module is None or result.errors():
+    if cached:
+        result = compile_cached(path)
+    else:
+        from exportc.compiler.pipeline import compile_file
+        result = compile_file(path)
+    if result.errors() or (result.artefact if cached else result.module) is None:
         _emit(result.diagnostics, result.sources, Format.text)
         raise typer.Exit(1)
     return path, result
@@ -661,7 +666,7 @@ def params(
     """A profile's params: type, default and description (pass them to `run` as --param NAME=VALUE)."""
     from exportc.clihelp import params_json, params_lines
 
-    artefact = _compiled(profile)[1].artefact
+    artefact = _compiled(profile, cached=True)[1].artefact
     assert artefact is not None
     if format is ListFormat.json:
         typer.echo(json.dumps(params_json(artefact), indent=2, ensure_ascii=False))

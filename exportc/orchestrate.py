@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import DatabaseError
+from typing import TYPE_CHECKING, Any
 
 from exportc.bindings import Binding, apply_binding, load_bindings
 from exportc.compiler.cached import compile_cached
@@ -27,10 +25,13 @@ from exportc.compiler.result import CompileResult
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
 from exportc.runtime.execute import RunOptions, UsageError
-from exportc.runtime.history import HistoryError, HistoryStore, RunRow, aware, db_reason, now
-from exportc.runtime.production import preflight, run_with_history
+from exportc.runtime.liveness import now
 from exportc.runtime.report import Report
 from exportc.runtime.secrets import has_literal_password, redact
+
+if TYPE_CHECKING:  # the history (and SQLAlchemy, ~0.1 s to import) loads when a command uses one:
+    # `exportc params`, `profiles`, `run PROFILE --help` never do
+    from exportc.runtime.history import HistoryStore, RunRow
 
 
 def os_user() -> str:
@@ -90,6 +91,7 @@ def open_history(db: str | None, profile: Path | None = None, create: bool = Tru
     """The history store (see ``history_location``). Read-only commands pass ``create=False``:
     a history that does not exist yet is a ``NoHistory`` error, never a new empty file.
     One store (and connection pool) per database per process, closed at exit."""
+    from exportc.runtime.history import HistoryStore
     url = history_location(db, profile)
     if url not in _STORES:
         store = HistoryStore(url, create=create)
@@ -167,6 +169,10 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         at = now()
     if at is not None:
         _no_stored_secrets(opts, binding_for(path, artefact.name))
+    from sqlalchemy.exc import DatabaseError
+
+    from exportc.runtime.history import HistoryError, db_reason
+    from exportc.runtime.production import preflight, run_with_history
     store = store or open_history(db, path)
     request = _request(path, opts)
     try:
@@ -203,6 +209,7 @@ def restore_secrets(opts: RunOptions, binding: Binding | None) -> None:
 def schedule_moment(at: dt.datetime) -> dt.datetime:
     """When a scheduled run is due, as the history stores it (local time, to the second); a
     moment with a zone is converted, a moment that has passed is refused."""
+    from exportc.runtime.history import aware
     local = at.astimezone().replace(tzinfo=None) if at.tzinfo else at
     local = local.replace(microsecond=0)
     if local < now():
@@ -226,7 +233,7 @@ def cancel_run(store: HistoryStore, run_id: int) -> RunRow:
     return cancelled
 
 
-Observer = Callable[[RunRow, RunOptions], None]
+Observer = Callable[["RunRow", RunOptions], None]
 
 
 def work(store: HistoryStore, once: bool, poll: float = 5.0,
@@ -256,6 +263,7 @@ def work(store: HistoryStore, once: bool, poll: float = 5.0,
 def execute_scheduled(store: HistoryStore, row: RunRow, observe: Observer | None = None) -> Report | None:
     """Run a claimed scheduled run; a profile that no longer compiles fails the run."""
     from exportc.diagnostics import render_all_text
+    from exportc.runtime.production import run_with_history
     req = row.request
     compiled = compile_cached(Path(req["profile"]))
     opts = options_from_request(req)

@@ -74,7 +74,7 @@ def test_starting_the_cli_loads_no_command_s_libraries() -> None:
 _HEAVY = ("lark", "exportc.compiler.pipeline", "exportc.compiler.codegen", "pydantic")
 
 
-def _loaded_twice(args: list[str], tmp_path: Path) -> list[str]:
+def _loaded_twice(args: list[str], tmp_path: Path, modules: tuple[str, ...] = _HEAVY) -> list[str]:
     """The command run twice in new processes sharing one cache: which of the compiler's
     modules (and Pydantic) each loaded."""
     probe = (
@@ -84,7 +84,7 @@ def _loaded_twice(args: list[str], tmp_path: Path) -> list[str]:
         "    app(sys.argv[1:])\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print('LOADED', sorted(m for m in {_HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
+        f"print('LOADED', sorted(m for m in {modules!r} if m in sys.modules), file=sys.stderr)\n")
     env = {**os.environ, "EXPORTC_CACHE_DIR": str(tmp_path / "cache"), "EXPORTC_RUN_STORE": str(tmp_path / "runs")}
     loaded = []
     for _ in range(2):
@@ -112,3 +112,11 @@ def test_a_warm_check_does_not_load_the_compiler(tmp_path: Path) -> None:
     answered from the cache once it is warm: none of the compiler's passes is imported."""
     assert _loaded_twice(["check", str(ROOT / "profiles")], tmp_path) == [
         "LOADED ['exportc.compiler.codegen', 'exportc.compiler.pipeline', 'lark']", "LOADED []"]
+
+
+def test_commands_that_touch_no_history_do_not_load_sqlalchemy(tmp_path: Path) -> None:
+    """`exportc params` and `exportc run PROFILE --help` read a profile, never a history: with a
+    warm cache they load neither SQLAlchemy nor the compiler's passes."""
+    exact = str(ROOT / "profiles" / "exact-online" / "exact-online.map")
+    for args in (["params", exact], ["run", exact, "--help"]):
+        assert _loaded_twice(args, tmp_path, ("sqlalchemy", *_HEAVY))[1] == "LOADED []", args
