@@ -142,3 +142,15 @@ def test_a_path_in_a_hint_is_shown_as_given(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.chdir(project)
     out = CliRunner().invoke(app, ["check", "profiles/x.map"]).output
     assert "hint: searched profiles, shared/schemas;" in out and "real" not in out
+
+
+def test_a_point_span_is_the_span_its_fields_make_and_stays_frozen() -> None:
+    """``Span.point`` sets the slots itself (a run makes one per source row): the same value,
+    hash and text as the dataclass's own constructor gives, and as immutable."""
+    from exportc.diagnostics import Span
+    point = Span.point("invoices.jsonl", 12, 3, 4)
+    made = Span("invoices.jsonl", 12, 3, 12, 7)
+    assert point == made and hash(point) == hash(made) and repr(point) == repr(made)
+    assert {point: 1}[made] == 1 and str(point) == "invoices.jsonl:12:3"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.line = 13  # type: ignore[misc]

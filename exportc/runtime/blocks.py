@@ -592,7 +592,7 @@ class BlockSet:
         shutil.rmtree(self.spool_dir, ignore_errors=True)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """One record's elements from every block that reads it, held until all of them succeed."""
 
