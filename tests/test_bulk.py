@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,3 +103,39 @@ def test_spooled_rows_come_back_in_order_across_batches(db: str, monkeypatch: py
         False, dt.date(2026, 1, 9), '{"n": 8}', f"{8:032x}")
     assert _state(store) == (30, 31)
     store.dispose()
+
+
+ODD = ["a\x00b", "line\nbreak\ttab", "quote\" back\\slash", "\u2028\u00e9\U0001f600", "E+1", ""]
+
+
+def _written(store: HistoryStore) -> tuple[list[Any], list[Any]]:
+    with store.engine.connect() as conn:
+        return (sorted(tuple(r) for r in conn.execute(select(deliveries))),
+                [tuple(r)[1:] for r in conn.execute(select(delivery_log).order_by(delivery_log.c.id))])
+
+
+def test_staged_rows_are_written_as_bound_rows_are(db: str, tmp_path: Path) -> None:
+    """A SQLite run stages its rows in a scratch file on another thread (through SQLite's JSON
+    functions) and the commit copies them from it: the history gets exactly what binding every
+    row writes, odd texts too (a NUL, line breaks, quotes, astral characters), and the scratch
+    folder is gone after."""
+    odd = ODD if db.startswith("sqlite") else ODD[1:]  # PostgreSQL's texts hold no NUL at all
+    items = [Delivery("invoices", f"K{i}{odd[i % len(odd)]}", ChangeKind.NEW, f"{i:064x}",
+                      json.dumps({"n": i, "t": odd[i % len(odd)]}, ensure_ascii=False),
+                      dt.date(2026, 1, 1) + dt.timedelta(days=i % 300) if i % 7 else None,
+                      f"{i:032x}" if i % 5 else None) for i in range(12_000)]
+    items.append(items[9]._replace(change=ChangeKind.DELETED, hash="e" * 64))
+    bound = HistoryStore(f"sqlite:///{tmp_path / 'bound.db'}")
+    with bound.engine.begin() as conn:
+        bound.record_deliveries(conn, "p", 4, iter(items))
+    store = HistoryStore(db)
+    staged = bulk.spool(tmp_path / "scratch")
+    for d in items:
+        staged.add(bulk.row("p", 4, d))
+    with store.engine.connect() as conn, bulk.attached(conn, staged), conn.begin():
+        store.record_rows(conn, staged)
+    staged.close()
+    assert _written(store) == _written(bound)
+    assert not (tmp_path / "scratch").exists()
+    store.dispose()
+    bound.dispose()

@@ -670,9 +670,11 @@ class HistoryStore:
         in ``conn``'s transaction together with the run's own row."""
         bulk.record(conn, profile, run_id, items, self.is_postgres)
 
-    def record_rows(self, conn: Connection, batches: Iterable[list[bulk.Row]]) -> None:
-        """``record_deliveries`` of deliveries spooled as the bulk path's rows (``bulk.Spool``)."""
-        bulk.write(conn, batches, self.is_postgres)
+    def record_rows(self, conn: Connection, rows: bulk.Spool | bulk.Staged | Iterable[list[bulk.Row]]
+                    ) -> None:
+        """``record_deliveries`` of deliveries spooled as the bulk path's rows (``bulk.spool``;
+        ``Staged`` rows attached to ``conn``: ``bulk.attached``)."""
+        bulk.write(conn, rows, self.is_postgres)
 
     # -- schedules --
     def cancel_scheduled(self, run_id: int) -> bool:

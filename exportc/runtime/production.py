@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -34,7 +35,7 @@ from sqlalchemy import Connection
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.config import DEFAULT_MAX_DELETIONS
 from exportc.project import project_of, run_store
-from exportc.runtime.bulk import Spool
+from exportc.runtime import bulk
 from exportc.runtime.canonical import encoder, typed_encoder
 from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, Recording, RunOptions, UsageError, execute
@@ -62,7 +63,7 @@ class HistoryTracker(ChangeTracker):
     """Classifies records against the history; collects what a production run will record."""
 
     def __init__(self, store: HistoryStore, artefact: Artefact, opts: RunOptions,
-                 record: bool = True, run_id: int = 0) -> None:
+                 record: bool = True, run_id: int = 0, scratch: Path | None = None) -> None:
         self.store = store
         self.record = record  # a test run classifies like a production run but records nothing
         self.run_id = run_id  # the run whose deliveries these are
@@ -94,8 +95,9 @@ class HistoryTracker(ChangeTracker):
         self._current: tuple[str, str, str, str] = ("", "", "", "")
         self._last_delivered: tuple[str, str] = ("", "")
         # What to record, as the bulk path's rows, spooled so memory stays flat however many
-        # records a run delivers; read back in batches inside the commit transaction.
-        self.pending = Spool()
+        # records a run delivers (on SQLite: staged in the folder ``scratch`` on another core);
+        # written inside the commit transaction.
+        self.pending = bulk.spool(scratch if record and not store.is_postgres else None)
         # (source, key, digest) of unchanged records read from lines the history did not know:
         # their digest is recorded with the run, so the next run knows the line.
         self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
@@ -454,12 +456,14 @@ def _counts(report: Report) -> dict[str, int]:
 
 
 def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
-    tracker = HistoryTracker(store, artefact, opts, record=record, run_id=run_id)
+    # The deliveries are staged beside the run's files (a temporary folder, like theirs)
+    scratch = Path(opts.out_dir) / f".deliveries.{os.getpid()}" if opts.out_dir is not None else None
+    tracker = HistoryTracker(store, artefact, opts, record=record, run_id=run_id, scratch=scratch)
     crashpoint("after-history-read")
 
     def prepare(pairs: list[tuple[str, str]]) -> None:
-        if record:
-            store.set_temp_files(run_id, pairs)  # from here a crash is cleaned up by recovery
+        if record:  # from here a crash is cleaned up by recovery
+            store.set_temp_files(run_id, [*pairs, *([(str(scratch), "")] if scratch else [])])
             crashpoint("after-temp-files")
 
     def commit(report: Report, files: list[str]) -> None:
@@ -468,13 +472,15 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
         values = store.finish_values(report.status, report.to_json(), files, len(report.errors),
                                      len(report.warnings), _counts(report))
         crashpoint("before-commit")
-        with store.engine.begin() as conn:
+        delivering = record and report.status == "succeeded"
+        with store.engine.connect() as conn, \
+                bulk.attached(conn, tracker.pending if delivering else None), conn.begin():
             if record and not store.holds_lock(conn, artefact.name, run_id):
                 raise HistoryError(f"the run lost the lock of `{artefact.name}` (its heartbeat "
                                    "stopped for a minute and another run took it over); nothing "
                                    "was recorded or delivered")
-            if record and report.status == "succeeded":
-                store.record_rows(conn, tracker.pending.batches())
+            if delivering:
+                store.record_rows(conn, tracker.pending)
                 store.refresh_lines(conn, artefact.name, tracker.refreshed())
                 crashpoint("mid-commit")  # inside the transaction: a kill here rolls it back
             store.finish_run(run_id, values, conn)
@@ -482,6 +488,7 @@ def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int,
 
     def moved() -> None:
         if record:
+            tracker.pending.close()  # the staged deliveries are recorded: gone before unlisted
             store.set_temp_files(run_id, [])
 
     try:
