@@ -27,6 +27,7 @@ whitespace removed). A warm exportc cache is part of "as a user runs it": one un
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -56,11 +57,16 @@ class Size:
 
     def __init__(self, invoices: int, folder: Path, scratch: Path) -> None:
         self.invoices = invoices
+        self.folder = folder
         self.plain = data(folder, invoices)
-        self.changed = data(folder, invoices, 1.0)
         self.scratch = scratch
         self.env = {**os.environ, "EXPORTC_RUN_STORE": str(scratch / "runs")}
         self.counter = 0
+
+    @functools.cached_property
+    def changed(self) -> Path:
+        """The data with 1% of the invoices changed (generated when first asked for)."""
+        return data(self.folder, self.invoices, 1.0)
 
     def _fresh(self, name: str) -> Path:
         self.counter += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exportc.compiler.pipeline import compile_file
-from exportc.runtime.records import RecordReader
+from exportc.runtime.records import RecordReader, _KeysOnly
 from exportc.runtime.sources import Binding
 
 ROOT = Path(__file__).parent.parent
@@ -44,3 +44,13 @@ def test_a_source_no_ref_points_at_says_nothing() -> None:
     artefact = compile_file(ROOT / "profiles" / "exact-online" / "exact-online.map").artefact
     assert artefact is not None
     assert artefact.sources["invoices"].ref_reads is None
+
+
+def test_an_existence_only_index_knows_exactly_its_keys() -> None:
+    """Keys of one integer are packed (9 bytes a customer); any other key is kept as it is."""
+    index = _KeysOnly()
+    for key in [(1,), (-5,), (1 << 62,), ("K1",), (2, "x"), (1 << 70,)]:
+        index[key] = {}
+    assert len(index.ints) == 3 and index.other == {("K1",), (2, "x"), (1 << 70,)}
+    assert [index.get(k) for k in [(1,), ("K1",), (2, "x"), (1 << 70,)]] == [{}, {}, {}, {}]
+    assert [index.get(k) for k in [(2,), ("1",), (1, "x"), (8193,), (1 << 71,)]] == [None] * 5

@@ -5,7 +5,6 @@ element, so its memory does not grow by one pointer per record for nothing."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import EXACT_PROFILE
@@ -17,19 +16,23 @@ from exportc.runtime.execute import RunOptions, execute
 
 
 def _keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, validate: bool) -> list[list[str | None] | None]:
-    """Each block run's written keys after a run of two invoices."""
-    made: list[blocks.BlockRun] = []
-    init = blocks.BlockRun.__init__
+    """Each block run's written keys after a run of two invoices (read back from the key log
+    just before the run lets go of it)."""
+    seen: list[list[str | None] | None] = []
+    forget = blocks.BlockSet.forget_keys
 
-    def spy(self: blocks.BlockRun, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        made.append(self)
-    monkeypatch.setattr(blocks.BlockRun, "__init__", spy)
+    def spy(self: blocks.BlockSet) -> None:
+        for br in self.runs:
+            if br.counts.written:
+                log = br.written_keys
+                seen.append(None if log is None else [log.at(n) for n in range(len(log))])
+        forget(self)
+    monkeypatch.setattr(blocks.BlockSet, "forget_keys", spy)
     world = write_world(tmp_path / "s", [invoice("K1", "12.10"), invoice("K2", "24.20")])
     report = execute(artefact(EXACT_PROFILE), RunOptions(
         sources=world, params={"invoice_export": "true"}, out_dir=tmp_path / "o", validate=validate))
     assert report.status == "succeeded", report.summary()
-    return [br.written_keys for br in made if br.counts.written]
+    return seen
 
 
 def test_a_validated_run_knows_the_record_of_each_element(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
 from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
+from exportc.runtime.keyset import KeyLog
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader
 from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
@@ -74,8 +75,9 @@ class BlockRun:
         self.name = block_name(block)
         self.counts = ctx.report.blocks.setdefault(self.name, BlockCounts())
         # The n-th element's record key, so an XSD error's line names its record (`record_at`):
-        # only for a document that is validated; a run that is not holds no key per element.
-        self.written_keys: list[str | None] | None = [] if opts.validate and not block.document else None
+        # only for a document that is validated; a run that is not holds no key per element. In
+        # a file, not in memory: it is read once at most, for the run's first XSD error.
+        self.written_keys: KeyLog | None = KeyLog() if opts.validate and not block.document else None
         self.sizes: list[int] = []
         entry = fns.blocks[block.index]
         self.emit, self.where, self.file_name = entry.emit, entry.where, entry.file_name
@@ -542,9 +544,11 @@ class BlockSet:
             return None
         index += first
         for br in self.runs:
-            keys = br.written_keys or []
+            keys = br.written_keys
+            if keys is None:
+                continue
             if index < len(keys):
-                return br.name, keys[index]
+                return br.name, keys.at(index)
             index -= len(keys)
         return None
 
@@ -590,6 +594,12 @@ class BlockSet:
         for br in self.runs:
             br.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+    def forget_keys(self) -> None:
+        """Drop the written elements' keys (once the document is validated: see `record_at`)."""
+        for br in self.runs:
+            if br.written_keys is not None:
+                br.written_keys.close()
 
 
 @dataclass(slots=True)

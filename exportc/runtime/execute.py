@@ -401,6 +401,8 @@ def _write(artefact: Artefact, fns: Bound, blocks: BlockSet,
         for o in outputs:
             o.discard()
         raise
+    finally:
+        blocks.forget_keys()  # kept past `discard` for `_validate`'s `record_at`
     return ok
 
 
@@ -469,6 +471,8 @@ def _emit_documents(artefact: Artefact, opts: RunOptions, blocks: BlockSet, sink
         blocks.discard()
         sink.discard()
         raise
+    finally:
+        blocks.forget_keys()
     return ok
 
 

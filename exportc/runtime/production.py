@@ -41,6 +41,7 @@ from exportc.runtime.context import in_window
 from exportc.runtime.execute import ChangeTracker, Recording, RunOptions, UsageError, execute
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import Delivery, HistoryError, HistoryStore
+from exportc.runtime.keyset import KeySet
 from exportc.runtime.kinds import ChangeKind, HistoryKind, RunMode
 from exportc.runtime.rawlines import LineIndex
 from exportc.runtime.records import Unread
@@ -74,14 +75,17 @@ class HistoryTracker(ChangeTracker):
         self.none = self.history is HistoryKind.NONE
         sources = {b.source for b in artefact.blocks if b.source}
         # Per source: key -> hash delivered before (compact: see `_compact`). A key read in this
-        # run is set to None (new keys are added as None), so no second set of keys is kept and a
-        # read key's hash is freed at once; what still has a hash after the source is read is
-        # gone from it.
-        self.state: dict[str, dict[str, int | None]] = {s: {} for s in sources}
+        # run is taken out, so its hash is freed at once; what is left after the source is read
+        # is gone from it.
+        self.state: dict[str, dict[str, int]] = {s: {} for s in sources}
+        # Per source: every key read in this run (a key read twice is a duplicate), at a few
+        # bytes a key, so that memory stays flat however long the source (``keyset``).
+        self.seen = {s: KeySet() for s in sources}
         # Per source: the line digests of records delivered unchanged since (``rawlines``); only
         # under `history mutations`, where an unchanged record is not delivered again, so its
         # line need not be decoded.
         self.line_index: dict[str, LineIndex] = {}
+        self._delivered: dict[str, bool] = {}  # per source: anything delivered before this run
         if not self.none:
             self._load_state(sources)
         # One canonical text per record, by an encoder generated from the source's declared
@@ -128,6 +132,7 @@ class HistoryTracker(ChangeTracker):
                     state[key] = int(prefix, 16)  # `_compact` of the hash: its first 32 digits
                 if index is not None:
                     index.add_rows(rows)
+            self._delivered[s] = bool(state)
 
     def lines(self, source: str) -> LineIndex | None:
         index = self.line_index.get(source)
@@ -161,14 +166,9 @@ class HistoryTracker(ChangeTracker):
 
     def seen_key(self, block: BlockSpec, key: str, raw: bytes | None = None, typed: bool = False) -> bool:
         source = block.source or ""
-        state = self.state[source]
-        old = None
-        if key in state:
-            old = state[key]
-            if old is None:
-                return False  # read before in this run: a duplicate
-        state[key] = None
-        self._read = (source, key, old, raw, typed)
+        if not self.seen[source].add(key):
+            return False  # read before in this run: a duplicate
+        self._read = (source, key, self.state[source].pop(key, None), raw, typed)
         return True
 
     def _spool(self, source: str, key: str, change: str, h: str, payload: str,
@@ -180,7 +180,7 @@ class HistoryTracker(ChangeTracker):
                               str(change)))
 
     def delivered_before(self, source: str) -> bool:
-        return bool(self.state.get(source))  # before reading: the keys delivered before
+        return self._delivered.get(source, False)
 
     def delivered_record(self, source: str, key: str) -> dict[str, Any] | None:
         return self._previous(source, key) if source in self.a.sources else None
@@ -203,7 +203,7 @@ class HistoryTracker(ChangeTracker):
                  ) -> tuple[ChangeKind, dict[str, Any] | None]:
         source = block.source or ""
         # seen_key took the record's old hash out of `state` just before (BlockSet._feed calls it
-        # first, for every record); `state` itself says None for it by now.
+        # first, for every record).
         assert self._read[:2] == (source, key), "classify follows seen_key for the same record"
         if type(record) is Unread:  # type: ignore[comparison-overlap]  # (isinstance of an ABC: slow)
             return ChangeKind.UNCHANGED, None  # a line delivered as it is: not even decoded
@@ -247,8 +247,7 @@ class HistoryTracker(ChangeTracker):
         return iter(self.deleted_cache[source])
 
     def _find_deleted(self, source: str) -> list[tuple[str, dict[str, Any]]]:
-        state = self.state[source]
-        gone = sorted(k for k, h in state.items() if h is not None)
+        gone = sorted(self.state[source])  # delivered before, not read in this run
         if not gone:
             return []
         payloads = self.store.payloads(self.profile, source, gone)
@@ -294,6 +293,8 @@ class HistoryTracker(ChangeTracker):
             yield _json_load_str(s), _json_load_str(k), r
 
     def close(self) -> None:
+        for keys in self.seen.values():
+            keys.close()
         self.pending.close()
         self.refresh.close()
         if self._reader is not None:

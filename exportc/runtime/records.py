@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from exportc.artefact import ShapeSpec
+from exportc.runtime.keyset import IntSet
 from exportc.runtime.rawlines import LineIndex
 from exportc.runtime.sources import (
     Binding,
@@ -179,6 +180,25 @@ def _kept(reads: tuple[str, ...] | None) -> Callable[[Row], Row]:
     return lambda rec: {f: rec[f] for f in reads if f in rec}
 
 
+class _KeysOnly:
+    """An index of referenced records no field is read of: only which keys exist. A key of one
+    integer (``cust_id``) costs 9 bytes (``IntSet``), any other its tuple in a set."""
+
+    def __init__(self) -> None:
+        self.ints = IntSet()
+        self.other: set[tuple[Any, ...]] = set()
+
+    def __setitem__(self, key: tuple[Any, ...], _row: Row) -> None:
+        if len(key) == 1 and IntSet.fits(key[0]):
+            self.ints.add(key[0])
+        else:
+            self.other.add(key)
+
+    def get(self, key: tuple[Any, ...]) -> Row | None:
+        present = key[0] in self.ints if len(key) == 1 and IntSet.fits(key[0]) else key in self.other
+        return _PRESENT if present else None
+
+
 class RecordReader:
     """Typed records of one top-level source, joined and referenced as its shape says."""
 
@@ -198,18 +218,18 @@ class RecordReader:
                   if sub.join_source and sub.join_source in bindings}
         self.coerce = Coercer(shape, joined)
         self.joined = joined
-        self.ref_index: dict[str, dict[tuple[Any, ...], Row]] = {}
+        self.ref_index: dict[str, dict[tuple[Any, ...], Row] | _KeysOnly] = {}
         # After iterating: per joined list, the keys of child rows without a parent record.
         self.orphans: dict[str, tuple[Binding, tuple[str, ...], list[tuple[Any, ...]]]] = {}
         self.delivered = delivered  # a ref this run's source lacks: the record delivered before
         # The history's line digests: only a JSON Lines source whose lists are in its lines.
         self.lines = lines if self.binding.kind == "jsonl" and not joined else None
 
-    def _refs(self, name: str) -> dict[tuple[Any, ...], Row]:
+    def _refs(self, name: str) -> dict[tuple[Any, ...], Row] | _KeysOnly:
         if name not in self.ref_index:
             shape = self.shapes[name]
             reader = RecordReader(name, shape, self.bindings, self.shapes)
-            index: dict[tuple[Any, ...], Row] = {}
+            index: dict[tuple[Any, ...], Row] | _KeysOnly = {} if shape.ref_reads != () else _KeysOnly()
             keep = _kept(shape.ref_reads)
             for rec in reader:
                 if rec.value is not None:

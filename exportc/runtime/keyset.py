@@ -1,0 +1,193 @@
+"""Sets of record keys that cost a few bytes a key, so that memory stays flat however many
+records a run reads.
+
+A run must know, across a whole source, every key it read (a key read twice is a duplicate
+record, left out). A Python set of the key strings costs ~110 bytes a key (the string and its
+slot): 120 MB at a million invoices. ``KeySet`` keeps a 64-bit digest of each key instead,
+packed in byte buckets (~9 bytes a key), and the keys themselves in a temporary file: a digest
+seen before is confirmed against that file before a key counts as read twice, so two keys that
+share a digest are never mistaken for one (a record is never dropped for a collision).
+
+``IntSet`` is exact without any file: it packs the 64-bit integers themselves (a reference's
+key, ``cust_id``, looked up once per invoice, where a confirmation per lookup would not do).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+
+# A lookup scans one bucket with memchr speed: ~1 KB at a million keys. The empty buckets cost
+# ~0.5 MB a set, whatever its size.
+_BUCKETS = 8192
+_pack = struct.Struct("<q").pack  # a signed 64-bit value as its 8 bytes
+_SPOOL_BATCH = 4096  # keys written to the file at once (cheaper than a write per key)
+
+
+def _packed() -> list[bytearray]:
+    return [bytearray() for _ in range(_BUCKETS)]
+
+
+def _find(bucket: bytearray, item: bytes) -> bool:
+    """Whether a bucket holds the 8-byte item (at a multiple of 8: a match across two items is
+    no match)."""
+    at = bucket.find(item)
+    while at > 0 and at & 7:
+        at = bucket.find(item, at + 1)
+    return at >= 0
+
+
+class IntSet:
+    """An exact set of integers in the signed 64-bit range (``fits``), ~9 bytes each."""
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        self._buckets = _packed()
+        self._n = 0
+        for v in values:
+            self.add(v)
+
+    def add(self, value: int) -> bool:
+        """Add ``value``; False when it was there already."""
+        bucket = self._buckets[value & (_BUCKETS - 1)]
+        item = _pack(value)
+        if _find(bucket, item):
+            return False
+        bucket += item
+        self._n += 1
+        return True
+
+    def __contains__(self, value: object) -> bool:
+        return self.fits(value) and _find(self._buckets[value & (_BUCKETS - 1)], _pack(value))  # type: ignore[operator]
+
+    def __len__(self) -> int:
+        return self._n
+
+    @staticmethod
+    def fits(value: object) -> bool:
+        """Whether a value can be held: an int (not a bool) in the signed 64-bit range."""
+        return type(value) is int and -(1 << 63) <= value < (1 << 63)
+
+
+def _digest(key: str) -> int:
+    """A signed 64-bit digest: Python's own string hash (SipHash, keyed per process; the set
+    lives in one process, and a shared digest is confirmed anyway)."""
+    return hash(key)
+
+
+class KeySet:
+    """The keys read so far of one source: ``add`` says whether a key is new.
+
+    Memory: ~9 bytes a key (its digest); the keys are appended to an unnamed temporary file.
+    A digest seen before (a duplicate key, or two keys sharing a digest: with 64 bits, about
+    once in 10^7 runs of a million keys) is confirmed by reading that file; a source that keeps
+    repeating keys (more than ``confirm_budget`` confirmations) has its keys loaded into an
+    exact set instead, so that a bad source is not slow either (its memory then grows)."""
+
+    def __init__(self, digest: Callable[[str], int] | None = None, confirm_budget: int = 8) -> None:
+        self._digest = digest if digest is not None else _digest
+        self._buckets = _packed()
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._batch: list[str] = []  # keys not yet in the file
+        self._budget = confirm_budget
+        self._exact: set[str] | None = None  # once confirmations are too many
+        self._n = 0
+        self.confirmations = 0  # how often the file was read (tests watch it)
+
+    def add(self, key: str) -> bool:
+        """Add a key; False when it was added before (exactly this key, not only its digest)."""
+        if self._exact is not None:
+            if key in self._exact:
+                return False
+            self._exact.add(key)
+            self._n += 1
+            return True
+        d = self._digest(key)
+        bucket = self._buckets[d & (_BUCKETS - 1)]
+        item = _pack(d)
+        if not _find(bucket, item):
+            bucket += item
+        elif self._read_before(key):
+            return False
+        elif self._exact is not None:  # ``_read_before`` gave up on the digests
+            self._exact.add(key)
+            self._n += 1
+            return True
+        batch = self._batch
+        batch.append(key)
+        if len(batch) >= _SPOOL_BATCH:
+            self._flush()
+        self._n += 1
+        return True
+
+    def _flush(self) -> None:
+        self._spool.write("".join([encode_basestring(k) + "\n" for k in self._batch]))
+        self._batch.clear()
+
+    def _read_before(self, key: str) -> bool:
+        """Whether ``key`` was added before (its digest was: a duplicate or a collision)."""
+        if key in self._batch:
+            return True
+        self.confirmations += 1
+        self._flush()
+        self._spool.seek(0)
+        if self.confirmations > self._budget:
+            self._exact = {json.loads(line) for line in self._spool}
+            self._buckets = []  # the exact set answers from now on
+            self._spool.close()
+            return key in self._exact
+        wanted = encode_basestring(key) + "\n"
+        found = any(line == wanted for line in self._spool)
+        self._spool.seek(0, 2)  # append after the end again
+        return found
+
+    def __len__(self) -> int:
+        return self._n
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+class KeyLog:
+    """Keys in the order they were appended, kept in an unnamed temporary file (none in
+    memory): ``at(n)`` reads the n-th back. For what is asked of rarely, once per run at most
+    (the record of an XSD error's line)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._batch: list[str] = []
+        self._n = 0
+
+    def append(self, key: str | None) -> None:
+        """Add the next key (None: an element of no record, such as a block without ``for``)."""
+        self._batch.append("null\n" if key is None else encode_basestring(key) + "\n")
+        self._n += 1
+        if len(self._batch) >= _SPOOL_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write("".join(self._batch))
+        self._batch.clear()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def at(self, index: int) -> str | None:
+        """The key appended ``index``-th (from 0)."""
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        self._flush()
+        self._file.seek(0)
+        try:
+            for n, line in enumerate(self._file):
+                if n == index:
+                    found: str | None = json.loads(line)
+                    return found
+        finally:
+            self._file.seek(0, 2)
+        raise IndexError(index)  # pragma: no cover - the file holds every key appended
+
+    def close(self) -> None:
+        self._file.close()
