@@ -180,6 +180,9 @@ def _kept(reads: tuple[str, ...] | None) -> Callable[[Row], Row]:
     return lambda rec: {f: rec[f] for f in reads if f in rec}
 
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
 class _KeysOnly:
     """An index of referenced records no field is read of: only which keys exist. A key of one
     integer (``cust_id``) costs 9 bytes (``IntSet``), any other its tuple in a set."""
@@ -195,8 +198,11 @@ class _KeysOnly:
             self.other.add(key)
 
     def get(self, key: tuple[Any, ...]) -> Row | None:
-        present = key[0] in self.ints if len(key) == 1 and IntSet.fits(key[0]) else key in self.other
-        return _PRESENT if present else None
+        if len(key) == 1:
+            v = key[0]
+            if type(v) is int and _INT64[0] <= v <= _INT64[1]:  # IntSet.fits, inline: once per invoice
+                return _PRESENT if self.ints.has(v) else None
+        return _PRESENT if key in self.other else None
 
 
 class RecordReader:
