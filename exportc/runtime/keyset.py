@@ -99,19 +99,13 @@ class KeySet:
         self._buckets = _packed()
         self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
         self._batch: list[str] = []  # keys not yet in the file
+        self._written = 0  # keys in the file
         self._budget = confirm_budget
         self._exact: set[str] | None = None  # once confirmations are too many
-        self._n = 0
         self.confirmations = 0  # how often the file was read (tests watch it)
 
     def add(self, key: str) -> bool:
         """Add a key; False when it was added before (exactly this key, not only its digest)."""
-        if self._exact is not None:
-            if key in self._exact:
-                return False
-            self._exact.add(key)
-            self._n += 1
-            return True
         d = self._digest(key)
         bucket = self._buckets[d & (_BUCKETS - 1)]
         item = _pack(d)
@@ -123,18 +117,24 @@ class KeySet:
         elif self._read_before(key):
             return False
         elif self._exact is not None:  # ``_read_before`` gave up on the digests
-            self._exact.add(key)
-            self._n += 1
-            return True
+            return self.add(key)
         batch = self._batch
         batch.append(key)
         if len(batch) >= _SPOOL_BATCH:
             self._flush()
-        self._n += 1
+        return True
+
+    def _add_exact(self, key: str) -> bool:
+        """``add`` once the keys are in an exact set."""
+        assert self._exact is not None
+        if key in self._exact:
+            return False
+        self._exact.add(key)
         return True
 
     def _flush(self) -> None:
         self._spool.write("".join([encode_basestring(k) + "\n" for k in self._batch]))
+        self._written += len(self._batch)
         self._batch.clear()
 
     def _read_before(self, key: str) -> bool:
@@ -148,6 +148,7 @@ class KeySet:
             self._exact = {json.loads(line) for line in self._spool}
             self._buckets = []  # the exact set answers from now on
             self._spool.close()
+            self.add = self._add_exact  # type: ignore[method-assign]
             return key in self._exact
         wanted = encode_basestring(key) + "\n"
         found = any(line == wanted for line in self._spool)
@@ -155,7 +156,7 @@ class KeySet:
         return found
 
     def __len__(self) -> int:
-        return self._n
+        return len(self._exact) if self._exact is not None else self._written + len(self._batch)
 
     def close(self) -> None:
         self._spool.close()
