@@ -89,16 +89,19 @@ def test_an_int_set_holds_only_64_bit_ints() -> None:
 
 def test_a_key_log_reads_back_the_nth_key() -> None:
     log = KeyLog()
-    keys: list[str | None] = [f"Factuurnummer={n}" for n in range(keyset._SPOOL_BATCH + 3)]
+    keys: list[str | None] = [f"Factuurnummer={n}" for n in range(300)]
     keys[7], keys[-1] = None, 'odd "key"\nwith a line end'
-    for k in keys:
+    for n, k in enumerate(keys):
         log.append(k)
-    assert len(log) == len(keys)
-    assert [log.at(n) for n in (0, 7, 100, len(keys) - 1)] == [keys[0], None, keys[100], keys[-1]]
+        if n % 100 == 99:
+            log.spill()  # some in the file, some still in memory
+    assert len(log) == len(keys) and log._written == 300
     log.append("after")
-    assert log.at(len(keys)) == "after"
+    assert [log.at(n) for n in (0, 7, 100, 299, 300)] == [keys[0], None, keys[100], keys[-1], "after"]
+    log.append("later")  # appended after a read: found too
+    assert log.at(301) == "later" and len(log) == 302
     with pytest.raises(IndexError):
-        log.at(len(keys) + 1)
+        log.at(302)
     log.close()
 
 

@@ -37,6 +37,7 @@ from exportc.runtime.sources import Binding, SourceError, key_text, record_key
 from exportc.values import format_value
 
 PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
+SPILL_MASK = 4095  # the written keys go to their file every 4096 records read (``KeyLog``)
 # Records that may wait for their documents' business rules while the next ones are rendered:
 # enough to keep every rule worker busy with whole batches (runtime/schematron.py).
 SETTLE_WINDOW = 64
@@ -424,6 +425,8 @@ class BlockSet:
             if hasattr(self.tracker, "attach_refs"):
                 self.tracker.attach_refs = reader.attach_refs
             for n, rec in enumerate(reader, start=1):
+                if not n & SPILL_MASK:
+                    self._spill_keys()
                 if self.opts.progress and n % PROGRESS_EVERY == 0:
                     self._progress(source, n)
                 if rec.value is None:
@@ -594,6 +597,11 @@ class BlockSet:
         for br in self.runs:
             br.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+    def _spill_keys(self) -> None:
+        for br in self.runs:
+            if br.written_keys is not None:
+                br.written_keys.spill()
 
     def forget_keys(self) -> None:
         """Drop the written elements' keys (once the document is validated: see `record_at`)."""

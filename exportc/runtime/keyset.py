@@ -163,34 +163,35 @@ class KeySet:
 
 
 class KeyLog:
-    """Keys in the order they were appended, kept in an unnamed temporary file (none in
-    memory): ``at(n)`` reads the n-th back. For what is asked of rarely, once per run at most
-    (the record of an XSD error's line)."""
+    """Keys in the order they were appended, kept in an unnamed temporary file: ``at(n)`` reads
+    the n-th back. For what is asked of rarely, once per run at most (the record of an XSD
+    error's line). ``append`` is a plain list append (once per record written: no more than
+    the list it replaces costs); whoever appends calls ``spill`` now and then, which moves
+    what was appended into the file, so memory holds no more than one spill's keys."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile("w+", encoding="utf-8")
-        self._batch: list[str] = []
-        self._n = 0
+        self._batch: list[str | None] = []
+        self._written = 0
+        # Add the next key (None: an element of no record, such as a block without ``for``)
+        self.append: Callable[[str | None], None] = self._batch.append
 
-    def append(self, key: str | None) -> None:
-        """Add the next key (None: an element of no record, such as a block without ``for``)."""
-        self._batch.append("null\n" if key is None else encode_basestring(key) + "\n")
-        self._n += 1
-        if len(self._batch) >= _SPOOL_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        self._file.write("".join(self._batch))
-        self._batch.clear()
+    def spill(self) -> None:
+        """Move the keys appended since the last spill into the file."""
+        batch = self._batch
+        if batch:
+            self._file.write("".join(["null\n" if k is None else encode_basestring(k) + "\n" for k in batch]))
+            self._written += len(batch)
+            batch.clear()  # the same list: ``append`` stays bound to it
 
     def __len__(self) -> int:
-        return self._n
+        return self._written + len(self._batch)
 
     def at(self, index: int) -> str | None:
         """The key appended ``index``-th (from 0)."""
-        if not 0 <= index < self._n:
+        if not 0 <= index < len(self):
             raise IndexError(index)
-        self._flush()
+        self.spill()
         self._file.seek(0)
         try:
             for n, line in enumerate(self._file):
