@@ -114,16 +114,17 @@ def _written(store: HistoryStore) -> tuple[list[Any], list[Any]]:
                 [tuple(r)[1:] for r in conn.execute(select(delivery_log).order_by(delivery_log.c.id))])
 
 
-def test_staged_rows_are_written_as_bound_rows_are(db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("n", [12_000, 40])
+def test_staged_rows_are_written_as_bound_rows_are(db: str, tmp_path: Path, n: int) -> None:
     """A SQLite run stages its rows in a scratch file on another thread (through SQLite's JSON
-    functions) and the commit copies them from it: the history gets exactly what binding every
-    row writes, odd texts too (a NUL, line breaks, quotes, astral characters), and the scratch
-    folder is gone after."""
+    functions) and the commit copies them from it (a rerun's few rows are bound as they are):
+    the history gets exactly what binding every row writes, odd texts too (a NUL, line breaks,
+    quotes, astral characters), and the scratch folder is gone after."""
     odd = ODD if db.startswith("sqlite") else ODD[1:]  # PostgreSQL's texts hold no NUL at all
     items = [Delivery("invoices", f"K{i}{odd[i % len(odd)]}", ChangeKind.NEW, f"{i:064x}",
                       json.dumps({"n": i, "t": odd[i % len(odd)]}, ensure_ascii=False),
                       dt.date(2026, 1, 1) + dt.timedelta(days=i % 300) if i % 7 else None,
-                      f"{i:032x}" if i % 5 else None) for i in range(12_000)]
+                      f"{i:032x}" if i % 5 else None) for i in range(n)]
     items.append(items[9]._replace(change=ChangeKind.DELETED, hash="e" * 64))
     bound = HistoryStore(f"sqlite:///{tmp_path / 'bound.db'}")
     with bound.engine.begin() as conn:

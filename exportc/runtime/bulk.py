@@ -103,9 +103,10 @@ class Staged:
     works in a scratch SQLite file by a thread whose one statement per batch runs in C without
     the GIL; the run's own thread only encodes each batch (msgspec, in C) and goes on.
 
-    The file lives in ``folder``, made at the first batch (a run registers the folder as a
-    temporary file before it delivers anything, so recovery removes it after a crash);
-    ``close`` removes it."""
+    The file lives in ``folder``, made at the first whole batch (a run registers the folder as
+    a temporary file before it delivers anything, so recovery removes it after a crash);
+    ``close`` removes it. Fewer rows than a batch (a rerun's few changes) stay in memory and
+    are bound as they are: a thread and a file would cost more than they save."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -121,6 +122,11 @@ class Staged:
         self.count += 1
         if len(self._batch) >= STAGED_BATCH:
             self._flush()
+
+    @property
+    def staged(self) -> bool:
+        """Whether rows went to the scratch file (else they are all still in memory)."""
+        return self._thread is not None
 
     def _flush(self) -> None:
         if self._thread is None:
@@ -163,8 +169,10 @@ class Staged:
             db.close()
 
     def finish(self) -> None:
-        """Wait until every row added is in the file; raises what stopped the thread."""
-        self._flush()
+        """Wait until every row added is in the file (when any was staged); raises what
+        stopped the thread."""
+        if self.staged:
+            self._flush()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -174,6 +182,9 @@ class Staged:
     def batches(self) -> Iterator[list[Row]]:
         """Every row, in batches, in the order they were added."""
         self.finish()
+        if not self.staged:
+            yield self._batch
+            return
         db = sqlite3.connect(self.path)
         try:
             cursor = db.execute("SELECT * FROM rows ORDER BY rowid")
@@ -223,7 +234,7 @@ def record(conn: Connection, profile: str, run_id: int, items: Iterable[Any], po
 def write(conn: Connection, rows: Spool | Staged | Iterable[list[Row]], postgres: bool) -> None:
     """Upsert each row and append it to the log, in ``conn``'s transaction (``Staged`` rows on
     SQLite: attached to ``conn`` first, see ``attached``)."""
-    if isinstance(rows, Staged) and not postgres:
+    if isinstance(rows, Staged) and rows.staged and not postgres:
         _insert_staged(conn)
         return
     batches = rows.batches() if isinstance(rows, (Spool, Staged)) else rows
@@ -247,6 +258,9 @@ def attached(conn: Connection, rows: Spool | Staged | None) -> Iterator[None]:
         yield
         return
     rows.finish()
+    if not rows.staged:  # a few rows, bound as they are
+        yield
+        return
     driver: Any = conn.connection.dbapi_connection
     driver.execute("ATTACH DATABASE ? AS exportc_staged", (str(rows.path),))
     try:
