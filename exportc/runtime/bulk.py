@@ -113,7 +113,7 @@ class Staged:
         self.path = folder / "deliveries.db"
         self.count = 0
         self._batch: list[Row] = []
-        self._queue: queue.Queue[bytes | list[Row] | None] = queue.Queue(maxsize=8)  # bounded memory
+        self._queue: queue.Queue[bytes | list[Row] | None] = queue.Queue(maxsize=2)  # bounded memory
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
