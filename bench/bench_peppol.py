@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wholeprocess import ROOT, timed
+from wholeprocess import ROOT, as_installed, timed
 
 PROFILE = ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map"
 MAINDOC = ROOT.parent / "shared" / "reference" / "ubl-2.1" / "xsd" / "maindoc"
@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "exportc-bench")
     ap.add_argument("--commands", action="store_true", help="print the commands, run nothing")
     a = ap.parse_args()
+    as_installed()
     a.data.mkdir(parents=True, exist_ok=True)
     cores = str(len(os.sched_getaffinity(0)))
     variants = [("XSD only", xsd_only(a.data), {}), ("XSD + both Schematron (in process)", PROFILE,

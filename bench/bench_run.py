@@ -36,7 +36,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wholeprocess import ROOT, timed
+from wholeprocess import ROOT, as_installed, timed
 
 PROFILE = ROOT / "profiles" / "exact-online" / "exact-online.map"
 BENCH = ROOT / "bench"
@@ -174,6 +174,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "exportc-bench")
     a = ap.parse_args()
+    as_installed()
     sizes = [*a.sizes, *([1_000_000] if a.big else [])]
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="exportc-bench-") as tmp:

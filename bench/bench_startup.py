@@ -21,7 +21,6 @@ the script compiles them first (``compileall``), as an installation does.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
 import statistics
@@ -29,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wholeprocess import ROOT, timed
+from wholeprocess import ROOT, as_installed, timed
 
 EXAMPLES = ROOT / "examples" / "i-reserve"
 PROFILE = ROOT / "profiles" / "exact-online" / "exact-online.map"
@@ -62,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
-    compileall.compile_dir(ROOT / "exportc", quiet=1)
+    as_installed()
     scratch = Path(tempfile.mkdtemp(prefix="exportc-bench-startup-"))
     try:
         cmds = commands(scratch)
