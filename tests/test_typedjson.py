@@ -4,6 +4,7 @@ the exact path (``json`` + ``Coercer``), for plain lines and odd ones alike."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,19 @@ def test_a_decimal_out_of_bounds_is_refused_on_the_typed_path(
     assert fast[0][2] is not None and "total" in fast[0][2], fast  # a record error naming the field
     monkeypatch.setattr(typedjson.TypedLines, "decode", lambda self, line: None)
     assert fast == _read(path)
+
+
+DECIMALS = (st.decimals() | st.decimals(places=2) | st.sampled_from(["NaN", "-sNaN", "Infinity", "1E+41", "1E+39",
+                                                                      "1e-41", "0E-50", "-0.00"]).map(Decimal)
+            | st.integers(-10**45, 10**45).map(Decimal) | st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(DECIMALS)
+def test_the_inlined_bound_check_answers_as_within(amount: Decimal | None) -> None:
+    """holds() checks a decimal's bounds inline for the usual amount and asks ``within`` for any
+    other: both must accept and refuse the same decimals."""
+    shape = ShapeSpec("amounts", ("amount",), None, {"amount": TypeSpec("decimal", True)}, {}, {})
+    namespace: dict[str, Any] = {"within": typedjson.within}
+    exec(typedjson.plain_check(shape, set()), namespace)
+    assert namespace["holds"]('{"amount":1}', {"amount": amount}) is typedjson.within(amount)
