@@ -4,11 +4,17 @@ so a customer referred to by a million invoices costs its key, not its every fie
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from exportc.artefact import Artefact
 from exportc.compiler.pipeline import compile_file
+from exportc.runtime import typedjson
 from exportc.runtime.records import RecordReader, _KeysOnly
-from exportc.runtime.sources import Binding
+from exportc.runtime.sources import Binding, SourceError
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "i-reserve"
@@ -54,3 +60,54 @@ def test_an_existence_only_index_knows_exactly_its_keys() -> None:
     assert len(index.ints) == 3 and index.other == {("K1",), (2, "x"), (1 << 70,)}
     assert [index.get(k) for k in [(1,), ("K1",), (2, "x"), (1 << 70,)]] == [{}, {}, {}, {}]
     assert [index.get(k) for k in [(2,), ("1",), (1, "x"), (8193,), (1 << 71,)]] == [None] * 5
+
+def _bindings(tmp_path: Path, extra: list[str]) -> dict[str, Binding]:
+    """The example's sources, customers with ``extra`` lines after its own."""
+    customers = (EXAMPLE / "customers.jsonl").read_text("utf-8").splitlines()
+    (tmp_path / "customers.jsonl").write_text("\n".join([*customers, *extra]) + "\n", "utf-8")
+    return {"customers": Binding("customers", str(tmp_path / "customers.jsonl")),
+            "invoices": Binding("invoices", str(EXAMPLE / "invoices.jsonl"))}
+
+
+def _invoices(artefact: Artefact, bindings: dict[str, Binding], shared: dict[str, Any] | None) -> list[object]:
+    reader = RecordReader("invoices", artefact.sources["invoices"], bindings, artefact.sources, ref_index=shared)
+    return [(rec.value, rec.error and str(rec.error)) for rec in reader]
+
+
+def test_a_referenced_source_the_run_reads_is_indexed_as_it_is_read_not_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers sharing an index (one run's): reading `customers` builds its index, and the
+    invoices find their `klant` there, the same as in an index read on its own; the customers
+    file is opened once. A customer given twice is indexed as `_refs` indexes it (the later)."""
+    artefact = compile_file(ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map").artefact
+    assert artefact is not None
+    first = json.loads((EXAMPLE / "customers.jsonl").read_text("utf-8").splitlines()[0])
+    bindings = _bindings(tmp_path, [json.dumps({**first, "Bedrijfsnaam": "Later BV"})])
+    alone = _invoices(artefact, bindings, None)
+    opened: list[str] = []
+
+    def counting_open(file: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(Path(file).name)
+        return open(file, *args, **kwargs)
+    monkeypatch.setattr(typedjson, "open", counting_open, raising=False)
+    shared: dict[str, Any] = {}
+    assert list(RecordReader("customers", artefact.sources["customers"], bindings, artefact.sources,
+                             ref_index=shared))
+    assert "customers" in shared and opened == ["customers.jsonl"]
+    assert _invoices(artefact, bindings, shared) == alone and opened == ["customers.jsonl", "invoices.jsonl"]
+    assert shared["customers"][(first["cust_id"],)]["Bedrijfsnaam"] == "Later BV"
+
+
+def test_a_referenced_source_that_fails_part_way_is_not_kept_as_its_index(tmp_path: Path) -> None:
+    """A source that ends on a line that is not JSON leaves no index: the invoices read it
+    again and fail there, as they did on their own."""
+    artefact = compile_file(ROOT / "profiles" / "peppol-bis3" / "peppol-bis3.map").artefact
+    assert artefact is not None
+    bindings = _bindings(tmp_path, ["not json"])
+    shared: dict[str, Any] = {}
+    with pytest.raises(SourceError):
+        list(RecordReader("customers", artefact.sources["customers"], bindings, artefact.sources,
+                          ref_index=shared))
+    assert "customers" not in shared
+    with pytest.raises(SourceError):
+        _invoices(artefact, bindings, shared)

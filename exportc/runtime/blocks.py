@@ -31,7 +31,7 @@ from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.keyset import KeyLog
 from exportc.runtime.kinds import ChangeKind, HistoryKind
-from exportc.runtime.records import Record, RecordReader
+from exportc.runtime.records import Record, RecordReader, RefIndexes
 from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
 from exportc.runtime.sources import Binding, SourceError, key_text, record_key
 from exportc.values import format_value
@@ -352,6 +352,8 @@ class BlockSet:
                           Callable[[bool, str | None], None]]] = field(default_factory=deque)
     order: _ReadOrder = field(default_factory=lambda: _ReadOrder([]))
     _next: int = 0  # the frontier: index in ``runs`` of the first block not yet in the document
+    # referenced sources indexed by key, shared by the run's readers (``RecordReader.ref_index``)
+    ref_index: RefIndexes = field(default_factory=dict)
 
     def run(self) -> bool:
         """Feed every block; False when a record failed (without --skip-invalid)."""
@@ -421,7 +423,7 @@ class BlockSet:
         self.order = _ReadOrder(self.ctx.report.problems)
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
-                                  self.tracker.delivered_record, self.tracker.lines(source))
+                                  self.tracker.delivered_record, self.tracker.lines(source), self.ref_index)
             if hasattr(self.tracker, "attach_refs"):
                 self.tracker.attach_refs = reader.attach_refs
             for n, rec in enumerate(reader, start=1):

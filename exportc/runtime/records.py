@@ -205,13 +205,18 @@ class _KeysOnly:
         return _PRESENT if key in self.other else None
 
 
+# The indexes of referenced sources by name, shared by the readers of one run.
+RefIndexes = dict[str, dict[tuple[Any, ...], Row] | _KeysOnly]
+
+
 class RecordReader:
     """Typed records of one top-level source, joined and referenced as its shape says."""
 
     def __init__(self, name: str, shape: ShapeSpec, bindings: dict[str, Binding],
                  shapes: dict[str, ShapeSpec],
                  delivered: Callable[[str, str], Row | None] | None = None,
-                 lines: LineIndex | None = None) -> None:
+                 lines: LineIndex | None = None,
+                 ref_index: RefIndexes | None = None) -> None:
         if name not in bindings:
             raise SourceError(f"source `{name}` is not bound; pass --source {name}=FILE", name,
                               code="E0504")
@@ -224,7 +229,9 @@ class RecordReader:
                   if sub.join_source and sub.join_source in bindings}
         self.coerce = Coercer(shape, joined)
         self.joined = joined
-        self.ref_index: dict[str, dict[tuple[Any, ...], Row] | _KeysOnly] = {}
+        # The indexes of referenced sources, by name: shared by the readers of one run, so a
+        # source the run reads anyway is indexed as it is read rather than read twice.
+        self.ref_index: RefIndexes = {} if ref_index is None else ref_index
         # After iterating: per joined list, the keys of child rows without a parent record.
         self.orphans: dict[str, tuple[Binding, tuple[str, ...], list[tuple[Any, ...]]]] = {}
         self.delivered = delivered  # a ref this run's source lacks: the record delivered before
@@ -233,14 +240,10 @@ class RecordReader:
 
     def _refs(self, name: str) -> dict[tuple[Any, ...], Row] | _KeysOnly:
         if name not in self.ref_index:
-            shape = self.shapes[name]
-            reader = RecordReader(name, shape, self.bindings, self.shapes)
-            index: dict[tuple[Any, ...], Row] | _KeysOnly = {} if shape.ref_reads != () else _KeysOnly()
-            keep = _kept(shape.ref_reads)
-            for rec in reader:
-                if rec.value is not None:
-                    index[tuple(rec.value[k] for k in shape.key)] = keep(rec.value)
-            self.ref_index[name] = index
+            reader = RecordReader(name, self.shapes[name], self.bindings, self.shapes)
+            for _rec in reader._indexing():
+                pass
+            self.ref_index[name] = reader.ref_index[name]
         return self.ref_index[name]
 
     def _ref(self, target: str, key: tuple[Any, ...]) -> Row | None:
@@ -262,6 +265,34 @@ class RecordReader:
         if self.lines is not None:
             yield from self._by_line(self.lines)
             return
+        if self._indexes_itself():
+            yield from self._indexing()
+            return
+        yield from self._records()
+
+    def _indexes_itself(self) -> bool:
+        """Whether reading this source also builds its index as a referenced source: when some
+        source refers to it and it has none built yet. Its records are then the ones ``_refs``
+        would read (this reader's ``delivered`` only reaches records through refs of its own,
+        so a source with refs is left to ``_refs``)."""
+        return (self.name not in self.ref_index and not self.shape.refs
+                and any(target == self.name for shape in self.shapes.values()
+                        for target, _on in shape.refs.values()))
+
+    def _indexing(self) -> Iterator[Record]:
+        """The records, each also kept in this source's index as ``_refs`` keeps it; the index
+        is shared once the whole source was read (a source that fails part way is read again,
+        and fails there as it would have)."""
+        index: dict[tuple[Any, ...], Row] | _KeysOnly = {} if self.shape.ref_reads != () else _KeysOnly()
+        keep = _kept(self.shape.ref_reads)
+        key = self.shape.key
+        for rec in self._records():
+            if rec.value is not None:
+                index[tuple(map(rec.value.__getitem__, key))] = keep(rec.value)
+            yield rec
+        self.ref_index[self.name] = index
+
+    def _records(self) -> Iterator[Record]:
         joins = {f: _Join(self.shape.lists[f], self.shape, self.bindings[
             self.shape.lists[f].join_source or ""], self.binding) for f in self.joined}
         header_checked = self.binding.kind != "csv"
