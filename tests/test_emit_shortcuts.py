@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from helpers import first_block
 
 from exportc import artefact
-from exportc.artefact import RunValues
-from exportc.compiler.pipeline import compile_file
 from exportc.runtime.api import RecordError
-from exportc.runtime.execute import load_bind, load_tables
 
 PROFILE = """profile t.shortcuts
 target "{schema}" root Orders
@@ -35,17 +33,12 @@ Order for orders {{
 """
 
 
-def _bound(tmp_path: Path, text: str) -> tuple[str, artefact.BlockEntry]:
-    path = tmp_path / "shortcuts.map"
-    path.write_text(PROFILE.format(schema=ROOT / "tests" / "schemas" / "orders.xsd", text=text), "utf-8")
-    result = compile_file(path)
-    assert result.artefact is not None, result.diagnostics
-    a = result.artefact
-    run = RunValues(None, None, None, None, "test", dt.datetime(2026, 1, 1), a.name)
-    return a.python, load_bind(a)({}, load_tables(a), run, lambda *_: None).blocks[0].emit
+def _bound(tmp_path: Path, text: str) -> tuple[str, artefact.Emit]:
+    schema = ROOT / "tests" / "schemas" / "orders.xsd"
+    return first_block(tmp_path / "shortcuts.map", PROFILE.format(schema=schema, text=text))
 
 
-def _emit(emit: artefact.BlockEntry, state: str) -> str:
+def _emit(emit: artefact.Emit, state: str) -> str:
     order = {"id": "A1", "placed": dt.date(2026, 1, 2), "total": Decimal("3"), "state": state,
              "lines": [{"nr": 1, "amount": Decimal("1.25")}, {"nr": 2, "amount": Decimal("0.5")}]}
     out: list[str] = []

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import EXACT_PROFILE, ROOT, rel
+from helpers import first_block
 
 from exportc import artefact
-from exportc.artefact import RunValues
 from exportc.compiler.pipeline import compile_file
 from exportc.runtime import api
 from exportc.runtime.api import RecordError
-from exportc.runtime.execute import load_bind, load_tables
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +106,9 @@ Order for orders {{
 """
 
 
-def _bound(tmp_path: Path, text: str) -> tuple[str, artefact.BlockEntry]:
-    path = tmp_path / "hoist.map"
-    path.write_text(PROFILE.format(schema=ROOT / "tests" / "schemas" / "orders.xsd", text=text), "utf-8")
-    result = compile_file(path)
-    assert result.artefact is not None, result.diagnostics
-    a = result.artefact
-    run = RunValues(None, None, None, None, "test", dt.datetime(2026, 1, 1), a.name)
-    bound = load_bind(a)({}, load_tables(a), run, lambda *_: None)
-    return a.python, bound.blocks[0].emit
+def _bound(tmp_path: Path, text: str) -> tuple[str, artefact.Emit]:
+    schema = ROOT / "tests" / "schemas" / "orders.xsd"
+    return first_block(tmp_path / "hoist.map", PROFILE.format(schema=schema, text=text))
 
 
 def _order(state: str, lines: int) -> dict[str, object]:
