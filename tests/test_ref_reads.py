@@ -53,13 +53,22 @@ def test_a_source_no_ref_points_at_says_nothing() -> None:
 
 
 def test_an_existence_only_index_knows_exactly_its_keys() -> None:
-    """Keys of one integer are packed (9 bytes a customer); any other key is kept as it is."""
+    """Keys of one integer are bits (below 2^24) or packed (9 bytes); any other key is kept as
+    it is."""
     index = _KeysOnly()
-    for key in [(1,), (-5,), (1 << 62,), ("K1",), (2, "x"), (1 << 70,)]:
+    for key in [(1,), (0,), (9,), ((1 << 24) - 1,), (1 << 24,), (-5,), (1 << 62,), ("K1",), (2, "x"),
+                (1 << 70,)]:
         index[key] = {}
     assert len(index.ints) == 3 and index.other == {("K1",), (2, "x"), (1 << 70,)}
-    assert [index.get(k) for k in [(1,), ("K1",), (2, "x"), (1 << 70,)]] == [{}, {}, {}, {}]
-    assert [index.get(k) for k in [(2,), ("1",), (1, "x"), (8193,), (1 << 71,)]] == [None] * 5
+    assert len(index.bits) == 1 << 21  # up to the largest key below 2^24
+    found = [(1,), (0,), (9,), ((1 << 24) - 1,), (1 << 24,), (-5,), ("K1",), (2, "x"), (1 << 70,)]
+    assert [index.get(k) for k in found] == [{}] * len(found)
+    missing = [(2,), (8,), (10,), ("1",), (1, "x"), (8193,), (1 << 23,), ((1 << 24) + 1,), (-4,), (1 << 71,)]
+    assert [index.get(k) for k in missing] == [None] * len(missing)
+    small = _KeysOnly()
+    small[(3,)] = {}
+    assert small.get((3,)) == {} and small.get((4,)) is None and small.get((100,)) is None
+
 
 def _bindings(tmp_path: Path, extra: list[str]) -> dict[str, Binding]:
     """The example's sources, customers with ``extra`` lines after its own."""

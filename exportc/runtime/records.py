@@ -181,19 +181,29 @@ def _kept(reads: tuple[str, ...] | None) -> Callable[[Row], Row]:
 
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
+_BITMAP_LIMIT = 1 << 24  # keys below it are bits (at most 2 MB however many there are)
 
 
 class _KeysOnly:
     """An index of referenced records no field is read of: only which keys exist. A key of one
-    integer (``cust_id``) costs 9 bytes (``IntSet``), any other its tuple in a set."""
+    integer (``cust_id``) costs a bit of a bitmap when it is below 2^24 and 9 bytes
+    (``IntSet``) above; any other key its tuple in a set. A lookup per invoice: the bitmap
+    answers faster than a dict."""
 
     def __init__(self) -> None:
+        self.bits = bytearray()
         self.ints = IntSet()
         self.other: set[tuple[Any, ...]] = set()
 
     def __setitem__(self, key: tuple[Any, ...], _row: Row) -> None:
         if len(key) == 1 and IntSet.fits(key[0]):
-            self.ints.add(key[0])
+            v = key[0]
+            if 0 <= v < _BITMAP_LIMIT:
+                if v >> 3 >= len(self.bits):
+                    self.bits.extend(bytes((v >> 3) + 1 - len(self.bits)))
+                self.bits[v >> 3] |= 1 << (v & 7)
+            else:
+                self.ints.add(v)
         else:
             self.other.add(key)
 
@@ -201,6 +211,9 @@ class _KeysOnly:
         if len(key) == 1:
             v = key[0]
             if type(v) is int and _INT64[0] <= v <= _INT64[1]:  # IntSet.fits, inline: once per invoice
+                if 0 <= v < _BITMAP_LIMIT:
+                    bits = self.bits
+                    return _PRESENT if v >> 3 < len(bits) and bits[v >> 3] >> (v & 7) & 1 else None
                 return _PRESENT if self.ints.has(v) else None
         return _PRESENT if key in self.other else None
 
