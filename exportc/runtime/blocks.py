@@ -97,6 +97,9 @@ class BlockRun:
         self.flags: dict[str, list[_Flag]] = {}
         self.ok = True
         self.txn: _Pending | None = None  # the record at hand, across the blocks reading it
+        # Whether a record must be classified against the history: False while the run reads a
+        # source nothing of which was delivered before (every record is new; a test run's first)
+        self.classifies = True
 
     def _fail(self) -> None:
         if self.txn is not None:
@@ -133,7 +136,7 @@ class BlockRun:
         change kind when this block delivered it (or skipped it as unchanged), else None."""
         change: ChangeKind = ChangeKind.NEW
         previous = None
-        if record is not None and key is not None:
+        if record is not None and key is not None and self.classifies:
             change, previous = self.tracker.classify(self.block, key, record)
         if not self.takes(change):
             return None  # its `where` is false for this change kind: no need to ask it
@@ -413,6 +416,8 @@ class BlockSet:
         counter = runs[0]  # counts a bad row or duplicate: a block this run writes, when one reads it
         if not self.tracker.delivered_before(source):  # then every record is new
             runs = [br for br in runs if br.takes(ChangeKind.NEW)] or runs[:1]
+            for br in runs:  # (an Unread, which classify knows unchanged, goes to offer_unchanged)
+                br.classifies = False
         tally = self.ctx.report.records.setdefault(source, {})
         count = partial(_count, tally)
         key_of = key_text(shape)
