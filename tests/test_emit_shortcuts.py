@@ -2,19 +2,24 @@
 output is the same without it: no escaping of a code from a table whose every value is plain
 text (it must still escape one that is not, or one a passthrough table takes from the data), a
 table lookup that is the dict's own (a key it lacks still fails the record, and a default
-applies), and the builtin ``sum`` over a list when no element can be null."""
+applies), the builtin ``sum`` over a list when no element can be null, and a text's escape and
+length check made one call."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 from helpers import first_block
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exportc import artefact
+from exportc.runtime import api
 from exportc.runtime.api import RecordError
 
 PROFILE = """profile t.shortcuts
@@ -74,3 +79,22 @@ def test_a_sum_over_values_that_cannot_be_null_is_the_builtin_sum(tmp_path: Path
     python, emit = _bound(tmp_path, "state")
     assert "sum([(r1['amount'] * 2) for r1 in (r0['lines'] or ())], D0)" in python
     assert "<Amount>3.50</Amount>" in _emit(emit, "open")
+
+
+def _outcome(call: Callable[[], str]) -> tuple[str, str]:
+    try:
+        return "ok", call()
+    except RecordError as exc:
+        return exc.code, f"{exc.message} {exc.at}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.characters(codec=None) | st.sampled_from("&<>\"\r\n\t\x00\ufffe")), st.integers(0, 12))
+def test_an_escape_with_its_length_check_in_one_call_is_the_two_calls(text: str, limit: int) -> None:
+    """esc_text_len/esc_attr_len (a text element or attribute with a length facet) escape,
+    check the length before escaping, and fail a bad character first, as the two calls did."""
+    at = ("p.map", 3)
+    assert _outcome(lambda: api.esc_text_len(text, limit, "A/B", at)) == _outcome(
+        lambda: api.check_len(api.esc_text(text), text, limit, "A/B", at))
+    assert _outcome(lambda: api.esc_attr_len(text, limit, "A/@b", at)) == _outcome(
+        lambda: api.check_len(api.esc_attr(text), text, limit, "A/@b", at))

@@ -144,10 +144,12 @@ class Expressions:
         rule that produced it (``at``), since one statement writes several rules' elements."""
         t = slot.expr.type.name
         at = (slot.span.file, slot.span.line)
+        escape = ""  # the escaping function of a text, when it has one
         if t == "text" and isinstance(slot.expr, ir.Lookup) and self.plain_table(slot.expr.table):
             conv = var  # a code from a table whose every value is plain text: nothing to escape
         elif t == "text" or t == "any":
-            conv = f"esc_attr({var})" if attr else f"esc_text({var})"
+            escape = "esc_attr" if attr else "esc_text"
+            conv = f"{escape}({var})"
         elif t in ("int", "decimal") and slot.xsd.category in ("float", "double"):
             # xs:float/xs:double accept any digits, but not every magnitude: bound it here
             conv = f"fmt_float({var}, {slot.xsd.category.upper()}_MAX, {slot.target!r}, {at!r})"
@@ -164,7 +166,10 @@ class Expressions:
         facets = facets_of(slot.xsd)
         if t != "text":  # typed values are always lexically valid for their XSD type
             facets.pop("patterns", None)
-        if set(facets) == {"max_length"} and t in ("text", "any"):
+        if set(facets) == {"max_length"} and escape:
+            # escaped and its length checked in one call: check_len(esc_text(var), var, …) as one
+            conv = f"{escape}_len({var}, {facets['max_length']}, {slot.target!r}, {at!r})"
+        elif set(facets) == {"max_length"} and t in ("text", "any"):
             conv = f"check_len({conv}, {var}, {facets['max_length']}, {slot.target!r}, {at!r})"
         elif facets and not isinstance(slot.expr, ir.Const):
             key = repr(sorted(facets.items()))

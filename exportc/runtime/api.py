@@ -56,6 +56,11 @@ def esc_text(s: str) -> str:
     """Escape element text."""
     if _TEXT_WORK.search(s) is None:
         return s
+    return _escaped_text(s)
+
+
+def _escaped_text(s: str) -> str:
+    """``esc_text`` of a text that needs work (``_TEXT_WORK`` found something)."""
     if _BAD_XML.search(s):
         raise _bad_char(s)
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
@@ -65,6 +70,11 @@ def esc_attr(s: str) -> str:
     """Escape an attribute value (quotes and white space that parsers would normalise)."""
     if _ATTR_WORK.search(s) is None:
         return s
+    return _escaped_attr(s)
+
+
+def _escaped_attr(s: str) -> str:
+    """``esc_attr`` of a value that needs work (``_ATTR_WORK`` found something)."""
     return esc_text(s).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
@@ -113,6 +123,19 @@ def check_len(escaped: str, raw: str, limit: int, target: str,
         raise RecordError("E0602", f"the value {raw[:60]!r} for `{target}` is {len(raw)} characters "
                           f"long, but must be at most {limit}", at)
     return escaped
+
+
+def esc_text_len(s: str, limit: int, target: str, at: tuple[str, int] | None = None) -> str:
+    """``check_len(esc_text(s), s, limit, target, at)`` in one call (a text element with a
+    length facet: 350k in a run over 100k invoices): a bad character fails first, as there."""
+    escaped = s if _TEXT_WORK.search(s) is None else _escaped_text(s)
+    return escaped if len(s) <= limit else check_len(escaped, s, limit, target, at)
+
+
+def esc_attr_len(s: str, limit: int, target: str, at: tuple[str, int] | None = None) -> str:
+    """``check_len(esc_attr(s), s, limit, target, at)`` in one call (see ``esc_text_len``)."""
+    escaped = s if _ATTR_WORK.search(s) is None else _escaped_attr(s)
+    return escaped if len(s) <= limit else check_len(escaped, s, limit, target, at)
 
 
 def too_few(element: str, child: str, minimum: int, found: int) -> RecordError:
