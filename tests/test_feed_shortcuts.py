@@ -1,6 +1,8 @@
-"""What the block runner leaves out for a source nothing of which was delivered before, and
-that the run is the same without it: no record is classified against the history (each is new),
-while a rerun, which has a past, classifies every record it offers."""
+"""What the block runner leaves out, and that the run is the same without it: for a source
+nothing of which was delivered before, no record is classified against the history (each is
+new), while a rerun, which has a past, classifies every record it offers; for a source whose
+records go to one block without documents, no record is held in a ``_Pending`` to be settled
+(``BlockSet._alone``): its element is delivered as it is written."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from typing import Any
 
 import pytest
 from conftest import EXACT_PROFILE, EXAMPLES
+from helpers import run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_ireserve_property import _world
 
 from exportc.orchestrate import run_profile
-from exportc.runtime.blocks import BlockRun
+from exportc.runtime.blocks import BlockRun, BlockSet
 from exportc.runtime.execute import RunOptions
 from exportc.runtime.production import HistoryTracker
 
@@ -64,3 +70,48 @@ def test_a_source_never_delivered_is_not_classified_and_the_run_is_the_same(
     general = _two_runs(tmp_path / "general")
     assert general[3][0] > 0
     assert short[:3] == general[:3]
+
+
+def _odd(invoices: list[dict[str, Any]], odd: list[str]) -> list[dict[str, Any]]:
+    """The invoices with a duplicate, a row of a bad value and an unknown customer added."""
+    out = list(invoices)
+    for kind in odd:
+        if kind == "duplicate":
+            out.append(dict(invoices[0]))
+        elif kind == "bad value":
+            out.append({**invoices[0], "Factuurnummer": "bad", "Factuurdatum": "2026-02-30"})
+        else:
+            out.append({**invoices[0], "Factuurnummer": "orphan", "cust_id": -1})
+    return out
+
+
+def _outcome(tmp: Path, sources: dict[str, Path], out: str, **kw: object) -> tuple[object, ...]:
+    report = run(EXACT_PROFILE, tmp / out, sources, **kw)
+    problems = [repr(p) for p in report.problems]  # (every field, its spans too)
+    files = [Path(f).read_bytes() for f in report.files]
+    return report.status, problems, files, report.records, {k: vars(v) for k, v in report.blocks.items()}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(_world(), st.lists(st.sampled_from(["duplicate", "bad value", "unknown customer"]), max_size=3),
+       st.booleans(), st.booleans())
+def test_a_record_one_block_reads_is_delivered_as_the_general_path_delivers_it(
+        tmp_path_factory: pytest.TempPathFactory, world: tuple[Any, Any, Any], odd: list[str],
+        invoice_mode: bool, skip_invalid: bool) -> None:
+    customers, invoices, _defects = world
+    tmp = tmp_path_factory.mktemp("alone")
+    sources = {"customers": tmp / "customers.jsonl", "invoices": tmp / "invoices.jsonl"}
+    for name, rows in (("customers", customers), ("invoices", _odd(invoices, odd))):
+        sources[name].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    kw = {"params": {"invoice_export": str(invoice_mode).lower()}, "skip_invalid": skip_invalid}
+    taken: list[int] = []
+    alone = BlockSet._alone
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(BlockSet, "_alone", lambda self, *a: taken.append(1) or alone(self, *a))
+        short = _outcome(tmp, sources, "short", **kw)
+    assert taken  # every source of these runs goes to one block
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(BlockSet, "_alone_fits", lambda self, runs: False)
+        general = _outcome(tmp, sources, "general", **kw)
+    assert short == general

@@ -425,6 +425,7 @@ class BlockSet:
                                                  or self.opts.date_to is not None)
         read = inside = 0
         unchanged = [br for br in runs if br.takes(ChangeKind.UNCHANGED)]  # the others say no
+        alone = runs[0] if self._alone_fits(runs) else None
         self.order = _ReadOrder(self.ctx.report.problems)
         try:
             reader = RecordReader(source, shape, self.bindings, self.artefact.sources,
@@ -455,7 +456,10 @@ class BlockSet:
                         _count(tally, True, ChangeKind.UNCHANGED)
                 else:
                     where = row_span(rec.file, rec.number)
-                    self._whole(runs, record, key, lambda br: br.offer(record, key, where), count)  # noqa: B023
+                    if alone is not None:
+                        self._alone(alone, record, key, where, tally)
+                    else:
+                        self._whole(runs, record, key, lambda br: br.offer(record, key, where), count)  # noqa: B023
             self._settle(0)
             self.order.restore()
             if self.opts.progress:
@@ -475,6 +479,21 @@ class BlockSet:
                 "error", exc.code, exc.message, f"{source_label(source)}; {exc.file}"))
             return False
         return True
+
+    def _alone_fits(self, runs: list[BlockRun]) -> bool:
+        """Whether a source's records may skip ``_whole``: one block is offered them, and it
+        writes no documents, so a record has no other element to be held back with and no
+        business rules to wait for (nothing is settling: a source starts with none)."""
+        return len(runs) == 1 and runs[0].sink is None and not self.settling
+
+    def _alone(self, br: BlockRun, record: dict[str, Any], key: str, source: Span | None,
+               tally: dict[str, int]) -> None:
+        """``_whole`` of a record only ``br`` is offered: with no record at hand (``txn``) its
+        element is delivered as soon as it is written, as ``_settled`` would deliver it."""
+        seq = self.order.next()
+        kind = br.offer(record, key, source)
+        self.order.tag(seq)
+        _count(tally, True, kind)
 
     def _whole(self, runs: list[BlockRun], record: dict[str, Any], key: str,
                offer: Callable[[BlockRun], str | None], done: Callable[[bool, str | None], None]) -> None:
