@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from test_ireserve_property import _world
 
 from exportc.orchestrate import run_profile
-from exportc.runtime.blocks import BlockRun, BlockSet
+from exportc.runtime.blocks import BlockRun, BlockSet, _ReadOrder
 from exportc.runtime.execute import RunOptions
 from exportc.runtime.production import HistoryTracker
 
@@ -115,3 +115,20 @@ def test_a_record_one_block_reads_is_delivered_as_the_general_path_delivers_it(
         m.setattr(BlockSet, "_alone_fits", lambda self, runs: False)
         general = _outcome(tmp, sources, "general", **kw)
     assert short == general
+
+
+def test_problems_are_put_in_read_order_when_a_late_finding_arrives() -> None:
+    """_ReadOrder tags only when problems came (it counts what it tagged): a record's late
+    finding (its business rules, settled after later records) still goes back to its record."""
+    problems: list[Any] = ["before"]
+    order = _ReadOrder(problems)
+    first = order.next()
+    problems.append("first's bad value")
+    second = order.next()  # the problem so far belongs to the first record
+    problems.append("second's")
+    order.tag(second)
+    order.next()  # a third record adds nothing
+    problems.append("first's late finding")
+    order.tag(first)
+    order.restore()
+    assert problems == ["before", "first's bad value", "first's late finding", "second's"]

@@ -138,7 +138,7 @@ class BlockRun:
         previous = None
         if record is not None and key is not None and self.classifies:
             change, previous = self.tracker.classify(self.block, key, record)
-        if not self.takes(change):
+        if self.changes is not None and change not in self.changes:  # (``takes``, inline)
             return None  # its `where` is false for this change kind: no need to ask it
         if not self._selects(record, key, source, change, previous):
             return None
@@ -490,9 +490,11 @@ class BlockSet:
                tally: dict[str, int]) -> None:
         """``_whole`` of a record only ``br`` is offered: with no record at hand (``txn``) its
         element is delivered as soon as it is written, as ``_settled`` would deliver it."""
-        seq = self.order.next()
+        order = self.order
+        seq = order.next()
         kind = br.offer(record, key, source)
-        self.order.tag(seq)
+        if len(order.problems) != order.known:  # (most records add none: no call then)
+            order.tag(seq)
         _count(tally, True, kind)
 
     def _whole(self, runs: list[BlockRun], record: dict[str, Any], key: str,
@@ -656,18 +658,21 @@ class _ReadOrder:
         self.problems, self.start = problems, len(problems)
         self.tags: list[int] = []  # the record (its read number) of each problem since ``start``
         self.seq = 0
+        self.known = self.start  # the problems tagged so far: ``start + len(tags)``
 
     def next(self) -> int:
         """A new record: what came before it (a bad row, a duplicate) belongs to the last one."""
-        self.tag(self.seq)
+        if len(self.problems) != self.known:  # (most records add none: no call then)
+            self.tag(self.seq)
         self.seq += 1
         return self.seq
 
     def tag(self, seq: int) -> None:
         """The problems added since the last call belong to record ``seq``."""
-        new = len(self.problems) - self.start - len(self.tags)
+        new = len(self.problems) - self.known
         if new:  # (most records add none)
             self.tags += [seq] * new
+            self.known += new
 
     def restore(self) -> None:
         """Put the problems in read order (stable: a record's own order is kept)."""
