@@ -52,7 +52,7 @@ def test_fixed_gives_the_quantized_value_and_text(x: Decimal, places: int) -> No
 @pytest.mark.parametrize("text", ODD)
 def test_fixed_keeps_each_odd_decimal_as_quantize_does(text: str) -> None:
     x = Decimal(text)
-    for places in (0, 1, 2, 3):
+    for places in range(9):  # (6 places for `9.99E+37`: a `.` where the fast path looks)
         expected = fixed_reference(x, places)
         if isinstance(expected, Decimal):
             assert outcome(fn_fixed, x, places) == (expected, str(expected))

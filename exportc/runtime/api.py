@@ -312,10 +312,10 @@ def fn_fixed(x: Any, places: int | None) -> Decimal | None:
     if type(x) is Decimal and 0 < places < 10:
         # The usual amount has its decimals already (`121.50` read for fixed(…, 2)): its plain
         # text then has exactly ``places`` digits after the point, and is returned as it is, for
-        # a fifth of a quantize. (A text in exponent notation never has `.` there: it ends in
-        # the exponent's sign or digits; NaN and Infinity have no `.` either.)
+        # a fifth of a quantize. (A text in exponent notation can have `.` there too, `9.99E+37`
+        # for 6 places: it is quantized; NaN and Infinity have no `.`.)
         text = str(x)
-        if len(text) > places and text[-places - 1] == ".":
+        if len(text) > places and text[-places - 1] == "." and "E" not in text:
             return x
     d = x if type(x) is Decimal else Decimal(x)
     quantum = _QUANTA.get(places)
