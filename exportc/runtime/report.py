@@ -49,25 +49,39 @@ def group_problems(problems: list[Diagnostic], first: int = FIRST_KEYS) -> list[
     """Group repeated problems: one diagnostic per code, rule, block and message, with a count
     and the first keys, so a thousand records failing the same check read as one, not a
     thousand."""
-    groups: dict[tuple[Any, ...], tuple[Diagnostic, list[str], list[int]]] = {}
+    groups: dict[tuple[Any, ...], tuple[Diagnostic, dict[str, None]]] = {}
+    counts: dict[tuple[Any, ...], int] = {}
     for p in problems:
         span = p.span
         key = (p.severity, p.code, span.file if span else None, span.line if span else None,
                p.block, p.message)
         g = groups.get(key)
         if g is None:
-            groups[key] = (p, [p.record] if p.record else [], [p.count])
+            keys: dict[str, None] = {}
+            _first_keys(keys, p.records, first)
+            _first_keys(keys, (p.record,) if p.record else (), first)
+            groups[key] = (p, keys)
+            counts[key] = p.count
             continue
-        g[2][0] += p.count
-        g[1].extend(p.records or ((p.record,) if p.record else ()))
+        counts[key] += p.count
+        # The keys in the order they were first met, no more than ``first`` of them: a check
+        # failing 100k records names three without collecting the other 99,997.
+        _first_keys(g[1], p.records or ((p.record,) if p.record else ()), first)
     out = []
-    for p, keys, (count,) in groups.values():
-        if count == 1:
+    for key, (p, keys) in groups.items():
+        if counts[key] == 1:
             out.append(p)
             continue
-        keys = list(dict.fromkeys((*p.records, *keys)))[:first]
-        out.append(replace(p, count=count, records=tuple(keys), record=None, related=()))
+        out.append(replace(p, count=counts[key], records=tuple(keys), record=None, related=()))
     return out
+
+
+def _first_keys(keys: dict[str, None], more: tuple[str, ...], first: int) -> None:
+    """Add the keys of ``more`` not in ``keys`` yet, while it holds fewer than ``first``."""
+    for k in more:
+        if len(keys) >= first:
+            return
+        keys.setdefault(k)
 
 
 @dataclass
