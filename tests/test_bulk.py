@@ -86,8 +86,8 @@ def test_spooled_rows_come_back_in_order_across_batches(db: str, monkeypatch: py
     items = _items(30)
     spool = bulk.Spool()
     for d in [*items, items[3]._replace(change=ChangeKind.DELETED, hash="e" * 64)]:
-        spool.add(bulk.row("p", 4, d))
-    assert spool.count == 31
+        spool.add(bulk.row("p", 4, *d))
+    assert sum(map(len, spool.batches())) == 31
     store = HistoryStore(db)
     with store.engine.begin() as conn:
         store.record_rows(conn, spool.batches())
@@ -132,7 +132,7 @@ def test_staged_rows_are_written_as_bound_rows_are(db: str, tmp_path: Path, n: i
     store = HistoryStore(db)
     staged = bulk.spool(tmp_path / "scratch")
     for d in items:
-        staged.add(bulk.row("p", 4, d))
+        staged.add(bulk.row("p", 4, *d))
     with store.engine.connect() as conn, bulk.attached(conn, staged), conn.begin():
         store.record_rows(conn, staged)
     staged.close()

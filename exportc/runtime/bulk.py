@@ -69,11 +69,9 @@ class Spool:
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()
         self._batch: list[Row] = []
-        self.count = 0
 
     def add(self, row: Row) -> None:
         self._batch.append(row)
-        self.count += 1
         if len(self._batch) >= BATCH:
             self._flush()
 
@@ -111,7 +109,6 @@ class Staged:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / "deliveries.db"
-        self.count = 0
         self._batch: list[Row] = []
         self._queue: queue.Queue[bytes | list[Row] | None] = queue.Queue(maxsize=2)  # bounded memory
         self._error: BaseException | None = None
@@ -119,7 +116,6 @@ class Staged:
 
     def add(self, row: Row) -> None:
         self._batch.append(row)
-        self.count += 1
         if len(self._batch) >= STAGED_BATCH:
             self._flush()
 
@@ -216,19 +212,18 @@ def spool(scratch: Path | None) -> Spool | Staged:
     return Staged(scratch) if scratch is not None and _sqlite_json() else Spool()
 
 
-def row(profile: str, run_id: int, d: Any) -> Row:
-    """A ``history.Delivery`` as a ``Row``."""
-    return (profile, d.source, d.key, d.hash, d.payload, _iso(d.window), run_id, d.raw, str(d.change))
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day is not None else None
+def row(profile: str, run_id: int, source: str, key: str, change: str, h: str, payload: str,
+        window: dt.date | None, raw: str | None = None) -> Row:
+    """A delivery as a ``Row``: the run's profile and id, then the fields of a
+    ``history.Delivery`` in their order (``row(profile, run_id, *delivery)``)."""
+    return (profile, source, key, h, payload, window.isoformat() if window is not None else None,
+            run_id, raw, str(change))
 
 
 def record(conn: Connection, profile: str, run_id: int, items: Iterable[Any], postgres: bool) -> None:
     """Upsert each delivery (a ``history.Delivery``) and append it to the log, in ``conn``'s
     transaction."""
-    write(conn, _batches(row(profile, run_id, d) for d in items), postgres)
+    write(conn, _batches(row(profile, run_id, *d) for d in items), postgres)
 
 
 def write(conn: Connection, rows: Spool | Staged | Iterable[list[Row]], postgres: bool) -> None:

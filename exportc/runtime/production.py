@@ -175,9 +175,8 @@ class HistoryTracker(ChangeTracker):
                window: dt.date | None, raw: str | None = None) -> None:
         """One delivery (the fields of a ``Delivery``), spooled as the bulk path's row."""
         if self.record:
-            self.pending.add((self.profile, source, key, h, payload,
-                              window.isoformat() if window is not None else None, self.run_id, raw,
-                              str(change)))
+            self.pending.add(bulk.row(self.profile, self.run_id, source, key, change, h, payload,
+                                      window, raw))
 
     def delivered_before(self, source: str) -> bool:
         return self._delivered.get(source, False)
