@@ -49,6 +49,11 @@ def parse_scalar(text: str, name: str) -> object:
 
 MAX_DIGITS = 40  # digits a decimal may have before, and after, its point (money needs 15)
 
+# The characters a text needs work for in an XML attribute (escaping, or refusing those XML
+# cannot carry): the runtime escapes by it, and the compiler writes a table's code unescaped only
+# when no value of the table holds one of them. One pattern for both, so they cannot drift apart.
+ATTR_WORK = re.compile("[&<>\"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 
 def bounded(d: Decimal, text: str | None = None) -> Decimal:
     """``d`` when it is finite and fits ``MAX_DIGITS`` digits either side of the point.

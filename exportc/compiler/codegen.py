@@ -11,7 +11,6 @@ runtime error names the ``.map`` line.
 from __future__ import annotations
 
 import io
-import re
 import textwrap
 import tokenize
 from dataclasses import dataclass, field
@@ -32,11 +31,9 @@ from exportc.compiler.dispatch import selection
 from exportc.compiler.expressions import Expressions, Probe
 from exportc.compiler.naming import Names, cannot_fail, rows_used, runs_read, snake, stems
 from exportc.diagnostics import Span
+from exportc.values import ATTR_WORK
 
 _XML_INDENT = "  "  # of the XML written (the Python's own is codewriter.INDENT)
-# What a text needs escaping (or refusing) for, in an attribute or an element: runtime.api's
-# _ATTR_WORK, which the compiler cannot import.
-_MARKUP = re.compile("[&<>\"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class Generator(Expressions):
@@ -56,7 +53,7 @@ class Generator(Expressions):
         if table.entries is None or table.policy == "passthrough":
             return False
         values = [*table.entries.values(), *([table.default] if table.policy == "default" else [])]
-        return all(isinstance(v, str) and _MARKUP.search(v) is None for v in values)
+        return all(isinstance(v, str) and ATTR_WORK.search(v) is None for v in values)
 
     # -- names --
     def value(self, slot: ir.Slot) -> str:
