@@ -112,14 +112,19 @@ def _schema(path: str, _mtime: float) -> etree.XMLSchema:
 def validate_file(xml: Path, xsd: Path) -> dict[str, Any]:
     """``{"valid": bool, "schema": name, "error": the first error with its line, or None}``."""
     schema = _c_schema(str(xsd), xsd.stat().st_mtime)
-    if schema is not None:
-        rc, errors = schema.validate(xml)
-        if rc == 0:
-            return {"valid": True, "schema": xsd.name, "error": None}
-        if errors:
-            line, message = errors[0]
-            return {"valid": False, "schema": xsd.name, "error": f"line {line}: {message}",
-                    "line": line}
+    if schema is None:
+        return validate_file_lxml(xml, xsd)
+    return _answer(*schema.validate(xml), xml, xsd)
+
+
+def _answer(rc: int | None, errors: list[tuple[int, str]], xml: Path, xsd: Path) -> dict[str, Any]:
+    """libxml2's verdict on ``xml`` as ``validate_file`` gives it; lxml words an error libxml2
+    could not say (a document that is not well-formed)."""
+    if rc == 0:
+        return {"valid": True, "schema": xsd.name, "error": None}
+    if errors:
+        line, message = errors[0]
+        return {"valid": False, "schema": xsd.name, "error": f"line {line}: {message}", "line": line}
     return validate_file_lxml(xml, xsd)
 
 
@@ -195,13 +200,7 @@ class StreamValidation:
         """Wait for the validator; the same answer as ``validate_file`` for the written ``xml``."""
         self.close()
         self._thread.join()
-        if self.rc == 0:
-            return {"valid": True, "schema": self.xsd.name, "error": None}
-        if self.errors:
-            line, message = self.errors[0]
-            return {"valid": False, "schema": self.xsd.name, "error": f"line {line}: {message}",
-                    "line": line}
-        return validate_file_lxml(xml, self.xsd)  # it could not say why: lxml words it
+        return _answer(self.rc, self.errors, xml, self.xsd)
 
 
 def start_validation(xsd: Path) -> StreamValidation | None:
