@@ -33,7 +33,7 @@ from exportc.runtime.keyset import KeyLog
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader, RefIndexes
 from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
-from exportc.runtime.sources import Binding, SourceError, key_text, record_key
+from exportc.runtime.sources import Binding, SourceError, key_text
 from exportc.values import format_value
 
 PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
@@ -44,9 +44,7 @@ SETTLE_WINDOW = 64
 
 
 def _in_window(shape_window: str | None, record: dict[str, Any], opts: RunOptions) -> bool:
-    if shape_window is None or (opts.date_from is None and opts.date_to is None):
-        return True  # without a window the record is not read (a known line stays undecoded)
-    return in_window(record.get(shape_window), opts)
+    return shape_window is None or in_window(record.get(shape_window), opts)
 
 
 def _field_message(field: str | None, message: str) -> str:
@@ -160,10 +158,8 @@ class BlockRun:
     def offer_unchanged(self, record: dict[str, Any], key: str, file: str, number: int) -> bool | None:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
         under `history mutations`, where it is not delivered again), read at line ``number``
-        of ``file``: counted when the block selects it. True: selected; False: not; None: its
-        ``where`` failed."""
-        if not self.takes(ChangeKind.UNCHANGED):
-            return False
+        of ``file``, by a block that takes unchanged records: counted when the block selects
+        it. True: selected; False: not; None: its ``where`` failed."""
         selected = self._selects(record, key, None, ChangeKind.UNCHANGED, None, (file, number))
         if selected:
             self._count_unchanged()
@@ -704,13 +700,14 @@ def _set_checks(artefact: Artefact, block: BlockSpec, fns: Bound,
     entry = fns.blocks[block.index]
     where = entry.where
     rows: list[list[tuple[str, tuple[Any, ...], tuple[Any, ...]]]] = [[] for _ in block.set_checks]
+    key_of = key_text(shape)
     for rec in RecordReader(block.source, shape, bindings, artefact.sources):
         if rec.value is None or not _in_window(shape.window, rec.value, opts):
             continue
         try:
             if where is not None and not where(rec.value, None, None):
                 continue
-            key = record_key(shape, rec.value)
+            key = key_of(rec.value)
             for n, values_of in enumerate(entry.set_checks):
                 per, values = values_of(rec.value)
                 rows[n].append((key, per, values))
