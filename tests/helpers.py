@@ -10,6 +10,7 @@ from lxml import etree
 from exportc.artefact import Artefact, Emit, RunValues
 from exportc.compiler.pipeline import compile_file
 from exportc.runtime.execute import RunOptions, execute, load_bind, load_tables
+from exportc.runtime.history import HistoryStore
 from exportc.runtime.report import Report
 
 _SCHEMAS: dict[Path, etree.XMLSchema] = {}
@@ -31,6 +32,11 @@ def first_block(path: Path, profile: str) -> tuple[str, Emit]:
     a = result.artefact
     run = RunValues(None, None, None, None, "test", dt.datetime(2026, 1, 1), a.name)
     return a.python, load_bind(a)({}, load_tables(a), run, lambda *_: None).blocks[0].emit
+
+
+def delivered_keys(store: HistoryStore, profile: str, source: str) -> list[str]:
+    """The keys of the records currently delivered (not deleted) from a source."""
+    return [key for rows in store.delivered_state(profile, source) for key, *_ in rows]
 
 
 def run(profile: Path | str, out: Path, sources: dict[str, Path | str], **kw: object) -> Report:

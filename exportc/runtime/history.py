@@ -592,16 +592,6 @@ class HistoryStore:
                 runs.c.profile == profile, runs.c.mode == "P", runs.c.status == "succeeded")).limit(1)
             ).first() is not None
 
-    def delivered_hashes(self, profile: str, source: str) -> Iterator[tuple[str, str]]:
-        """(key, hash) of every record currently delivered (not deleted) from a source, streamed
-        so the caller can keep them in whatever compact form it likes."""
-        with self.engine.connect() as conn:
-            rows = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-                select(deliveries.c.record_key, deliveries.c.hash).where(and_(
-                    deliveries.c.profile == profile, deliveries.c.source == source,
-                    deliveries.c.deleted.is_(False))))
-            yield from ((k, h) for k, h in rows)
-
     def delivered_state(self, profile: str, source: str, windows: bool = False
                         ) -> Iterator[list[tuple[str, str, str | None, Any]]]:
         """Batches of (key, hash prefix, line digest, window value) of every record currently
