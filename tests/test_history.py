@@ -22,8 +22,9 @@ from sqlalchemy import text
 
 from exportc.orchestrate import open_history, run_profile, work
 from exportc.runtime.execute import RunOptions
-from exportc.runtime.history import HistoryError, HistoryStore, LockTimeout, locks, now
+from exportc.runtime.history import HistoryError, HistoryStore, LockTimeout, locks, now, runs
 from exportc.runtime.production import run_with_history
+from exportc.runtime.report import Report
 
 XML = "exact_online.invoices.xml"
 
@@ -239,6 +240,20 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
                                            host=os.uname().nodename, heartbeat=now()))
     report = produce(url, write_world(tmp_path / "v", BASE), tmp_path / "r")
     assert report.status == "succeeded"
+
+
+@pytest.mark.parametrize(("letter", "mode"), [("T", "test"), ("P", "production")])
+def test_a_run_found_dead_is_reported_as_the_kind_of_run_it_was(db: str, letter: str, mode: str) -> None:
+    """The runs table keeps a run's kind as its letter; the report of a run found dead names the
+    kind in words, as every other report does (it said "production run" of a dead test run)."""
+    store = open_history(db)
+    run_id = store.create_run("exact_online.invoices", letter, "running", {}, (None, None), None)
+    with store.engine.begin() as conn:  # its process is gone
+        conn.execute(runs.update().where(runs.c.id == run_id).values(pid=2**22 + 12345, proc_start=None))
+    store.recover("exact_online.invoices")
+    died = Report.from_json(store.get_run(run_id).report or "")
+    assert (died.status, died.mode, [p.code for p in died.problems]) == ("failed", mode, ["E0620"])
+    assert died.summary().startswith(f"{mode} run of exact_online.invoices")
 
 
 def _foreign_lock(url: str, pid: int, age: int = 0, proc_start: str | None = None) -> None:

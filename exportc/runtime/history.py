@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError, SQLAlchemyError
 
 from exportc.runtime import bulk
+from exportc.runtime.kinds import RunMode
 from exportc.runtime.liveness import HOST, Holder, my_start
 from exportc.runtime.liveness import now as now  # re-exported: the history's clock
 
@@ -507,7 +508,7 @@ class HistoryStore:
                 if not _holder(r).alive():
                     conn.execute(update(runs).where(runs.c.id == r.id).values(
                         status="failed", finished=now(),
-                        report=_died_report(profile, r.mode)))
+                        report=_died_report(profile, RunMode.PRODUCTION if r.mode == "P" else RunMode.TEST)))
                     notes.append(f"run {r.id}: marked failed; it died while running")
         return notes
 
@@ -695,7 +696,7 @@ class HistoryStore:
         return self.get_run(row.id)
 
 
-def _died_report(profile: str, mode: str) -> str:
+def _died_report(profile: str, mode: RunMode) -> str:
     """The report.json of a run found dead: failed, with why."""
     from exportc.runtime.report import Report, problem
     return Report(profile, mode, status="failed", problems=[problem(
