@@ -351,10 +351,10 @@ def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], repo
             at = blocks.record_at(o.tmp, line, n * (per_file or 0))
             name = f" ({o.final.name})" if len(outputs) > 1 else ""
             text = document_line(o.tmp, line) if line else None
-            span = Span.point(str(o.final), line, 1, max(len(text or ""), 1)) if line else None
-            if span is not None and text:  # under the element, not its indentation
-                indent = len(text) - len(text.lstrip())
-                span = Span.point(span.file, line, indent + 1, max(len(text) - indent, 1))
+            span = None
+            if line:  # under the element, not its indentation
+                indent = len(text) - len(text.lstrip()) if text else 0
+                span = Span.point(str(o.final), line, indent + 1, max(len(text or "") - indent, 1))
             report.problems.append(Diagnostic(
                 Severity.ERROR, "E0610", "the output does not validate against "
                 f"{Path(artefact.schema_path).name}{name}: {report.validation['error']}", span,

@@ -141,8 +141,7 @@ class Report:
         """A report.json read back; one written by an earlier release (its problems were not
         diagnostics yet) reads too."""
         data = json.loads(text)
-        data.pop("groups", None)  # derived from the problems
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)}  # (not `groups`: derived from the problems)
         data = {k: v for k, v in data.items() if k in known}
         data["blocks"] = {k: BlockCounts(**v) for k, v in data.get("blocks", {}).items()}
         data["problems"] = [Diagnostic.from_json(p) if "span" in p else old_problem(p)
