@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from sqlalchemy import Connection
@@ -62,16 +62,19 @@ _SQLITE_LOG = ("INSERT INTO exportc_delivery_log (run_id, profile, source, recor
                "VALUES (?7, ?1, ?2, ?3, ?9, ?4)")
 
 
-class Spool:
-    """The deliveries of a run in the order they were made: ``Row`` tuples, kept in batches in
-    an unnamed temporary file (gone with the process, however it ends)."""
+_Item = TypeVar("_Item")
+
+
+class Spool(Generic[_Item]):
+    """Items (a run's deliveries: ``Row`` tuples) in the order they were added, kept in batches
+    in an unnamed temporary file (gone with the process, however it ends)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()
-        self._batch: list[Row] = []
+        self._batch: list[_Item] = []
 
-    def add(self, row: Row) -> None:
-        self._batch.append(row)
+    def add(self, item: _Item) -> None:
+        self._batch.append(item)
         if len(self._batch) >= BATCH:
             self._flush()
 
@@ -80,14 +83,14 @@ class Spool:
             marshal.dump(self._batch, self._file)
             self._batch = []
 
-    def batches(self) -> Iterator[list[Row]]:
+    def batches(self) -> Iterator[list[_Item]]:
         """Every row added so far, in batches, in the order they were added."""
         self._flush()
         self._file.flush()
         self._file.seek(0)
         while True:
             try:
-                batch: list[Row] = marshal.load(self._file)
+                batch: list[_Item] = marshal.load(self._file)
             except EOFError:
                 return
             yield batch
@@ -206,10 +209,10 @@ def _sqlite_json() -> bool:
     return True
 
 
-def spool(scratch: Path | None) -> Spool | Staged:
+def spool(scratch: Path | None) -> Spool[Row] | Staged:
     """Where a run spools its deliveries: staged in the folder ``scratch`` for a SQLite history
     (where its JSON functions exist), else a ``Spool``."""
-    return Staged(scratch) if scratch is not None and _sqlite_json() else Spool()
+    return Staged(scratch) if scratch is not None and _sqlite_json() else Spool[Row]()
 
 
 def row(profile: str, run_id: int, source: str, key: str, change: str, h: str, payload: str,
@@ -226,7 +229,7 @@ def record(conn: Connection, profile: str, run_id: int, items: Iterable[Any], po
     write(conn, _batches(row(profile, run_id, *d) for d in items), postgres)
 
 
-def write(conn: Connection, rows: Spool | Staged | Iterable[list[Row]], postgres: bool) -> None:
+def write(conn: Connection, rows: Spool[Row] | Staged | Iterable[list[Row]], postgres: bool) -> None:
     """Upsert each row and append it to the log, in ``conn``'s transaction (``Staged`` rows on
     SQLite: attached to ``conn`` first, see ``attached``)."""
     if isinstance(rows, Staged) and rows.staged and not postgres:
@@ -246,7 +249,7 @@ def write(conn: Connection, rows: Spool | Staged | Iterable[list[Row]], postgres
 
 
 @contextlib.contextmanager
-def attached(conn: Connection, rows: Spool | Staged | None) -> Iterator[None]:
+def attached(conn: Connection, rows: Spool[Row] | Staged | None) -> Iterator[None]:
     """``conn`` with a run's ``Staged`` rows attached for ``write`` (SQLite cannot attach a
     file inside a transaction: enter this before ``conn.begin()``); nothing for other rows."""
     if not isinstance(rows, Staged) or conn.dialect.name != "sqlite":

@@ -661,7 +661,7 @@ class HistoryStore:
         in ``conn``'s transaction together with the run's own row."""
         bulk.record(conn, profile, run_id, items, self.is_postgres)
 
-    def record_rows(self, conn: Connection, rows: bulk.Spool | bulk.Staged | Iterable[list[bulk.Row]]
+    def record_rows(self, conn: Connection, rows: bulk.Spool[bulk.Row] | bulk.Staged | Iterable[list[bulk.Row]]
                     ) -> None:
         """``record_deliveries`` of deliveries spooled as the bulk path's rows (``bulk.spool``;
         ``Staged`` rows attached to ``conn``: ``bulk.attached``)."""

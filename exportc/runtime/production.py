@@ -18,18 +18,16 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection
 
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
@@ -50,8 +48,6 @@ from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, cop
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
-_json_str = encode_basestring
-_json_load_str = msgspec.json.Decoder(str).decode  # ~5x json.loads on the spool's short strings
 
 
 def _compact(sha256_hex: str) -> int:
@@ -104,7 +100,7 @@ class HistoryTracker(ChangeTracker):
         self.pending = bulk.spool(scratch if record and not store.is_postgres else None)
         # (source, key, digest) of unchanged records read from lines the history did not know:
         # their digest is recorded with the run, so the next run knows the line.
-        self.refresh = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.refresh = bulk.Spool[tuple[str, str, str]]()
         self._refreshed: tuple[str, str] = ("", "")
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._coercers: dict[str, Coercer] = {}
@@ -281,15 +277,11 @@ class HistoryTracker(ChangeTracker):
                 or self._refreshed == (source, key) or self._read[:2] != (source, key)):
             return
         self._refreshed = (source, key)
-        self.refresh.write(f"{_json_str(source)}\t{_json_str(key)}\t{raw.hex()}\n")
+        self.refresh.add((source, key, raw.hex()))
 
     def refreshed(self) -> Iterator[tuple[str, str, str]]:
         """(source, key, line digest) of the unchanged records whose line was new."""
-        self.refresh.flush()
-        self.refresh.seek(0)
-        for line in self.refresh:
-            s, k, r = line.rstrip("\n").split("\t")
-            yield _json_load_str(s), _json_load_str(k), r
+        return itertools.chain.from_iterable(self.refresh.batches())
 
     def close(self) -> None:
         for keys in self.seen.values():
