@@ -172,9 +172,7 @@ class Staged:
         stopped the thread."""
         if self.staged:
             self._flush()
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        self._stop()
         if self._error is not None:
             raise RuntimeError(f"staging the run's deliveries failed: {self._error}") from self._error
 
@@ -193,10 +191,14 @@ class Staged:
             db.close()
 
     def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():  # stopped early: end the thread
+        self._stop()  # (a run stopped early: its thread still waits for rows)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _stop(self) -> None:
+        """End the staging thread, once it has staged every batch it was handed."""
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @cache
