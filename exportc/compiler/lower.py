@@ -20,7 +20,7 @@ from exportc.artefact import (
     TypeSpec,
 )
 from exportc.compiler import ir
-from exportc.compiler.naming import runs_read
+from exportc.compiler.naming import nodes, runs_read
 from exportc.compiler.types import Type
 from exportc.dsl.parser import comment_start
 from exportc.project import table_path
@@ -42,31 +42,17 @@ def _ref_reads(p: ir.Profile) -> dict[str, tuple[str, ...]]:
     to but never read through has none (only whether the record exists is tested)."""
     reads: dict[str, set[str]] = {target: set() for s in p.sources.values()
                                   for target, _on in s.refs.values()}
-
-    def walk(node: object) -> None:
+    for node in nodes((p.blocks, p.global_checks)):
         if isinstance(node, ir.Op) and node.op == "get":
             obj, name = node.args
             if obj.type.name == "record" and obj.type.record and isinstance(name, ir.Const):
                 reads.setdefault(obj.type.record, set()).add(str(name.value))
-        if dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                walk(getattr(node, f.name))
-        elif isinstance(node, list | tuple):
-            for x in node:
-                walk(x)
-    walk((p.blocks, p.global_checks))
     return {k: tuple(sorted(v)) for k, v in reads.items()}
 
 
 def _mentions(node: object, hit: Callable[[object], bool]) -> bool:
     """Whether any IR node below ``node`` satisfies ``hit``."""
-    if hit(node):
-        return True
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return any(_mentions(getattr(node, f.name), hit) for f in dataclasses.fields(node))
-    if isinstance(node, list | tuple):
-        return any(_mentions(x, hit) for x in node)
-    return False
+    return any(hit(n) for n in nodes(node))
 
 
 _CHECK_MESSAGE = re.compile(r'\s+else\s+(error|warning)\s+".*$')

@@ -108,18 +108,22 @@ def cannot_fail(e: ir.Expr) -> bool:
     return all(cannot_fail(c) for c in children(e))
 
 
+def nodes(root: object) -> Iterator[object]:
+    """Every IR node under ``root``, itself included: the fields of a node and the items of a
+    list or tuple, depth first (the walk every question about a whole profile asks)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if dataclasses.is_dataclass(node) and not isinstance(node, type):
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
 def runs_read(node: object) -> set[str]:
     """The run fields (``run.booking_date``…) read anywhere in an IR node, its change kind apart."""
-    if isinstance(node, ir.RunRef):
-        return {node.name} if node.name != "change" else set()
-    out: set[str] = set()
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            out |= runs_read(getattr(node, f.name))
-    elif isinstance(node, list | tuple):
-        for x in node:
-            out |= runs_read(x)
-    return out
+    return {n.name for n in nodes(node) if isinstance(n, ir.RunRef) and n.name != "change"}
 
 
 def rows_used(e: ir.Expr) -> set[int]:
