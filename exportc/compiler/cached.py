@@ -48,7 +48,7 @@ class Found:
             now = find_schema(self.name, self.declaring)
             if now is None or str(now) != self.path:
                 return False
-            return (schema_digest(now) if self.is_schema else _hash(str(now))) == self.digest
+            return _digest(now, self.is_schema) == self.digest
         except (ConfigError, OSError):
             return False
 
@@ -97,8 +97,12 @@ def _found(name: str, declaring: str, is_schema: bool) -> Found | None:
     path = find_schema(name, declaring)
     if path is None:
         return None
-    return Found(name, declaring, str(path), schema_digest(path) if is_schema else _hash(str(path)) or "",
-                 is_schema)
+    return Found(name, declaring, str(path), _digest(path, is_schema) or "", is_schema)
+
+
+def _digest(path: Path, is_schema: bool) -> str | None:
+    """A schema's digest (it covers the files it includes), or a stylesheet's content hash."""
+    return schema_digest(path) if is_schema else _hash(str(path))
 
 
 def _inputs(result: CompileResult, artefact: Artefact, targets: list[Target]) -> Inputs | None:

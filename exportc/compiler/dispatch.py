@@ -41,11 +41,12 @@ def selection(where: ir.Expr | None) -> Selection:
     changes: frozenset[str] | None = None
     for c in conjuncts(where) if where is not None else []:
         kinds = _change_kinds(c)
+        safe = cannot_fail(c)
         if kinds is not None:
             changes = kinds if changes is None else changes & kinds
-        elif _reads_no_record(c) and cannot_fail(c):  # evaluated in bind: it must not fail there
+        elif _reads_no_record(c) and safe:  # evaluated in bind: it must not fail there
             bound.append(c)
-        if not cannot_fail(c):
+        if not safe:
             break  # what follows runs only when this held: deciding it earlier is not exact
     return Selection(tuple(bound), changes)
 

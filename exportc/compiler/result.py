@@ -32,7 +32,7 @@ class CompileResult:
 
     @property
     def ok(self) -> bool:
-        return self.artefact is not None and not any(d.is_error for d in self.diagnostics)
+        return self.artefact is not None and not self.errors()
 
     def errors(self) -> bool:
         return any(d.is_error for d in self.diagnostics)
