@@ -57,14 +57,20 @@ class Failure:
 
 
 @cache
-def _processor() -> Any:
+def _saxon() -> Any:
+    """saxonche's processor class; a clear error when it is not installed."""
     try:
         from saxonche import PySaxonProcessor  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         raise SchematronUnavailable(
             "Schematron validation needs saxonche: pip install 'exportc[peppol]' "
             "(or run with --no-validate)") from exc
-    return PySaxonProcessor(license=False)
+    return PySaxonProcessor
+
+
+@cache
+def _processor() -> Any:
+    return _saxon()(license=False)
 
 
 @cache
@@ -228,7 +234,7 @@ class RulePool:
     batches queued (a small run pays one worker's start, not two compiles)."""
 
     def __init__(self, kinds: list[tuple[str, ...]], workers: int) -> None:
-        _processor()  # saxonche missing: say so now, not from inside a worker
+        _saxon()  # saxonche missing: say so now, not from inside a worker (which alone starts Saxon)
         for paths in kinds:
             for p in paths:
                 if not os.path.exists(p):
@@ -325,12 +331,8 @@ class RuleQueue:
             if batch.future is None:
                 self._send(batch)
             if batch.future is not None:
-                try:
-                    batch.results = batch.future.result()
-                except SchematronUnavailable:
-                    raise
-                except Exception as exc:  # a worker died (BrokenProcessPool) or could not pickle
-                    raise SchematronUnavailable(f"the Schematron worker failed: {exc}") from exc
+                # (a worker's failure comes as SchematronUnavailable: see _Worker._read)
+                batch.results = batch.future.result()
             else:
                 rules = Schematron(batch.paths)
                 batch.results = [rules.check(x) for x in batch.xmls]
