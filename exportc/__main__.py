@@ -2,7 +2,6 @@
 
 from exportc.cli import main
 
-# Guarded: the Schematron worker processes are spawned, and spawning imports this module again
-# (as ``__mp_main__``); they must not run a second command line.
+# Guarded: importing the module (a tool that inspects the package) must not run the command line.
 if __name__ == "__main__":
     main()
