@@ -9,10 +9,11 @@ the documents that were delivered, in the run's order, byte for byte.
 from __future__ import annotations
 
 import os
-import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from exportc.runtime.runstore import safe_name
 
 # A fixed time stamp for every member: the same documents give the same zip (a rerun's zip can be
 # compared with a hash); the run's own time is in its report.
@@ -21,7 +22,7 @@ _STAMP = (1980, 1, 1, 0, 0, 0)
 
 def zip_name(profile: str, run_id: int | None) -> str:
     """``<profile>-run-<id>.zip`` (``<profile>.zip`` for a run outside a history)."""
-    safe = re.sub(r"[^\w.-]+", "_", profile) or "profile"
+    safe = safe_name(profile)
     return f"{safe}-run-{run_id}.zip" if run_id is not None else f"{safe}.zip"
 
 

@@ -27,14 +27,15 @@ class RunStoreError(UsageError):
     """The run store or a copy target cannot be used; the message names the folder."""
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A profile's name as a file or folder name."""
     return re.sub(r"[^\w.-]+", "_", name) or "profile"
 
 
 def new_run_folder(store: Path, profile: str, run_id: int, mode: str) -> Path:
     """A new, empty folder for one run (created here; an existing folder is never reused)."""
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    parent = store / _safe(profile)
+    parent = store / safe_name(profile)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         for n in range(1000):
