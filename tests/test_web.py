@@ -239,3 +239,18 @@ def test_only_an_admin_manages_users_in_the_browser(web: TestClient, store: Hist
     assert web.post("/users/adam/remove", data={"csrf": token}).status_code == 400
     assert web.post("/users/vera/remove", data={}).status_code == 403  # no CSRF token
     assert Accounts(store).get("nina") is None and Accounts(store).get("vera") is not None
+
+
+def test_the_run_page_renders_the_first_groups_of_a_code_and_counts_the_rest() -> None:
+    """A failed run with a message per value has thousands of groups of one code: the page
+    renders the first SHOWN_GROUPS of them and says how many more report.json holds."""
+    from exportc.diagnostics import render_text
+    from exportc.runtime.report import problem
+    from exportc.web.runpages import SHOWN_GROUPS, grouped
+
+    problems = [problem("error", "E0605", f"value {n} is wrong") for n in range(SHOWN_GROUPS + 50)]
+    [(severity, code, count, items, more)] = grouped(problems)
+    assert (severity, code, count, len(items), more) == ("error", "E0605", SHOWN_GROUPS + 50, SHOWN_GROUPS, 50)
+    assert items == [render_text(p, {}) for p in problems[:SHOWN_GROUPS]]
+    [(*_, shown, none_more)] = grouped(problems[:3])
+    assert (len(shown), none_more) == (3, 0)

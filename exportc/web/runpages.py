@@ -62,16 +62,19 @@ def _report(row: RunRow) -> Report | None:
 
 
 SHOWN_KEYS = 200  # the keys a group of like problems names on the run page
+SHOWN_GROUPS = 100  # the groups of like problems shown per code; the rest are counted
 
 
-def grouped(problems: list[Diagnostic]) -> list[tuple[str, str, int, list[str]]]:
-    """Problems by severity and code, errors first: for each, how many, and the like ones
-    (same rule and message) grouped and rendered as ``exportc run`` and ``show`` render them."""
+def grouped(problems: list[Diagnostic]) -> list[tuple[str, str, int, list[str], int]]:
+    """Problems by severity and code, errors first: for each, how many, the like ones (same
+    rule and message) grouped and rendered as ``exportc run`` and ``show`` render them (the
+    first ``SHOWN_GROUPS``: only those are shown), and how many groups more there are."""
     groups: dict[tuple[str, str], list[Diagnostic]] = {}
     for p in group_problems(problems, SHOWN_KEYS):
         groups.setdefault((p.severity.value, p.code), []).append(p)
     order = {"error": 0, "warning": 1}
-    return [(s, c, sum(p.count for p in ps), [render_text(p, {}) for p in ps])
+    return [(s, c, sum(p.count for p in ps), [render_text(p, {}) for p in ps[:SHOWN_GROUPS]],
+             max(len(ps) - SHOWN_GROUPS, 0))
             for (s, c), ps in sorted(groups.items(), key=lambda g: (order.get(g[0][0], 2), g[0][1]))]
 
 
