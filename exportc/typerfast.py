@@ -42,7 +42,8 @@ if RuntimeParam is not None:
 
     @dataclass(frozen=True)
     class _Plain(RuntimeParam):  # type: ignore[misc,valid-type]
-        """Answers the values whose coercion is plain; typer's own coercion does the rest."""
+        """Answers the values whose coercion is plain; typer's own coercion does the rest.
+        (``RuntimeParam.coerce`` answers a left-out value itself and hands the others here.)"""
 
         descriptor: Any
         typers: list[Any] = field(default_factory=list, compare=False)  # typer's, once built
@@ -52,11 +53,6 @@ if RuntimeParam is not None:
             if not self.typers:
                 self.typers.append(build_runtime_param(self.descriptor))
             return self.typers[0]
-
-        def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
-            if value is None:  # left out: what typer's coercion returns, without building it
-                return super().coerce(value, param, ctx)
-            return self._coerce_value(value, param, ctx)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             plain = _plain(self.annotation, self.parameter_info, value, param, ctx)

@@ -35,6 +35,7 @@ CASES = [
     ("run", "profile", "exact_online.invoices"),
     ("run", "source", ("customers=a.jsonl", "invoices=b.jsonl")),
     ("run", "source", None),
+    ("run", "source", "customers=a.jsonl"),  # one text where a list is due
     ("run", "db", None),
     ("run", "db", "/tmp/h.db"),
     ("run", "out", None),
