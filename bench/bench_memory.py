@@ -15,12 +15,11 @@ none). Data that is missing is generated into ``--data`` like ``bench_run.py`` d
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
 from bench_run import Size
-from wholeprocess import timed
+from wholeprocess import as_installed, timed
 
 MODES = ("test", "no-validate", "first", "rerun")
 
@@ -37,10 +36,7 @@ def peaks(size: Size, modes: list[str]) -> dict[str, tuple[int, float]]:
         "rerun": lambda: size.exportc(size.changed, scratch / "rerun.db", "--production", "--all"),
     }
     if "rerun" in modes:
-        delivered = size.history()  # untimed: the history the rerun starts from
-        for suffix in ("", "-wal", "-shm"):
-            if Path(f"{delivered}{suffix}").exists():
-                shutil.copy(f"{delivered}{suffix}", f"{scratch / 'rerun.db'}{suffix}")
+        size.copy_history(scratch / "rerun.db")  # untimed: the history the rerun starts from
     for mode in modes:
         wall, _cpu, peak = timed(commands[mode](), size.env)
         out[mode] = (peak, wall)
@@ -55,6 +51,7 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "exportc-bench")
     a = ap.parse_args()
+    as_installed()
     results: dict[int, dict[str, tuple[int, float]]] = {}
     for n in a.sizes:
         with tempfile.TemporaryDirectory(prefix="exportc-bench-mem-") as tmp:

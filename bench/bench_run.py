@@ -88,6 +88,13 @@ class Size:
             timed(self.exportc(self.plain, db, "--production", "--all", "--first-delivery"), self.env)
         return db
 
+    def copy_history(self, dest: Path) -> None:
+        """A copy of the delivered history (``history``) at ``dest``, for a rerun to start from."""
+        delivered = self.history()
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{delivered}{suffix}").exists():
+                shutil.copy(f"{delivered}{suffix}", f"{dest}{suffix}")
+
     def commands(self) -> dict[str, tuple[list[str], Path | None]]:
         """name -> (command, history file to copy the delivered history to first, or None)."""
         rerun = self._fresh("rerun").with_suffix(".db")
@@ -146,14 +153,12 @@ def same_xml(size: Size) -> None:
 
 def bench(size: Size, runs: int) -> None:
     same_xml(size)
-    delivered = size.history()
+    size.history()  # made once, before the timed rounds
     results: dict[str, list[tuple[float, float, int]]] = {}
     for _ in range(runs):
         for name, (cmd, history) in size.commands().items():
             if history is not None:
-                for suffix in ("", "-wal", "-shm"):
-                    if Path(f"{delivered}{suffix}").exists():
-                        shutil.copy(f"{delivered}{suffix}", f"{history}{suffix}")
+                size.copy_history(history)
             results.setdefault(name, []).append(timed(cmd, size.env))
         size.clean_outputs()
     base = results["hand-written lxml"]
