@@ -62,10 +62,10 @@ def _csv_cells(line: str) -> list[tuple[int, int]]:
     return cells
 
 
-def _field_columns(file: str, text: str, field: str) -> tuple[int, int] | None:
-    """The 1-based columns (start, end) of ``field``'s value in a source row, if found."""
+def _field_columns(file: str, text: str, field: str, header: str) -> tuple[int, int] | None:
+    """The 1-based columns (start, end) of ``field``'s value in a source row (of a CSV file
+    whose first line is ``header``), if found."""
     if file.endswith(".csv"):
-        header = read_lines(file, {1}).get(1, "")
         names = [h.strip().strip('"') for h in header.lstrip("\ufeff").split(",")]
         cells = _csv_cells(text)
         if field in names and len(cells) == len(names):
@@ -81,13 +81,13 @@ def _field_columns(file: str, text: str, field: str) -> tuple[int, int] | None:
     return match.end() + 1, match.end() + 1 + max(width, 1)
 
 
-def _span_of(span: Span, text: str, message: str) -> Span:
-    """The span widened to what it points at on its line."""
+def _span_of(span: Span, text: str, message: str, header: str) -> Span:
+    """The span widened to what it points at on its line (``header``: a CSV file's first)."""
     if span.file.endswith(".map"):
         start = len(text) - len(text.lstrip()) + 1
         return Span(span.file, span.line, start, span.line, max(_code_end(text) + 1, start + 1))
     field = _FIELD.match(message)
-    columns = _field_columns(span.file, text, field.group(1)) if field else None
+    columns = _field_columns(span.file, text, field.group(1), header) if field else None
     if columns is None:
         columns = (1, max(len(text.rstrip()), 1) + 1)
     return Span(span.file, span.line, columns[0], span.line, columns[1])
@@ -103,6 +103,8 @@ def locate(problems: list[Diagnostic]) -> None:
         span = problems[n].span
         assert span is not None
         wanted.setdefault(span.file, set()).add(span.line)
+        if span.file.endswith(".csv"):
+            wanted[span.file].add(1)  # its header names the fields: read with the rows, once
     texts = {file: read_lines(file, lines) for file, lines in wanted.items()}
     for n in todo:
         p = problems[n]
@@ -110,7 +112,8 @@ def locate(problems: list[Diagnostic]) -> None:
         text = texts[p.span.file].get(p.span.line)
         if text is None or len(text) > MAX_TEXT:
             continue
-        problems[n] = replace(p, span=_span_of(p.span, text, p.message), line_text=text)
+        header = texts[p.span.file].get(1, "")
+        problems[n] = replace(p, span=_span_of(p.span, text, p.message, header), line_text=text)
 
 
 def document_line(path: Path, line: int) -> str | None:
