@@ -253,10 +253,11 @@ class RecordReader:
 
     def _refs(self, name: str) -> dict[tuple[Any, ...], Row] | _KeysOnly:
         if name not in self.ref_index:
-            reader = RecordReader(name, self.shapes[name], self.bindings, self.shapes)
+            # The run's shared indexes: the reader adds this one (and any its records refer to)
+            reader = RecordReader(name, self.shapes[name], self.bindings, self.shapes,
+                                  ref_index=self.ref_index)
             for _rec in reader._indexing():
                 pass
-            self.ref_index[name] = reader.ref_index[name]
         return self.ref_index[name]
 
     def _ref(self, target: str, key: tuple[Any, ...]) -> Row | None:
