@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from test_history import BASE, CUSTOMERS, invoice, produce, write_world
 
@@ -52,7 +54,7 @@ def _forget_lines(db: str) -> None:
 def _summary(report: Any) -> tuple[Any, ...]:
     return (report.status, report.records, {n: (c.records, c.written, dict(c.by_change))
                                             for n, c in report.blocks.items()},
-            [(p.code, p.key) for p in report.problems])
+            [(p.code, p.record, p.span.line if p.span else None, p.message) for p in report.problems])
 
 
 def test_an_unchanged_rerun_decodes_no_line(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +139,97 @@ def test_the_digest_depends_on_the_declared_shape() -> None:
     line = '{"id": 1, "name": ""}\n'
     assert LineIndex(shape).digest(line) == LineIndex(shape).digest(line)
     assert LineIndex(shape).digest(line) != LineIndex(other).digest(line)
+
+
+# ---- lean, loaded and full reruns agree ---------------------------------------------------------
+
+_KEYS = [f"K{i}" for i in range(1, 9)]
+_AMOUNTS = st.sampled_from(["121.00", "242.00", "60.50", "12.10", "133.10"])
+_FATES = ["same", "same", "changed", "deleted", "reformatted", "twice", "changed and same"]
+
+
+@st.composite
+def _reruns(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str], tuple[int, int] | None]:
+    """A first run's invoices; the second run's lines (each first-run invoice kept, changed,
+    deleted, written with other bytes, or twice, and new ones), shuffled; and a window (days of
+    November) or None for the whole source."""
+    first = draw(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=6, unique=True))
+    v1 = [invoice(k, draw(_AMOUNTS), day=draw(st.integers(1, 28))) for k in first]
+    lines = []
+    for rec in v1:
+        fate = draw(st.sampled_from(_FATES))
+        changed = json.dumps({**rec, **invoice(rec["Factuurnummer"], "999.99", day=int(rec["Factuurdatum"][-2:]))})
+        lines += {"same": [json.dumps(rec)], "changed": [changed], "deleted": [],
+                  "reformatted": [json.dumps(rec, separators=(",", ":"))],
+                  "twice": [json.dumps(rec)] * 2, "changed and same": [changed, json.dumps(rec)]}[fate]
+    lines += [json.dumps(invoice(k, draw(_AMOUNTS))) for k in
+              draw(st.lists(st.sampled_from([k for k in _KEYS if k not in first]), max_size=3, unique=True))]
+    window = draw(st.none() | st.tuples(st.integers(1, 14), st.integers(15, 28)))
+    return v1, draw(st.permutations(lines)), window
+
+
+def _deliveries(db: str) -> set[tuple[Any, ...]]:
+    store = HistoryStore(db)
+    with store.engine.connect() as conn:
+        rows = {tuple(r) for r in conn.execute(text(
+            "SELECT source, record_key, hash, deleted, raw_hash IS NULL FROM exportc_deliveries"))}
+    store.dispose()
+    return rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(case=_reruns())
+def test_a_rerun_classifies_alike_whether_its_lines_are_known_looked_up_or_loaded(
+        tmp_path_factory: pytest.TempPathFactory, case: tuple[list[dict[str, Any]], list[str], Any]) -> None:
+    """The same second run three ways: with the history's line digests kept lean (a line it
+    does not know looked up by key), with the state loaded at the first such line, and with no
+    line digest known at all. Every classification, duplicate, deletion, delivered document
+    and recorded delivery is the same."""
+    import sqlite3
+
+    from test_history import delivered
+
+    from exportc.runtime import production
+    v1, lines, window = case
+    tmp = tmp_path_factory.mktemp("rerun")
+    first = f"sqlite:///{tmp / 'first.db'}"
+    assert produce(first, write_world(tmp / "v1", v1), tmp / "p1").status == "succeeded"
+    sources = write_world(tmp / "v2", [])
+    Path(sources["invoices"]).write_text("".join(line + "\n" for line in lines), "utf-8")
+    kw: dict[str, Any] = {"first_delivery": False}
+    if window is not None:
+        import datetime as dt
+        kw.update(whole=False, date_from=dt.date(2026, 11, window[0]), date_to=dt.date(2026, 11, window[1]))
+    seen = []
+    for way in ("lean", "loaded", "full"):
+        with sqlite3.connect(tmp / "first.db") as src, sqlite3.connect(tmp / f"{way}.db") as dst:
+            src.backup(dst)  # (with what the write-ahead log holds)
+        db = f"sqlite:///{tmp / f'{way}.db'}"
+        if way == "full":
+            _forget_lines(db)
+        with pytest.MonkeyPatch.context() as mp:
+            if way == "loaded":
+                mp.setattr(production, "MISS_FLOOR", 0)
+            report = produce(db, sources, tmp / way, **kw)
+        rows = {r[:4] for r in _deliveries(db)}  # (whether a line digest is kept may differ)
+        seen.append((_summary(report), delivered(tmp / way), rows))
+    assert seen[0] == seen[1] == seen[2]
+
+
+def test_a_record_whose_line_digest_another_has_is_classified_by_its_key(db: str, tmp_path: Path) -> None:
+    """Two delivered records with one line digest (only a digest collision, or a damaged
+    history, could make them): the second is known by its key, changed and deleted as any."""
+    produce(db, write_world(tmp_path / "v1", BASE), tmp_path / "p1")
+    store = HistoryStore(db)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE exportc_deliveries SET raw_hash = (SELECT raw_hash FROM exportc_deliveries "
+                          "WHERE record_key = 'A1' AND source = 'invoices') "
+                          "WHERE source = 'invoices' AND record_key IN ('A2', 'A3')"))
+    store.dispose()
+    # A1 as it was, A2 changed, A3 gone, A4 as it was
+    later = write_world(tmp_path / "v2", [BASE[0], invoice("A2", "250.00"), BASE[3]])
+    report = produce(db, later, tmp_path / "p2", first_delivery=False)
+    assert report.records["invoices"] == {"unchanged": 2, "changed": 1, "deleted": 1}
+    again = produce(db, later, tmp_path / "p3", first_delivery=False)
+    assert again.records["invoices"] == {"unchanged": 3}

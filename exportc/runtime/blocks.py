@@ -26,7 +26,7 @@ from typing import IO, Any
 from exportc.artefact import Artefact, BlockSpec, Bound
 from exportc.diagnostics import Diagnostic, Span
 from exportc.runtime.api import RecordError
-from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, in_window, origin
+from exportc.runtime.context import ChangeTracker, Key, RunContext, RunOptions, in_window, key_text_of, origin
 from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.keyset import KeyLog
@@ -155,7 +155,7 @@ class BlockRun:
                 return None
         return change if self._write(record, key, change, previous, source) else None
 
-    def offer_unchanged(self, record: dict[str, Any], key: str, file: str, number: int) -> bool | None:
+    def offer_unchanged(self, record: dict[str, Any], key: Key, file: str, number: int) -> bool | None:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
         under `history mutations`, where it is not delivered again), read at line ``number``
         of ``file``, by a block that takes unchanged records: counted when the block selects
@@ -169,7 +169,7 @@ class BlockRun:
         """A selected record delivered before as it is now: counted, not written again."""
         self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
 
-    def _selects(self, record: dict[str, Any] | None, key: str | None, source: Span | None,
+    def _selects(self, record: dict[str, Any] | None, key: Key, source: Span | None,
                  change: ChangeKind, previous: dict[str, Any] | None,
                  row: tuple[str, int] | None = None) -> bool | None:
         """Whether the block's ``where`` selects the record (then it counts as one of the
@@ -183,7 +183,7 @@ class BlockRun:
                 return False
         except RecordError as exc:
             self.counts.records += 1
-            self._problem(exc, key, source if row is None else row_span(*row))
+            self._problem(exc, key_text_of(key), source if row is None else row_span(*row))
             self._fail()
             return None
         self.counts.records += 1
@@ -428,6 +428,7 @@ class BlockSet:
                                   self.tracker.delivered_record, self.tracker.lines(source), self.ref_index)
             if hasattr(self.tracker, "attach_refs"):
                 self.tracker.attach_refs = reader.attach_refs
+            self.tracker.by_line(source, reader.lines is not None)
             for n, rec in enumerate(reader, start=1):
                 if not n & SPILL_MASK:
                     self._spill_keys()
@@ -437,17 +438,24 @@ class BlockSet:
                     counter.bad_row(rec)  # reported once, by the first block reading the source
                     continue
                 record = rec.value
-                # a line the history knows comes with its key: its record is not decoded
-                key = rec.key if rec.key is not None else key_of(record)
-                if not self.tracker.seen_key(first.block, key, rec.raw, rec.typed):
-                    counter.duplicate(key, row_span(rec.file, rec.number))
-                    continue
+                known = rec.known >= 0  # a line the history knows: unchanged, its record not decoded
+                if known:
+                    if not self.tracker.seen_line(first.block, rec.known):
+                        counter.duplicate(key_of(record), row_span(rec.file, rec.number))
+                        continue
+                    key = ""
+                else:
+                    key = key_of(record)
+                    if not self.tracker.seen_key(first.block, key, rec.raw, rec.typed):
+                        counter.duplicate(key, row_span(rec.file, rec.number))
+                        continue
                 read += 1
                 if windowed and not _in_window(shape.window, record, self.opts):
                     continue
                 inside += 1
-                if rec.key is not None:  # a line the history knows: unchanged, not even decoded
-                    picked = [br.offer_unchanged(record, key, rec.file, rec.number) for br in unchanged]
+                if known:
+                    lazy = partial(key_of, record)  # read from the line only if a problem names it
+                    picked = [br.offer_unchanged(record, lazy, rec.file, rec.number) for br in unchanged]
                     if True in picked and None not in picked:
                         _count(tally, True, ChangeKind.UNCHANGED)
                 else:

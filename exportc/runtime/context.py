@@ -62,6 +62,15 @@ class ChangeTracker:
         False when the key was seen before in this run (a duplicate record)."""
         return True
 
+    def seen_line(self, block: BlockSpec, position: int) -> bool:
+        """``seen_key`` of a record read from a line the history knows (``Record.known``: its
+        position among ``lines``): False when that record was read before in this run."""
+        return True
+
+    def by_line(self, source: str, used: bool) -> None:
+        """Whether the reader of ``source`` looks its lines up in ``lines`` (a JSON Lines
+        source whose lists are in its lines) or decodes every record (any other)."""
+
     def lines(self, source: str) -> LineIndex | None:
         """The history's line digests of ``source`` (None: its lines are not digested; a run
         without history has nothing to skip)."""
@@ -115,16 +124,25 @@ def origin(artefact: Artefact, tb: Any) -> tuple[str, int] | None:
     return found
 
 
+# A record's key as text, or how to get it: a line the history knows is not decoded, so its key
+# is read from it only when a problem names it.
+Key = str | Callable[[], str] | None
+
+
+def key_text_of(key: Key) -> str | None:
+    return key() if callable(key) else key
+
+
 @dataclass
 class RunContext:
     report: Report
     block: str = ""
-    key: str | None = None
+    key: Key = None
     source: Span | None = None  # the source row of the record being written
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
 
     def warn(self, message: str, file: str, line: int) -> None:
-        self.report.problems.append(problem("warning", "W0601", message, self.block, self.key,
+        self.report.problems.append(problem("warning", "W0601", message, self.block, key_text_of(self.key),
                                             (file, line), self.source))
 
 

@@ -625,20 +625,33 @@ class HistoryStore:
 
     def payload(self, conn: Connection, profile: str, source: str, key: str) -> str | None:
         """One record's payload as last delivered, read on a connection the caller keeps open
-        for many such reads (a rerun reads one per changed record), through the driver's own
-        cursor (SQLAlchemy's statement handling cost ten times the lookup); no transaction is
-        left open between reads."""
+        for many such reads (a rerun reads one per changed record)."""
+        row = self._one(conn, "payload", "", (profile, source, key))
+        return row[0] if row is not None else None
+
+    def delivered_row(self, conn: Connection, profile: str, source: str, key: str
+                      ) -> tuple[str, str | None, str] | None:
+        """(hash, line digest, payload) of one record currently delivered (not deleted), or
+        None; on a connection the caller keeps open (a rerun asks it of each line it does not
+        know, see ``production.HistoryTracker``)."""
+        mark = "%s" if self.is_postgres else "?"
+        row = self._one(conn, "hash, raw_hash, payload", f" AND deleted = {mark}", (profile, source, key, False))
+        return (row[0], row[1], row[2]) if row is not None else None
+
+    def _one(self, conn: Connection, columns: str, more: str, args: tuple[Any, ...]) -> Any:
+        """One row of a record's delivery, through the driver's own cursor (SQLAlchemy's
+        statement handling cost ten times the lookup); no transaction is left open between
+        reads."""
         mark = "%s" if self.is_postgres else "?"
         driver: Any = conn.connection.dbapi_connection
         cursor = driver.cursor()
         try:
-            cursor.execute(f"SELECT payload FROM {deliveries.name} WHERE profile = {mark} AND "
-                           f"source = {mark} AND record_key = {mark}", (profile, source, key))
-            row = cursor.fetchone()
+            cursor.execute(f"SELECT {columns} FROM {deliveries.name} WHERE profile = {mark} AND "
+                           f"source = {mark} AND record_key = {mark}{more}", args)
+            return cursor.fetchone()
         finally:
             cursor.close()
             driver.rollback()
-        return row[0] if row is not None else None
 
     def payloads(self, profile: str, source: str, keys: list[str]
                  ) -> dict[str, tuple[str, dt.date | None, str]]:

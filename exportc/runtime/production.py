@@ -41,13 +41,21 @@ from exportc.runtime.faults import crashpoint
 from exportc.runtime.history import Delivery, HistoryError, HistoryStore
 from exportc.runtime.keyset import KeySet
 from exportc.runtime.kinds import ChangeKind, HistoryKind, RunMode
-from exportc.runtime.rawlines import LineIndex
+from exportc.runtime.knownlines import KnownLines
+from exportc.runtime.rawlines import LineIndex, has_date_window
 from exportc.runtime.records import Unread
 from exportc.runtime.report import Report, problem, timestamp
 from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, copy_files, new_run_folder, prune
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
+PREVIOUS_CACHED = 1024
+MISS_FLOOR = 1000  # lookups by key a lean source makes at least before its state is loaded
+
+
+def _date(value: Any) -> dt.date | None:
+    """A window value as the history gives it (SQLite: ISO text)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _compact(sha256_hex: str) -> int:
@@ -70,17 +78,30 @@ class HistoryTracker(ChangeTracker):
         self.history = HistoryKind(artefact.history)
         self.none = self.history is HistoryKind.NONE
         sources = {b.source for b in artefact.blocks if b.source}
-        # Per source: key -> hash delivered before (compact: see `_compact`). A key read in this
-        # run is taken out, so its hash is freed at once; what is left after the source is read
-        # is gone from it.
-        self.state: dict[str, dict[str, int]] = {s: {} for s in sources}
-        # Per source: every key read in this run (a key read twice is a duplicate), at a few
-        # bytes a key, so that memory stays flat however long the source (``keyset``).
-        self.seen = {s: KeySet() for s in sources}
-        # Per source: the line digests of records delivered unchanged since (``rawlines``); only
-        # under `history mutations`, where an unchanged record is not delivered again, so its
-        # line need not be decoded.
+        # What was delivered before, per source, in one of two forms (see `_load_state`):
+        # - the line digests of records delivered unchanged since (``rawlines``), packed, each at
+        #   a position (``knownlines``); only under `history mutations`, where an unchanged
+        #   record is not delivered again, so its line need not be decoded;
         self.line_index: dict[str, LineIndex] = {}
+        # - key -> hash delivered before (compact: see `_compact`), for every other record: one
+        #   delivered without a line digest, or every record of a source not read by line. A
+        #   key read in this run is taken out; what is left after the source is read is gone.
+        self.state: dict[str, dict[str, int]] = {s: {} for s in sources}
+        # Sources whose digested records are only in `line_index` ("lean"): a record read from
+        # a line the history does not know is looked up in the history by its key. Past
+        # `miss_limit` such lookups the source's state is loaded instead (`_load_keys`), with
+        # the position of each record's line in `state_at`.
+        self.lean: set[str] = set()
+        self.misses = dict.fromkeys(sources, 0)
+        self.miss_limit: dict[str, int] = {}
+        self.state_at: dict[str, dict[str, int]] = {s: {} for s in sources}
+        # Keys of records whose line digest another record had too (a digest collision: in
+        # `state`, never in `line_index`).
+        self.twins: dict[str, set[str]] = {s: set() for s in sources}
+        # Per source: every key decoded in this run (a key read twice is a duplicate), at a few
+        # bytes a key, so that memory stays flat however long the source (``keyset``). A line
+        # the history knows is marked read in `line_index` instead.
+        self.seen = {s: KeySet() for s in sources}
         self._delivered: dict[str, bool] = {}  # per source: anything delivered before this run
         if not self.none:
             self._load_state(sources)
@@ -102,7 +123,10 @@ class HistoryTracker(ChangeTracker):
         # their digest is recorded with the run, so the next run knows the line.
         self.refresh = bulk.Spool[tuple[str, str, str]]()
         self._refreshed: tuple[str, str] = ("", "")
+        # The records' pasts read lately (a changed record's, for each of its blocks; a ref's
+        # delivered record, for each record referring to it), at most PREVIOUS_CACHED.
         self.previous_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._fetched: tuple[str, str, str] = ("", "", "")  # (source, key, payload) just looked up
         self._coercers: dict[str, Coercer] = {}
         self._reader: Connection | None = None
         self.deleted_cache: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -114,27 +138,67 @@ class HistoryTracker(ChangeTracker):
         self.attach_refs: Callable[[str, dict[str, Any]], None] | None = None
 
     def _load_state(self, sources: set[str]) -> None:
+        """What was delivered from each source: a record with a line digest into the source's
+        `line_index`, at ~17 bytes; any other into `state`, at ~150."""
         windowed = self.opts.date_from is not None or self.opts.date_to is not None
         for s in sources:
             index = None
             if self.history is HistoryKind.MUTATIONS:
-                index = self.line_index[s] = LineIndex(self.a.sources[s])
-                if windowed and index.wants_windows():
-                    index.windows = {}
-            state = self.state[s]
-            windows = index is not None and index.windows is not None
+                shape = self.a.sources[s]
+                index = self.line_index[s] = LineIndex(shape, KnownLines(windows=windowed and has_date_window(shape)))
+            state, twins, n = self.state[s], self.twins[s], 0
+            windows = index is not None and index.known.windows
             for rows in self.store.delivered_state(self.profile, s, windows):
-                for key, prefix, _raw, _window in rows:
-                    state[key] = int(prefix, 16)  # `_compact` of the hash: its first 32 digits
-                if index is not None:
-                    index.add_rows(rows)
-            self._delivered[s] = bool(state)
+                n += len(rows)
+                if index is None:
+                    for key, prefix, _raw, _window in rows:
+                        state[key] = int(prefix, 16)  # `_compact` of the hash: its first 32 digits
+                    continue
+                add = index.known.add
+                for key, prefix, raw, window in rows:
+                    if raw is None:
+                        state[key] = int(prefix, 16)
+                    elif add(bytes.fromhex(raw), _date(window) if windows else None) < 0:
+                        state[key] = int(prefix, 16)
+                        twins.add(key)
+            self._delivered[s] = n > 0
+            if index is not None and index.known.count:
+                self.lean.add(s)
+                # A lookup by key costs ~20 load-rows on SQLite, ~200 on a server
+                self.miss_limit[s] = max(MISS_FLOOR, index.known.count // (200 if self.store.is_postgres else 20))
+
+    def _load_keys(self, source: str, current: str = "") -> tuple[int, int] | None:
+        """A lean source's digested records into `state` after all: the lines of this run are
+        mostly not the history's (another reader, a rewritten file), and one lookup per line
+        would cost more. A record whose line was read already counts its key as read. Returns
+        `_state_row` of the key at hand, ``current`` (whose key `seen` holds already)."""
+        known = self.line_index[source].known
+        state, at_map, seen, twins = self.state[source], self.state_at[source], self.seen[source], self.twins[source]
+        found = None
+        for rows in self.store.delivered_state(self.profile, source):
+            for key, prefix, raw, _window in rows:
+                if raw is None or key in twins:
+                    continue  # in `state` from the start (or read and taken out since)
+                at = known.find(bytes.fromhex(raw))
+                if key == current:
+                    found = (int(prefix, 16), at)  # (at a line read already: a duplicate)
+                elif at >= 0 and known.is_read(at):
+                    seen.add(key)  # read by its line: the same key again is a duplicate
+                else:
+                    state[key] = int(prefix, 16)
+                    at_map[key] = at
+        self.lean.discard(source)
+        return found
 
     def lines(self, source: str) -> LineIndex | None:
         index = self.line_index.get(source)
-        if index is not None and not index.known and not self.record:
+        if index is not None and not index.known.count and not self.record:
             return None  # a test run over a history that knows no line: nothing to skip, nor to record
         return index
+
+    def by_line(self, source: str, used: bool) -> None:
+        if not used and source in self.lean:
+            self._load_keys(source)  # every record is read the full way: look none up alone
 
     def bind_wheres(self, fns: Bound) -> None:
         self.wheres = {i: entry.where for i, entry in fns.blocks.items() if entry.where is not None}
@@ -142,14 +206,22 @@ class HistoryTracker(ChangeTracker):
     def _previous(self, source: str, key: str) -> dict[str, Any] | None:
         cached = self.previous_cache.get((source, key))
         if cached is None:
-            if self._reader is None:  # one connection for every record's past, not one each
-                self._reader = self.store.engine.connect()
-            found = self.store.payload(self._reader, self.profile, source, key)
+            if self._fetched[:2] == (source, key):  # looked up by `seen_key` just before
+                found: str | None = self._fetched[2]
+            else:
+                found = self.store.payload(self._connection(), self.profile, source, key)
             if found is None:
                 return None
             cached = self._coerce(source, found)
+            if len(self.previous_cache) >= PREVIOUS_CACHED:
+                del self.previous_cache[next(iter(self.previous_cache))]  # the oldest
             self.previous_cache[(source, key)] = cached
         return cached
+
+    def _connection(self) -> Connection:
+        if self._reader is None:  # one connection for every record's past, not one each
+            self._reader = self.store.engine.connect()
+        return self._reader
 
     def _coerce(self, source: str, payload: str) -> dict[str, Any]:
         coerce = self._coercers.get(source)
@@ -164,8 +236,42 @@ class HistoryTracker(ChangeTracker):
         source = block.source or ""
         if not self.seen[source].add(key):
             return False  # read before in this run: a duplicate
-        self._read = (source, key, self.state[source].pop(key, None), raw, typed)
+        found = self._delivered_row(source, key) if source in self.lean else self._state_row(source, key)
+        old = None
+        if found is not None:
+            old, at = found
+            if at >= 0 and not self.line_index[source].known.mark(at):
+                return False  # read before from the line the history knows: a duplicate
+        self._read = (source, key, old, raw, typed)
         return True
+
+    def seen_line(self, block: BlockSpec, position: int) -> bool:
+        return self.line_index[block.source or ""].known.mark(position)
+
+    def _state_row(self, source: str, key: str) -> tuple[int, int] | None:
+        """(hash, position of its line or -1) of a record in `state`, taken out; or None."""
+        old = self.state[source].pop(key, None)
+        if old is None:
+            return None
+        at_map = self.state_at[source]
+        return old, at_map.pop(key, -1) if at_map else -1
+
+    def _delivered_row(self, source: str, key: str) -> tuple[int, int] | None:
+        """`_state_row` of a lean source: a record delivered from a line is looked up in the
+        history (its past is kept for `_previous`: a changed record needs it next)."""
+        found = self._state_row(source, key)
+        if found is not None:
+            return found
+        self.misses[source] += 1
+        if self.misses[source] > self.miss_limit[source]:
+            return self._load_keys(source, key)
+        row = self.store.delivered_row(self._connection(), self.profile, source, key)
+        if row is None:
+            return None  # new
+        h, raw, payload = row
+        self._fetched = (source, key, payload)
+        at = self.line_index[source].known.find(bytes.fromhex(raw)) if raw is not None else -1
+        return _compact(h), at
 
     def _spool(self, source: str, key: str, change: str, h: str, payload: str,
                window: dt.date | None, raw: str | None = None) -> None:
@@ -241,8 +347,25 @@ class HistoryTracker(ChangeTracker):
             self.deleted_cache[source] = self._find_deleted(source)
         return iter(self.deleted_cache[source])
 
+    def _gone(self, source: str) -> list[str]:
+        """The keys of the records delivered before and not read in this run."""
+        index = self.line_index.get(source)
+        at_map = self.state_at[source]
+        gone = [key for key in self.state[source]
+                if index is None or at_map.get(key, -1) < 0 or not index.known.is_read(at_map[key])]
+        if source in self.lean and index is not None and index.known.read < index.known.count:
+            known, twins = index.known, self.twins[source]
+            for rows in self.store.delivered_state(self.profile, source):
+                for key, _prefix, raw, _window in rows:
+                    if raw is None or key in twins:
+                        continue  # in `state`
+                    at = known.find(bytes.fromhex(raw))
+                    if at < 0 or not known.is_read(at):
+                        gone.append(key)
+        return sorted(gone)
+
     def _find_deleted(self, source: str) -> list[tuple[str, dict[str, Any]]]:
-        gone = sorted(self.state[source])  # delivered before, not read in this run
+        gone = self._gone(source)
         if not gone:
             return []
         payloads = self.store.payloads(self.profile, source, gone)

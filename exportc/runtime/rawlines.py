@@ -20,15 +20,14 @@ another file is not in the line's bytes; CSV, JSON and SQL sources are read as b
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from exportc.artefact import ShapeSpec
+from exportc.runtime.knownlines import KnownLines
 
 FORMAT = b"exportc raw lines 1"
 _NOTHING: dict[str, Any] = {}
@@ -55,13 +54,12 @@ def fingerprint(shape: ShapeSpec) -> bytes:
 
 @dataclass
 class LineIndex:
-    """One source's line digests as the history knows them: digest → the key of the record
-    delivered from that line, unchanged since; and, when the run has a window over a date
-    field, each such record's window value (read without decoding the line)."""
+    """One source's line digests as the history knows them (``knownlines``: a record delivered
+    unchanged since is known by its line's position there), with each record's window value
+    when the run has a window over a date field (read without decoding the line)."""
 
     shape: ShapeSpec
-    known: dict[bytes, str] = field(default_factory=dict)
-    windows: dict[str, dt.date | None] | None = None
+    known: KnownLines = field(default_factory=KnownLines)
 
     def __post_init__(self) -> None:
         self._keyed = hashlib.blake2b(digest_size=16, key=fingerprint(self.shape))
@@ -72,25 +70,15 @@ class LineIndex:
         h.update(line.encode())
         return h.digest()
 
-    def add_rows(self, rows: Iterable[tuple[str, str, str | None, Any]]) -> None:
-        """Records delivered before, as the history gives them (``delivered_state``: key, hash,
-        line digest in hex or None, window value as a date or ISO text): those with a line."""
-        known, windows = self.known, self.windows
-        for key, _hash, digest_hex, window in rows:
-            if digest_hex is not None:
-                known[bytes.fromhex(digest_hex)] = key
-                if windows is not None:
-                    windows[key] = dt.date.fromisoformat(window) if isinstance(window, str) else window
-
-    def fields(self, key: str) -> dict[str, Any]:
+    def fields(self, position: int) -> dict[str, Any]:
         """What a run may read of a known record without decoding it (read only)."""
         window = self.shape.window
-        if self.windows is None or window is None:
+        if not self.known.windows or window is None:
             return _NOTHING  # one for every line: nothing is known without decoding
-        return {window: self.windows.get(key)}
+        return {window: self.known.window(position)}
 
-    def wants_windows(self) -> bool:
-        """Whether window values can stand in for the decoded ones: a date window (a datetime
-        one is stored as its date)."""
-        window = self.shape.window
-        return window is not None and self.shape.fields[window].name == "date"
+
+def has_date_window(shape: ShapeSpec) -> bool:
+    """Whether a source's window values can stand in for the decoded ones (``LineIndex.fields``):
+    a date window (a datetime one is stored as its date)."""
+    return shape.window is not None and shape.fields[shape.window].name == "date"

@@ -33,8 +33,9 @@ class Record:
     """A typed record, or the error that kept a raw row from becoming one.
 
     ``raw`` is the digest of the line it was read from (``rawlines``; None for a source that
-    does not take part); ``key`` is given when the line is one the history knows, and then
-    ``value`` is an ``Unread``. ``typed``: the record is as the typed reader decoded its line (only
+    does not take part); ``known`` is the line's position among the history's line digests
+    (``knownlines``) when the line is one the history knows, and then ``value`` is an ``Unread``
+    (-1 for any other line). ``typed``: the record is as the typed reader decoded its line (only
     its refs added), so its canonical text can be written in C (``canonical.typed_encoder``)."""
 
     value: Row | None
@@ -42,7 +43,7 @@ class Record:
     number: int
     error: SourceError | None = None
     raw: bytes | None = None
-    key: str | None = None
+    known: int = -1
     typed: bool = False
 
 
@@ -337,19 +338,19 @@ class RecordReader:
 
     def _by_line(self, index: LineIndex) -> Iterator[Record]:
         """A JSON Lines source line by line: a line the history knows becomes an ``Unread``
-        with its key; any other is decoded as always, and carries its digest."""
+        with its position; any other is decoded as always, and carries its digest."""
         typed = TypedLines(self.shape, self.joined)
-        known = index.known
+        find = index.known.find
         for line, file, number in jsonl_lines(self.binding):
             digest = index.digest(line)
-            hit = known.get(digest)
-            if hit is not None:
+            position = find(digest)
+            if position >= 0:
                 def load(line: str = line, file: str = file, number: int = number) -> Row:
                     return self._complete(*typed_line(typed, line, file, number), {})
                 # Typed as the Row it stands for: only `where`, window and key reads reach it
                 # (an unchanged record is never emitted, nor recorded again).
-                unread = cast(Row, Unread(index.fields(hit), load))
-                yield Record(unread, file, number, raw=digest, key=hit)
+                unread = cast(Row, Unread(index.fields(position), load))
+                yield Record(unread, file, number, raw=digest, known=position)
                 continue
             loc, is_typed = typed_line(typed, line, file, number)
             try:
