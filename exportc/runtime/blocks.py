@@ -454,10 +454,11 @@ class BlockSet:
                     continue
                 inside += 1
                 if known:
-                    lazy = partial(key_of, record)  # read from the line only if a problem names it
-                    picked = [br.offer_unchanged(record, lazy, rec.file, rec.number) for br in unchanged]
-                    if True in picked and None not in picked:
-                        _count(tally, True, ChangeKind.UNCHANGED)
+                    if unchanged:
+                        lazy = partial(key_of, record)  # read from the line only if a problem names it
+                        picked = [br.offer_unchanged(record, lazy, rec.file, rec.number) for br in unchanged]
+                        if True in picked and None not in picked:
+                            _count(tally, True, ChangeKind.UNCHANGED)
                 else:
                     where = row_span(rec.file, rec.number)
                     if alone is not None:

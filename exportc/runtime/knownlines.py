@@ -41,7 +41,10 @@ class KnownLines:
         already (two records of one line: only a collision of the digest could make them)."""
         b = (digest[0] | digest[1] << 8) & _MASK
         bucket = self._digests[b]
-        if _slot(bucket, digest) >= 0:
+        at = bucket.find(digest)  # (`_slot`, inline: once per delivered record)
+        while at > 0 and at % _WIDTH:
+            at = bucket.find(digest, at + 1)
+        if at >= 0:
             return -1
         slot = len(bucket) // _WIDTH
         bucket += digest
@@ -54,8 +57,11 @@ class KnownLines:
     def find(self, digest: bytes) -> int:
         """The position of a digest, or -1 when no delivered record has it."""
         b = (digest[0] | digest[1] << 8) & _MASK
-        slot = _slot(self._digests[b], digest)
-        return -1 if slot < 0 else slot << _BUCKET_BITS | b
+        bucket = self._digests[b]
+        at = bucket.find(digest)  # (`_slot`, inline: once per line)
+        while at > 0 and at % _WIDTH:
+            at = bucket.find(digest, at + 1)
+        return -1 if at < 0 else at // _WIDTH << _BUCKET_BITS | b
 
     def mark(self, position: int) -> bool:
         """Mark a position's line read; False when it was read before in this run."""
@@ -75,11 +81,3 @@ class KnownLines:
         assert self._windows is not None
         ordinal = self._windows[position & _MASK][position >> _BUCKET_BITS]
         return dt.date.fromordinal(ordinal) if ordinal else None
-
-
-def _slot(bucket: bytearray, digest: bytes) -> int:
-    """The slot of a digest in its bucket, or -1 (a match across two digests is no match)."""
-    at = bucket.find(digest)
-    while at > 0 and at % _WIDTH:
-        at = bucket.find(digest, at + 1)
-    return -1 if at < 0 else at // _WIDTH
