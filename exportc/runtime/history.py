@@ -611,7 +611,7 @@ class HistoryStore:
             cursor = driver.cursor(name="exportc_state") if self.is_postgres else driver.cursor()
             try:
                 cursor.execute(sql, (profile, source, False))
-                while rows := cursor.fetchmany(5000):
+                while rows := cursor.fetchmany(1000):
                     yield rows
             finally:
                 cursor.close()

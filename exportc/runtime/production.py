@@ -49,7 +49,7 @@ from exportc.runtime.runstore import REPORTS, RunStoreError, check_writable, cop
 from exportc.runtime.sources import Coercer
 
 HEARTBEAT_SECONDS = 10.0
-PREVIOUS_CACHED = 1024
+PREVIOUS_CACHED = 256
 MISS_FLOOR = 1000  # lookups by key a lean source makes at least before its state is loaded
 
 
