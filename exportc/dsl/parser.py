@@ -1,31 +1,25 @@
 """Parse profile text into the AST of ``exportc.dsl.ast``.
 
-The lark grammar lives in ``grammar.lark``. The transformer below turns lark's tree into our own
-nodes with our own ``Span`` (no lark ``Token`` or ``Meta`` escapes this module), and collects
-problems such as an impossible date as diagnostics instead of raising inside lark (which would
-arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messages by
+The lark grammar lives in ``grammar.lark``, its parser in ``exportc.dsl.lalr``. The transformer
+below turns lark's tree into our own nodes with our own ``Span`` (no lark ``Token`` or ``Meta``
+escapes this module), and collects problems such as an impossible date as diagnostics instead of
+raising inside lark (which would arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messages by
 ``exportc.dsl.syntax_errors``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput
 
-from exportc.cache import cache_dir
 from exportc.diagnostics import Diagnostic, Span, error
-from exportc.dsl import ast
+from exportc.dsl import ast, lalr
 from exportc.dsl.depth import MAX_DEPTH, deep_stack, too_deep
 from exportc.dsl.message import Piece, split_message
 from exportc.dsl.syntax_errors import describe_syntax_error, lexical_diagnostics
@@ -42,59 +36,6 @@ class ParseResult:
     @property
     def ok(self) -> bool:
         return self.module is not None and not any(d.is_error for d in self.diagnostics)
-
-
-class _LetEnd:
-    """Post-lexer: a ``let`` ends at the end of its line, unless inside brackets.
-
-    Without it ``let x = a`` followed by a rule starting with ``-``, ``(`` or ``[`` would be
-    ambiguous, since whitespace (newlines included) is otherwise insignificant.
-    """
-
-    always_accept: tuple[str, ...] = ()
-
-    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        depth = 0
-        let_depth: int | None = None
-        started = False
-        prev: Token | None = None
-        for tok in stream:
-            if let_depth is not None and started and depth == let_depth and prev is not None and (
-                tok.line != prev.end_line or tok.type in ("RBRACE", "LET")
-            ):
-                yield Token.new_borrow_pos("_LET_END", "", prev)
-                let_depth = None
-            if tok.type in ("LPAR", "LSQB"):
-                depth += 1
-            elif tok.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
-            if tok.type == "LET":
-                let_depth, started = depth, False
-            elif let_depth is not None and prev is not None and prev.type == "EQUAL":
-                started = True
-            prev = tok
-            yield tok
-        if let_depth is not None and prev is not None:
-            yield Token.new_borrow_pos("_LET_END", "", prev)
-
-
-@cache
-def _parser() -> Lark:
-    """The LALR parser. Building its tables takes ~0.3 s (strict mode checks every terminal
-    pair for collisions), so lark keeps them in the user cache, in a file named by the grammar's
-    hash and lark's version; lark checks that hash again on load and rebuilds a stale or corrupt
-    file."""
-    grammar = resources.files("exportc.dsl").joinpath("grammar.lark").read_text("utf-8")
-    digest = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:32]
-    options: dict[str, Any] = dict(parser="lalr", lexer="contextual", propagate_positions=True,
-                                   postlex=_LetEnd(), maybe_placeholders=True, strict=True,
-                                   start=["start", "expr"])  # `expr`: a message's placeholders
-    path = cache_dir() / f"grammar-{digest}.lark-cache"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return Lark(grammar, cache=str(path), **options)
-    except Exception:  # an unwritable or unreadable cache only costs time
-        return Lark(grammar, **options)
 
 
 def _tok_span(file: str, tok: Token) -> Span:
@@ -331,7 +272,7 @@ class _Builder(Transformer[Token, ast.Module]):
         # A nested string's `\"` becomes `"` (columns after it shift by one; rare enough).
         padded = "\n" * (line - 1) + " " * (piece.column - 1) + _unescape(piece.raw)
         try:
-            tree = _parser().parse(padded, start="expr")
+            tree = lalr.parser().parse(padded, start="expr")
         except UnexpectedInput as exc:
             why = describe_syntax_error(exc, padded, self.file)
             reason = "it ends too early" if why.code == "E0105" else why.message
@@ -444,7 +385,7 @@ def parse_text(text: str, file: str = "<profile>") -> ParseResult:
     if lexical:
         return ParseResult(None, lexical, text)
     try:
-        tree = _parser().parse(text, start="start")
+        tree = lalr.parser().parse(text, start="start")
     except UnexpectedInput as exc:
         return ParseResult(None, _syntax_errors(exc, text, file), text)
     builder = _Builder(file)
@@ -479,7 +420,7 @@ def _syntax_errors(first: UnexpectedInput, text: str, file: str) -> list[Diagnos
             break
         rest = "\n" * resume + "\n".join(lines[resume:])  # same line numbers as the file
         try:
-            _parser().parse(rest, start="start")
+            lalr.parser().parse(rest, start="start")
             break
         except UnexpectedInput as exc:
             diag = describe_syntax_error(exc, rest, file)
