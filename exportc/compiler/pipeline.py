@@ -22,7 +22,7 @@ from exportc.compiler.inherit import merge
 from exportc.compiler.lower import lower
 from exportc.compiler.resolve import Resolver, Scope, did_you_mean
 from exportc.compiler.result import CompileResult
-from exportc.compiler.schema import SchemaError, SchemaModel, load_model
+from exportc.compiler.schema import SchemaError, SchemaModel, load_models
 from exportc.compiler.targets import TargetPlanner
 from exportc.config import ConfigError
 from exportc.diagnostics import Related, Span, error
@@ -205,7 +205,7 @@ def _kinds(module: ast.Module, targets: list[ast.TargetDecl], file: str, result:
             [Related(targets[0].span, "first target")]))
         return None
     seen: dict[str, ast.TargetDecl] = {}
-    kinds: list[_Kind] = []
+    paths: list[Path] = []
     for t in targets:
         if t.root in seen:
             result.diagnostics.append(error("E0337", f"two targets have the root `{t.root}`",
@@ -213,8 +213,17 @@ def _kinds(module: ast.Module, targets: list[ast.TargetDecl], file: str, result:
                                             [Related(seen[t.root].span, "first target")]))
             return None
         seen[t.root] = t
-        model = _schema(t, file, result)
-        if model is None:
+        path = _schema_path(t, file, result)
+        if path is None:
+            return None
+        paths.append(path)
+    models = load_models(paths)  # together: Invoice and CreditNote share most of their XSDs
+    kinds: list[_Kind] = []
+    for t, path in zip(targets, paths, strict=True):
+        model = models[path]
+        if isinstance(model, SchemaError):
+            shown = str(model).replace(str(path), str(display_path(path)))
+            result.diagnostics.append(error("E0314", f"cannot read the schema: {shown}", t.span))
             return None
         rules = []
         for name in t.schematron:
@@ -250,7 +259,7 @@ def _declare(module: ast.Module, file: str) -> Declarations:
     return decl
 
 
-def _schema(target: ast.TargetDecl, file: str, result: CompileResult) -> SchemaModel | None:
+def _schema_path(target: ast.TargetDecl, file: str, result: CompileResult) -> Path | None:
     declaring = target.span.file or file  # a base's target: the base's own project
     try:
         schema_path = find_schema(target.schema, declaring)
@@ -264,12 +273,7 @@ def _schema(target: ast.TargetDecl, file: str, result: CompileResult) -> SchemaM
             "E0313", f"cannot find the schema `{target.schema}`", target.span,
             "searched " + ", ".join(searched) + "; list the folder under `schemas` in exportc.toml"))
         return None
-    try:
-        return load_model(schema_path)
-    except SchemaError as exc:
-        shown = str(exc).replace(str(schema_path), str(display_path(schema_path)))
-        result.diagnostics.append(error("E0314", f"cannot read the schema: {shown}", target.span))
-        return None
+    return schema_path
 
 
 def _plan(module: ast.Module, header: ast.ProfileDecl, kinds: list[_Kind], decl: Declarations,

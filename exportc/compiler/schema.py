@@ -284,14 +284,23 @@ def _dependencies(path: Path, seen: dict[Path, bytes]) -> None:
             _dependencies(dep, seen)
 
 
-def schema_digest(path: Path) -> str:
-    """sha256 over the XSD and everything it includes or imports (by content)."""
+def _documents(path: Path) -> dict[Path, bytes]:
+    """The XSD and every file it includes or imports, by resolved path."""
     files: dict[Path, bytes] = {}
     _dependencies(path.resolve(), files)
+    return files
+
+
+def _digest(files: dict[Path, bytes]) -> str:
     h = hashlib.sha256(f"v{MODEL_VERSION}".encode())
     for p in sorted(files):
         h.update(hashlib.sha256(files[p]).digest())
     return h.hexdigest()
+
+
+def schema_digest(path: Path) -> str:
+    """sha256 over the XSD and everything it includes or imports (by content)."""
+    return _digest(_documents(path))
 
 
 def build_model(path: Path, digest: str) -> SchemaModel:
@@ -307,6 +316,11 @@ def build_model(path: Path, digest: str) -> SchemaModel:
     except (xmlschema.XMLSchemaException, OSError, SyntaxError) as exc:
         raise SchemaError(f"{path}: {exc}") from exc
     _check_schema(path)
+    return _derive(path, digest, schema)
+
+
+def _derive(path: Path, digest: str, schema: Any) -> SchemaModel:
+    """The model of one xmlschema schema: its global elements and what they reach."""
     b = _Builder()
     roots = {}
     for name, el in schema.elements.items():
@@ -329,33 +343,89 @@ def _check_schema(path: Path) -> None:
         raise SchemaError(f"{path}: {exc}") from exc
 
 
+def _read_together(wanted: dict[Path, set[Path]]) -> dict[Path, Any]:
+    """XSDs that import the same documents (UBL's Invoice and CreditNote share their common
+    components, most of each) read by xmlschema in one build, so the shared documents are parsed
+    and built once: path -> its schema there. Only where that build gave every XSD exactly the
+    documents it would have alone (``wanted``: its resolved files), each namespace it declares or
+    imports from the same files; else nothing, and each is built on its own."""
+    import xmlschema
+
+    try:
+        together = xmlschema.XMLSchema([str(p) for p in wanted], validation="skip")
+    except (xmlschema.XMLSchemaException, OSError, SyntaxError):
+        return {}  # built one by one, so each reports its own error
+    owned = [x for x in together.maps.iter_schemas() if x.maps is together.maps]
+    docs = {Path(x.filepath).resolve(): x for x in owned if x.filepath}
+    if len(docs) != len(owned) or set(docs) != set[Path]().union(*wanted.values()):
+        return {}  # a document read twice (a chameleon include) or one left out
+    by_ns: dict[str, set[Path]] = {}
+    for file, x in docs.items():
+        by_ns.setdefault(x.target_namespace, set()).add(file)
+    for files in wanted.values():
+        used = {docs[f].target_namespace for f in files} | {n for f in files for n in docs[f].imported_namespaces}
+        if any(not by_ns.get(n, set()) <= files for n in used):
+            return {}  # a namespace this XSD would read from other files, or not at all
+    return {p: docs[p.resolve()] for p in wanted}
+
+
 _LOADED: dict[tuple[str, str], SchemaModel] = {}  # (path, digest) -> model, for long-lived processes
 
 
 def load_model(path: Path) -> SchemaModel:
     """The model of an XSD, from the cache when its content hash is known (and from memory when
     this process loaded it before: the language server re-checks on every edit)."""
-    try:
-        digest = schema_digest(path)
-    except OSError as exc:
-        raise SchemaError(f"{path}: {exc.strerror}") from exc
-    loaded = _LOADED.get((str(path), digest))
-    if loaded is not None:
-        return loaded
-    model = _load_cached(path, digest)
-    _LOADED[(str(path), digest)] = model
+    model = load_models([path])[path]
+    if isinstance(model, SchemaError):
+        raise model
     return model
 
 
-def _load_cached(path: Path, digest: str) -> SchemaModel:
-    entry = cache_dir() / f"schema-{digest[:32]}.pickle"
-    model = cache.read(entry)
+def load_models(paths: list[Path]) -> dict[Path, SchemaModel | SchemaError]:
+    """``load_model`` of several XSDs (a profile's targets): those built afresh that import
+    documents in common are read together (``_read_together``)."""
+    found: dict[Path, SchemaModel | SchemaError] = {}
+    missing: dict[Path, tuple[str, set[Path]]] = {}
+    for path in dict.fromkeys(paths):
+        try:
+            files = _documents(path)
+        except OSError as exc:
+            found[path] = SchemaError(f"{path}: {exc.strerror}")
+            continue
+        digest = _digest(files)
+        model = _LOADED.get((str(path), digest)) or _cached(path, digest)
+        if model is None:
+            missing[path] = (digest, set(files))
+        else:
+            found[path] = _LOADED[(str(path), digest)] = model
+    sharing = {p: files for p, (_d, files) in missing.items()
+               if any(files & other for q, (_e, other) in missing.items() if q != p)}
+    read = _read_together(sharing) if len(sharing) > 1 else {}
+    for path, (digest, _files) in missing.items():
+        try:
+            if path in read:
+                _check_schema(path)
+                model = _derive(path, digest, read[path])
+            else:
+                model = build_model(path, digest)
+        except SchemaError as exc:
+            found[path] = exc
+            continue
+        cache.write(_entry(digest), model)
+        found[path] = _LOADED[(str(path), digest)] = model
+    return found
+
+
+def _entry(digest: str) -> Path:
+    return cache_dir() / f"schema-{digest[:32]}.pickle"
+
+
+def _cached(path: Path, digest: str) -> SchemaModel | None:
+    model = cache.read(_entry(digest))
     if isinstance(model, SchemaModel) and model.digest == digest:
         model.path = str(path)
         return model
-    model = build_model(path, digest)
-    cache.write(entry, model)
-    return model
+    return None
 
 
 # ---- questions the checks ask -----------------------------------------------------------------
