@@ -4,8 +4,10 @@ model is the one the XSD gives alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import SHARED
 
 from exportc.compiler import schema
@@ -83,9 +85,16 @@ def test_xsds_reading_one_namespace_from_identical_files_are_read_together(tmp_p
     assert models[a] == _alone(a) and models[b] == _alone(b)
 
 
-def test_a_broken_xsd_read_with_another_is_reported_for_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("break_b", [
+    lambda text: text.replace('type="s:Code"', 'type="s:NoSuchType"'),
+    # xmlschema reads it together with a.xsd (which imports urn:c); libxml2 refuses it: b.xsd
+    # refers to urn:c without importing it
+    lambda text: text.replace('<xs:import namespace="urn:c" schemaLocation="cb/c.xsd"/>', ""),
+], ids=["unknown-type", "namespace-not-imported"])
+def test_a_broken_xsd_read_with_another_is_reported_for_itself(tmp_path: Path,
+                                                              break_b: Callable[[str], str]) -> None:
     a, b = _pair(tmp_path, "X")
-    b.write_text(b.read_text("utf-8").replace('type="s:Code"', 'type="s:NoSuchType"'), "utf-8")
+    b.write_text(break_b(b.read_text("utf-8")), "utf-8")
     models = _fresh(a, b)
     assert models[a] == _alone(a)
     assert isinstance(models[b], schema.SchemaError) and "b.xsd" in str(models[b])

@@ -369,6 +369,28 @@ def _read_together(wanted: dict[Path, set[Path]]) -> dict[Path, Any]:
     return {p: docs[p.resolve()] for p in wanted}
 
 
+def _checked_together(read: dict[Path, Any]) -> set[Path]:
+    """XSDs read together, checked by libxml2 in one compile of a schema that imports them all
+    (their shared documents compiled once, not once per XSD): all of them where libxml2 accepts
+    it, none where it refuses (each is then checked alone, for its own complaint). libxml2 still
+    holds each document to its own imports there."""
+    if len(read) < 2:
+        return set()
+    from lxml import etree
+
+    root = etree.Element(f"{_XS}schema", targetNamespace="urn:exportc:together")
+    for path, xsd in read.items():
+        imported = {"schemaLocation": path.resolve().as_uri()}
+        if xsd.target_namespace:
+            imported["namespace"] = xsd.target_namespace
+        etree.SubElement(root, f"{_XS}import", imported)
+    try:
+        etree.XMLSchema(root)
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError):
+        return set()
+    return set(read)
+
+
 _LOADED: dict[tuple[str, str], SchemaModel] = {}  # (path, digest) -> model, for long-lived processes
 
 
@@ -401,10 +423,12 @@ def load_models(paths: list[Path]) -> dict[Path, SchemaModel | SchemaError]:
     sharing = {p: files for p, (_d, files) in missing.items()
                if any(files & other for q, (_e, other) in missing.items() if q != p)}
     read = _read_together(sharing) if len(sharing) > 1 else {}
+    checked = _checked_together(read)
     for path, (digest, _files) in missing.items():
         try:
             if path in read:
-                _check_schema(path)
+                if path not in checked:
+                    _check_schema(path)
                 model = _derive(path, digest, read[path])
             else:
                 model = build_model(path, digest)
