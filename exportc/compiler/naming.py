@@ -110,15 +110,30 @@ def cannot_fail(e: ir.Expr) -> bool:
 
 def nodes(root: object) -> Iterator[object]:
     """Every IR node under ``root``, itself included: the fields of a node and the items of a
-    list or tuple, depth first (the walk every question about a whole profile asks)."""
+    list or tuple, depth first (the walk every question about a whole profile asks). The walk
+    does not go into what is not the IR's own (a span, a type, a schema type): no question
+    looks there, and they were two thirds of the nodes."""
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        if dataclasses.is_dataclass(node) and not isinstance(node, type):
-            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
-        elif isinstance(node, list | tuple):
+        if isinstance(node, list | tuple):
             stack.extend(node)
+            continue
+        kind = type(node)
+        names = _FIELDS.get(kind)
+        if names is None:
+            names = _FIELDS[kind] = _fields(kind)
+        stack.extend([getattr(node, n) for n in names])
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}  # an IR class -> the fields the walk goes into
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    if kind.__module__ != ir.__name__ or not dataclasses.is_dataclass(kind):
+        return ()
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def runs_read(node: object) -> set[str]:
