@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exportc.cache import cache_dir
-from exportc.dsl import lalr, parser
+from exportc.dsl import ast, lalr, parser
 
 
 @pytest.fixture
@@ -51,6 +51,18 @@ def test_a_corrupt_grammar_cache_is_rebuilt(no_shipped_tables: Path) -> None:
     lalr.parser.cache_clear()
     assert parser.parse_text(PROFILE, "p.map").ok
     assert entry.read_bytes() != b"not a pickle"
+
+
+def test_a_file_is_parsed_again_when_its_bytes_change(tmp_path: Path) -> None:
+    """parse_file keeps a parse for the same bytes (a base checked under each child) only."""
+    f = tmp_path / "p.map"
+    f.write_text('profile first "t"\ntarget "o.xsd" root Orders\nlet x = 1 +\n', "utf-8")
+    one, again = parser.parse_file(str(f)), parser.parse_file(str(f))
+    assert one.diagnostics == again.diagnostics != [] and one.diagnostics is not again.diagnostics
+    f.write_text(PROFILE.replace("profile p", "profile second"), "utf-8")
+    changed = parser.parse_file(str(f))
+    assert changed.ok and changed.module is not None
+    assert [i.name for i in changed.module.items if isinstance(i, ast.ProfileDecl)] == ["second"]
 
 
 # ---- compiled profiles ----------------------------------------------------------------------

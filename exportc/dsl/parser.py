@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from lark import Token, Transformer, v_args
@@ -485,4 +486,13 @@ def parse_file(path: str) -> ParseResult:
             data = fh.read()
     except OSError as exc:
         return ParseResult(None, [error("E0001", f"cannot read {path}: {exc.strerror}", None)], "")
+    known = _parsed(data, path)
+    return ParseResult(known.module, list(known.diagnostics), known.source)
+
+
+@lru_cache(maxsize=16)
+def _parsed(data: bytes, path: str) -> ParseResult:
+    """A file's parse, kept for the same bytes: `exportc check` of a folder compiles a base
+    profile once for itself and again under every profile that extends it (the AST is
+    frozen; each caller gets its own list of diagnostics)."""
     return parse_bytes(data, path)
