@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from exportc.compiler import schema
+from exportc.compiler import schema, xsdread
 
 MAINDOC = SHARED / "reference" / "ubl-2.1" / "xsd" / "maindoc"
 INVOICE, CREDIT_NOTE = MAINDOC / "UBL-Invoice-2.1.xsd", MAINDOC / "UBL-CreditNote-2.1.xsd"
@@ -33,7 +33,7 @@ def _alone(path: Path) -> schema.SchemaModel:
 
 def test_invoice_and_credit_note_are_read_together_into_the_models_each_gives_alone() -> None:
     files = {p: set(schema._documents(p)) for p in (INVOICE, CREDIT_NOTE)}
-    assert set(schema._read_together(files)) == {INVOICE, CREDIT_NOTE}
+    assert set(xsdread.together(files)) == {INVOICE, CREDIT_NOTE}
     models = _fresh(INVOICE, CREDIT_NOTE)
     assert models[INVOICE] == _alone(INVOICE)
     assert models[CREDIT_NOTE] == _alone(CREDIT_NOTE)
@@ -69,7 +69,7 @@ def _pair(tmp: Path, common_b: str) -> tuple[Path, Path]:
 def test_xsds_reading_one_namespace_from_different_files_are_built_apart(tmp_path: Path) -> None:
     """Read together, b.xsd would see a's urn:c (Party with X, not Y): they are built apart."""
     a, b = _pair(tmp_path, "Y")
-    assert schema._read_together({p: set(schema._documents(p)) for p in (a, b)}) == {}
+    assert xsdread.together({p: set(schema._documents(p)) for p in (a, b)}) == {}
     models = _fresh(a, b)
     assert models[a] == _alone(a) and models[b] == _alone(b)
     party = models[b].types["{urn:c}Party"]  # type: ignore[union-attr]
@@ -80,7 +80,7 @@ def test_xsds_reading_one_namespace_from_identical_files_are_read_together(tmp_p
     """The same check passes when the documents are the same file: one shared c.xsd."""
     a, b = _pair(tmp_path, "X")
     b.write_text(b.read_text("utf-8").replace("cb/c.xsd", "ca/c.xsd"), "utf-8")
-    assert set(schema._read_together({p: set(schema._documents(p)) for p in (a, b)})) == {a, b}
+    assert set(xsdread.together({p: set(schema._documents(p)) for p in (a, b)})) == {a, b}
     models = _fresh(a, b)
     assert models[a] == _alone(a) and models[b] == _alone(b)
 

@@ -2,9 +2,9 @@
 
 For every complex type reachable from the root: its attributes (required or not, simple type),
 its content model as a tree of sequence/choice groups with element particles in document order,
-or its simple content. For every simple type: the value category and the facets. Loading
-eExact-XML.xsd with xmlschema takes ~0.6 s, so the derived model is pickled in a cache keyed by
-the content hash of the XSD and every file it includes or imports.
+or its simple content. For every simple type: the value category and the facets. Reading an XSD
+with xmlschema (``xsdread``) takes ~0.3 s for eExact-XML.xsd, so the derived model is pickled in
+a cache keyed by the content hash of the XSD and every file it includes or imports.
 """
 
 from __future__ import annotations
@@ -304,18 +304,11 @@ def schema_digest(path: Path) -> str:
 
 
 def build_model(path: Path, digest: str) -> SchemaModel:
-    """Read the XSD with xmlschema (slow) and derive the model."""
-    import xmlschema  # imported here: a warm cache never pays for it
+    """Read the XSD with xmlschema (slow), check it with libxml2, and derive the model."""
+    from exportc.compiler import xsdread  # imported here: a warm cache never pays for it
 
-    try:
-        # validation="skip": xmlschema's own check of every schema document against the XSD
-        # meta-schema, in Python, was 80% of a cold `exportc check` (3.6 s of the shipped
-        # profiles' three schemas); libxml2 checks the same in C below (0.1 s), and it is the
-        # check that matters: the runtime validates output with libxml2.
-        schema = xmlschema.XMLSchema(str(path), validation="skip")
-    except (xmlschema.XMLSchemaException, OSError, SyntaxError) as exc:
-        raise SchemaError(f"{path}: {exc}") from exc
-    _check_schema(path)
+    schema = xsdread.read_one(path)
+    xsdread.check(path)
     return _derive(path, digest, schema)
 
 
@@ -332,65 +325,6 @@ def _derive(path: Path, digest: str, schema: Any) -> SchemaModel:
     return SchemaModel(str(path), digest, roots, b.types, namespaces, b.used_ns)
 
 
-def _check_schema(path: Path) -> None:
-    """An XSD that libxml2 refuses as a schema (an unknown type, a misspelt attribute) is a
-    SchemaError, with libxml2's first complaint."""
-    from lxml import etree
-
-    try:
-        etree.XMLSchema(file=str(path))
-    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
-        raise SchemaError(f"{path}: {exc}") from exc
-
-
-def _read_together(wanted: dict[Path, set[Path]]) -> dict[Path, Any]:
-    """XSDs that import the same documents (UBL's Invoice and CreditNote share their common
-    components, most of each) read by xmlschema in one build, so the shared documents are parsed
-    and built once: path -> its schema there. Only where that build gave every XSD exactly the
-    documents it would have alone (``wanted``: its resolved files), each namespace it declares or
-    imports from the same files; else nothing, and each is built on its own."""
-    import xmlschema
-
-    try:
-        together = xmlschema.XMLSchema([str(p) for p in wanted], validation="skip")
-    except (xmlschema.XMLSchemaException, OSError, SyntaxError):
-        return {}  # built one by one, so each reports its own error
-    owned = [x for x in together.maps.iter_schemas() if x.maps is together.maps]
-    docs = {Path(x.filepath).resolve(): x for x in owned if x.filepath}
-    if len(docs) != len(owned) or set(docs) != set[Path]().union(*wanted.values()):
-        return {}  # a document read twice (a chameleon include) or one left out
-    by_ns: dict[str, set[Path]] = {}
-    for file, x in docs.items():
-        by_ns.setdefault(x.target_namespace, set()).add(file)
-    for files in wanted.values():
-        used = {docs[f].target_namespace for f in files} | {n for f in files for n in docs[f].imported_namespaces}
-        if any(not by_ns.get(n, set()) <= files for n in used):
-            return {}  # a namespace this XSD would read from other files, or not at all
-    return {p: docs[p.resolve()] for p in wanted}
-
-
-def _checked_together(read: dict[Path, Any]) -> set[Path]:
-    """XSDs read together, checked by libxml2 in one compile of a schema that imports them all
-    (their shared documents compiled once, not once per XSD): all of them where libxml2 accepts
-    it, none where it refuses (each is then checked alone, for its own complaint). libxml2 still
-    holds each document to its own imports there."""
-    if len(read) < 2:
-        return set()
-    from lxml import etree
-
-    root = etree.Element(f"{_XS}schema", targetNamespace="urn:exportc:together")
-    for path, xsd in read.items():
-        imported = {"schemaLocation": path.resolve().as_uri()}
-        if xsd.target_namespace:
-            imported["namespace"] = xsd.target_namespace
-        etree.SubElement(root, f"{_XS}import", imported)
-    try:
-        etree.XMLSchema(root)
-    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError):
-        return set()
-    return set(read)
-
-
 _LOADED: dict[tuple[str, str], SchemaModel] = {}  # (path, digest) -> model, for long-lived processes
 
 
@@ -405,7 +339,7 @@ def load_model(path: Path) -> SchemaModel:
 
 def load_models(paths: list[Path]) -> dict[Path, SchemaModel | SchemaError]:
     """``load_model`` of several XSDs (a profile's targets): those built afresh that import
-    documents in common are read together (``_read_together``)."""
+    documents in common are read together (``xsdread.together``)."""
     found: dict[Path, SchemaModel | SchemaError] = {}
     missing: dict[Path, tuple[str, set[Path]]] = {}
     for path in dict.fromkeys(paths):
@@ -420,15 +354,19 @@ def load_models(paths: list[Path]) -> dict[Path, SchemaModel | SchemaError]:
             missing[path] = (digest, set(files))
         else:
             found[path] = _LOADED[(str(path), digest)] = model
+    if not missing:
+        return found
+    from exportc.compiler import xsdread
+
     sharing = {p: files for p, (_d, files) in missing.items()
                if any(files & other for q, (_e, other) in missing.items() if q != p)}
-    read = _read_together(sharing) if len(sharing) > 1 else {}
-    checked = _checked_together(read)
+    read = xsdread.together(sharing) if len(sharing) > 1 else {}
+    checked = xsdread.checked_together(read)
     for path, (digest, _files) in missing.items():
         try:
             if path in read:
                 if path not in checked:
-                    _check_schema(path)
+                    xsdread.check(path)
                 model = _derive(path, digest, read[path])
             else:
                 model = build_model(path, digest)
