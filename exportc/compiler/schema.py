@@ -228,6 +228,24 @@ class _Builder:
         self.types: dict[str, ComplexType | SimpleType] = {}
         self.ids: dict[int, str] = {}
         self.used_ns: dict[str, str] = {}
+        # One SimpleType per xmlschema simple type, one Attribute per declaration: UBL's ~300
+        # amount, code and identifier types share a few attribute declarations (currencyID,
+        # listID…), which were derived ~5,000 times and pickled as as many objects.
+        self.simples: dict[int, SimpleType] = {}
+        self.attributes: dict[int, Attribute] = {}
+
+    def simple(self, t: Any) -> SimpleType:
+        found = self.simples.get(id(t))
+        if found is None:
+            found = self.simples[id(t)] = _simple(t)
+        return found
+
+    def attribute(self, name: str, a: Any) -> Attribute:
+        found = self.attributes.get(id(a))
+        if found is None:
+            found = self.attributes[id(a)] = Attribute(a.prefixed_name or name, a.use == "required",
+                                                       self.simple(a.type))
+        return found
 
     def type_id(self, t: Any) -> str:
         key = id(t)
@@ -238,18 +256,17 @@ class _Builder:
             tid = f"{tid}#{len(self.ids)}"
         self.ids[key] = tid
         if t.is_simple():
-            self.types[tid] = _simple(t)
+            self.types[tid] = self.simple(t)
             return tid
         self.types[tid] = ComplexType(tid, {}, None, None)  # placeholder breaks recursion
         attrs = {}
         for name, a in t.attributes.items():
             if name is None:
                 continue
-            attrs[a.prefixed_name or name] = Attribute(a.prefixed_name or name, a.use == "required",
-                                                       _simple(a.type))
+            attrs[a.prefixed_name or name] = self.attribute(name, a)
         content, simple = None, None
         if t.has_simple_content():
-            simple = _simple(t.content)
+            simple = self.simple(t.content)
         elif getattr(t.content, "model", None):
             counter = [0]
             content = self.group(t.content, counter)
