@@ -167,7 +167,7 @@ class HistoryTracker(ChangeTracker):
                 # A lookup by key costs ~20 load-rows on SQLite, ~200 on a server
                 self.miss_limit[s] = max(MISS_FLOOR, index.known.count // (200 if self.store.is_postgres else 20))
 
-    def _load_keys(self, source: str, current: str = "") -> tuple[int, int] | None:
+    def _load_keys(self, source: str, current: str | None = None) -> tuple[int, int] | None:
         """A lean source's digested records into `state` after all: the lines of this run are
         mostly not the history's (another reader, a rewritten file), and one lookup per line
         would cost more. A record whose line was read already counts its key as read. Returns
