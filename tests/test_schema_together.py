@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from exportc.compiler import schema, xsdread
+from exportc.compiler import schema, schemafiles, xsdread
 
 MAINDOC = SHARED / "reference" / "ubl-2.1" / "xsd" / "maindoc"
 INVOICE, CREDIT_NOTE = MAINDOC / "UBL-Invoice-2.1.xsd", MAINDOC / "UBL-CreditNote-2.1.xsd"
@@ -21,18 +21,18 @@ def _fresh(*paths: Path) -> dict[Path, schema.SchemaModel | schema.SchemaError]:
     """load_models with nothing in memory or the user cache (the session's cache is emptied of
     these entries), as a cold process has."""
     for p in paths:
-        digest = schema.schema_digest(p)
+        digest = schemafiles.schema_digest(p)
         schema._LOADED.pop((str(p), digest), None)
         schema._entry(digest).unlink(missing_ok=True)
     return schema.load_models(list(paths))
 
 
 def _alone(path: Path) -> schema.SchemaModel:
-    return schema.build_model(path, schema.schema_digest(path))
+    return schema.build_model(path, schemafiles.schema_digest(path))
 
 
 def test_invoice_and_credit_note_are_read_together_into_the_models_each_gives_alone() -> None:
-    files = {p: set(schema._documents(p)) for p in (INVOICE, CREDIT_NOTE)}
+    files = {p: set(schemafiles.documents(p)) for p in (INVOICE, CREDIT_NOTE)}
     assert set(xsdread.together(files)) == {INVOICE, CREDIT_NOTE}
     models = _fresh(INVOICE, CREDIT_NOTE)
     assert models[INVOICE] == _alone(INVOICE)
@@ -69,7 +69,7 @@ def _pair(tmp: Path, common_b: str) -> tuple[Path, Path]:
 def test_xsds_reading_one_namespace_from_different_files_are_built_apart(tmp_path: Path) -> None:
     """Read together, b.xsd would see a's urn:c (Party with X, not Y): they are built apart."""
     a, b = _pair(tmp_path, "Y")
-    assert xsdread.together({p: set(schema._documents(p)) for p in (a, b)}) == {}
+    assert xsdread.together({p: set(schemafiles.documents(p)) for p in (a, b)}) == {}
     models = _fresh(a, b)
     assert models[a] == _alone(a) and models[b] == _alone(b)
     party = models[b].types["{urn:c}Party"]  # type: ignore[union-attr]
@@ -80,7 +80,7 @@ def test_xsds_reading_one_namespace_from_identical_files_are_read_together(tmp_p
     """The same check passes when the documents are the same file: one shared c.xsd."""
     a, b = _pair(tmp_path, "X")
     b.write_text(b.read_text("utf-8").replace("cb/c.xsd", "ca/c.xsd"), "utf-8")
-    assert set(xsdread.together({p: set(schema._documents(p)) for p in (a, b)})) == {a, b}
+    assert set(xsdread.together({p: set(schemafiles.documents(p)) for p in (a, b)})) == {a, b}
     models = _fresh(a, b)
     assert models[a] == _alone(a) and models[b] == _alone(b)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from exportc import cache
 from exportc.artefact import Artefact
 from exportc.compiler.result import CompileResult
-from exportc.compiler.schema import schema_digest
+from exportc.compiler.schemafiles import schema_digest
 from exportc.config import ConfigError
 from exportc.diagnostics import Diagnostic
 from exportc.project import find_config_file, find_schema

@@ -4,13 +4,12 @@ For every complex type reachable from the root: its attributes (required or not,
 its content model as a tree of sequence/choice groups with element particles in document order,
 or its simple content. For every simple type: the value category and the facets. Reading an XSD
 with xmlschema (``xsdread``) takes ~0.3 s for eExact-XML.xsd, so the derived model is pickled in
-a cache keyed by the content hash of the XSD and every file it includes or imports.
+a cache keyed by the content hash of the XSD and every file it includes or imports
+(``schemafiles``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +17,8 @@ from typing import Any
 
 from exportc import cache
 from exportc.cache import cache_dir
+from exportc.compiler import schemafiles
 from exportc.values import show_pattern
-
-MODEL_VERSION = 4  # bump when the pickled shape changes
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 # Value categories, by the builtin type an XSD simple type derives from.
@@ -290,34 +288,6 @@ class _Builder:
         return Group(g.model, g.min_occurs, g.max_occurs, tuple(items))
 
 
-def _dependencies(path: Path, seen: dict[Path, bytes]) -> None:
-    if path in seen:
-        return
-    data = path.read_bytes()
-    seen[path] = data
-    for loc in re.findall(rb'schemaLocation\s*=\s*"([^"]+)"', data):
-        dep = (path.parent / loc.decode()).resolve()
-        if dep.is_file():
-            _dependencies(dep, seen)
-
-
-def _documents(path: Path) -> dict[Path, bytes]:
-    """The XSD and every file it includes or imports, by resolved path."""
-    files: dict[Path, bytes] = {}
-    _dependencies(path.resolve(), files)
-    return files
-
-
-def _digest(files: dict[Path, bytes]) -> str:
-    h = hashlib.sha256(f"v{MODEL_VERSION}".encode())
-    for p in sorted(files):
-        h.update(hashlib.sha256(files[p]).digest())
-    return h.hexdigest()
-
-
-def schema_digest(path: Path) -> str:
-    """sha256 over the XSD and everything it includes or imports (by content)."""
-    return _digest(_documents(path))
 
 
 def build_model(path: Path, digest: str) -> SchemaModel:
@@ -361,11 +331,11 @@ def load_models(paths: list[Path]) -> dict[Path, SchemaModel | SchemaError]:
     missing: dict[Path, tuple[str, set[Path]]] = {}
     for path in dict.fromkeys(paths):
         try:
-            files = _documents(path)
+            files = schemafiles.documents(path)
         except OSError as exc:
             found[path] = SchemaError(f"{path}: {exc.strerror}")
             continue
-        digest = _digest(files)
+        digest = schemafiles.digest(files)
         model = _LOADED.get((str(path), digest)) or _cached(path, digest)
         if model is None:
             missing[path] = (digest, set(files))

@@ -21,13 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from exportc.artefact import Artefact, BlockSpec, Bound
 from exportc.diagnostics import Diagnostic, Span
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, Key, RunContext, RunOptions, in_window, key_text_of, origin
-from exportc.runtime.documents import DocumentSink, Finding, Pending
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.keyset import KeyLog
 from exportc.runtime.kinds import ChangeKind, HistoryKind
@@ -35,6 +34,9 @@ from exportc.runtime.records import Record, RecordReader, RefIndexes
 from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
 from exportc.runtime.sources import Binding, SourceError, key_text
 from exportc.values import format_value
+
+if TYPE_CHECKING:  # a run of one document never imports them (runtime/execute.py's _documents)
+    from exportc.runtime.documents import DocumentSink, Finding, Pending
 
 PROGRESS_EVERY = 5000  # records between two progress calls (cheap enough, often enough)
 SPILL_MASK = 4095  # the written keys go to their file every 4096 records read (``KeyLog``)

@@ -18,24 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from exportc.artefact import BIND, Artefact, Bind, Bound, RunValues, TypeSpec
 from exportc.diagnostics import Diagnostic, Severity, Span
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
-from exportc.runtime.bundle import zip_name
 from exportc.runtime.context import ChangeTracker, RunContext, RunOptions, UsageError, code_filename, origin
-from exportc.runtime.documents import DocumentSink
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.guard import check_deletions
 from exportc.runtime.report import Report, problem, timestamp
 from exportc.runtime.runstore import publish
-from exportc.runtime.schematron import SchematronUnavailable
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.spans import document_line, locate
 from exportc.runtime.validate import StreamValidation, open_document, start_validation, validate_file
 from exportc.values import format_value, parse_scalar
+
+if TYPE_CHECKING:
+    from exportc.runtime.documents import DocumentSink
 
 # ---- params and tables ------------------------------------------------------------------------
 
@@ -417,6 +417,12 @@ def _documents(artefact: Artefact, opts: RunOptions, out_dir: Path, bound: _Boun
     """A document-per-record run: each record's documents checked when rendered, staged when
     the record went through whole, and moved into the output folder once the run succeeded
     (and, for a production run, was recorded)."""
+    # here, not at the top: a run of one document never loads lxml's in-memory validation,
+    # Schematron's worker pool or zipfile
+    from exportc.runtime.bundle import zip_name
+    from exportc.runtime.documents import DocumentSink
+    from exportc.runtime.schematron import SchematronUnavailable
+
     report = bound.ctx.report
     try:
         sink = DocumentSink(artefact, out_dir, opts.validate,
