@@ -24,7 +24,7 @@ from exportc.compiler.cached import compile_cached
 from exportc.compiler.result import CompileResult
 from exportc.config import ConfigError
 from exportc.project import cwd_project, display_path, find_profile, history_url, project_of
-from exportc.runtime.execute import RunOptions, UsageError
+from exportc.runtime.execute import RunOptions, UsageError, start_early
 from exportc.runtime.liveness import now
 from exportc.runtime.report import Report
 from exportc.runtime.secrets import has_literal_password, redact
@@ -169,6 +169,8 @@ def run_profile(profile: str, opts: RunOptions, db: str | None = None,
         at = now()
     if at is not None:
         _no_stored_secrets(opts, binding_for(path, artefact.name))
+    else:
+        start_early(artefact, opts)  # beside importing SQLAlchemy and opening the history
     from sqlalchemy.exc import DatabaseError
 
     from exportc.runtime.history import HistoryError, db_reason

@@ -4,8 +4,10 @@ another thread, and reports errors with their document line before the document 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import EXACT_PROFILE, EXACT_XSD
@@ -90,3 +92,45 @@ def test_a_run_validates_while_writing_and_names_the_record_of_an_error(
     assert f"line {validation.errors[0][0]}:" in problem.message
     assert (problem.block, problem.record) == ("Invoices/Invoice", "Factuurnummer=S40")
     assert not list((tmp_path / "o").glob("*.xml"))  # a failed run leaves no document
+
+
+def test_a_run_parses_its_xsd_once_on_another_thread_started_before_the_history_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_profile starts libxml2's parse of the XSD (validate.preload) before it opens the
+    history (importing SQLAlchemy, ~0.1 s), so the parse goes on beside that; the run's validator
+    takes that parse instead of parsing again."""
+    from exportc import orchestrate
+    from exportc.runtime import validate
+
+    events: list[str] = []
+    opened = threading.Event()
+    parse, open_history = validate._parse, orchestrate.open_history
+
+    def parse_spy(path: str) -> validate._CSchema | None:
+        events.append(f"parse on {threading.current_thread().name}")
+        return parse(path)
+
+    def open_spy(*args: Any, **kw: Any) -> Any:
+        events.append("history")
+        opened.set()
+        return open_history(*args, **kw)
+
+    class Thread(threading.Thread):  # parses once the history is open: the order is certain
+        def start(self) -> None:
+            events.append(f"{self.name} started")
+            super().start()
+
+        def run(self) -> None:
+            opened.wait(10)
+            super().run()
+    monkeypatch.setattr(validate, "_PARSES", {})  # as in a new process
+    monkeypatch.setattr(validate, "_parse", parse_spy)
+    monkeypatch.setattr(validate.threading, "Thread", Thread)
+    monkeypatch.setattr(orchestrate, "open_history", open_spy)
+    world = write_world(tmp_path / "s", [invoice("S1", "12.10")])
+    opts = RunOptions(sources=world, params={"invoice_export": "true"})
+    report = orchestrate.run_profile(str(EXACT_PROFILE), opts, db=str(tmp_path / "history.db")).report
+    assert report is not None and report.status == "succeeded", report and report.summary()
+    assert report.validation is not None and report.validation["valid"]
+    assert events[:3] == ["exportc-xsd started", "history", "parse on exportc-xsd"]
+    assert events.count("parse on exportc-xsd") == 1 and not [e for e in events if "MainThread" in e]

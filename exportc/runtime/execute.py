@@ -31,11 +31,19 @@ from exportc.runtime.report import Report, problem, timestamp
 from exportc.runtime.runstore import publish
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.spans import document_line, locate
-from exportc.runtime.validate import StreamValidation, open_document, start_validation, validate_file
+from exportc.runtime.validate import StreamValidation, open_document, preload, start_validation, validate_file
 from exportc.values import format_value, parse_scalar
 
 if TYPE_CHECKING:
     from exportc.runtime.documents import DocumentSink
+
+def start_early(artefact: Artefact, opts: RunOptions) -> None:
+    """Begin the run's work that needs no Python and nothing the caller is still preparing,
+    so it overlaps the rest of the start-up (imports, opening the history): libxml2 parsing
+    the XSD the document is validated against."""
+    if opts.validate and not artefact.documents:
+        preload(Path(artefact.schema_path))
+
 
 # ---- params and tables ------------------------------------------------------------------------
 
@@ -547,4 +555,4 @@ def _call_global(artefact: Artefact, fn: Callable[[], None], report: Report) -> 
 
 
 __all__ = ["ChangeTracker", "Recording", "RunOptions", "UsageError", "bind_params", "execute", "load_bind",
-           "load_tables", "parse_param"]
+           "load_tables", "parse_param", "start_early"]
