@@ -251,3 +251,44 @@ def test_an_invalid_schema_is_refused(tmp_path: Path, body: str) -> None:
     xsd.write_text(f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{body}</xs:schema>', "utf-8")
     with pytest.raises(schema.SchemaError, match=r"bad\.xsd"):
         schema.build_model(xsd, "d")
+
+
+# ---- the bytecode of generated code -----------------------------------------------------------
+
+def test_generated_code_is_compiled_once_and_then_read(own_cache: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """cache.compiled keeps the bytecode of code made at run time (a profile's module, the
+    encoders): a second process reads it instead of compiling; another source or file name is
+    another entry."""
+    import builtins
+
+    from exportc import cache
+    source = "def f(x):\n    return x * 2\n"
+    code = cache.compiled(source, "<gen a>")
+    [entry] = own_cache.glob("code-*.marshal")
+
+    def no_compile(*args: object, **kw: object) -> None:
+        raise AssertionError("compiled again")
+    with monkeypatch.context() as m:
+        m.setattr(builtins, "compile", no_compile)
+        again = cache.compiled(source, "<gen a>")
+    assert again == code and again.co_filename == "<gen a>"
+    namespace: dict[str, object] = {}
+    exec(again, namespace)
+    assert namespace["f"](21) == 42  # type: ignore[operator]
+    cache.compiled(source, "<gen b>")
+    cache.compiled(source + "# changed\n", "<gen a>")
+    assert len(list(own_cache.glob("code-*.marshal"))) == 3
+    assert entry.exists()
+
+
+def test_a_corrupt_code_entry_is_compiled_again(own_cache: Path) -> None:
+    from exportc import cache
+    cache.compiled("x = 1\n", "<gen>")
+    [entry] = own_cache.glob("code-*.marshal")
+    for junk in (b"", b"\xff\x00 not marshal", b"i\x01\x00\x00\x00"):  # nothing, garbage, an int
+        entry.write_bytes(junk)
+        namespace: dict[str, object] = {}
+        exec(cache.compiled("x = 1\n", "<gen>"), namespace)
+        assert namespace["x"] == 1
+        assert entry.read_bytes() != junk

@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 
 from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.cache import compiled
 
 Encoder = Callable[[dict[str, Any]], str]
 
@@ -124,7 +125,7 @@ def encoder(shape: ShapeSpec) -> Encoder:
                                  "_canonical": canonical, "Decimal": Decimal, "date": dt.date,
                                  "datetime": dt.datetime}
     try:
-        exec(compile(encoder_source(shape), f"<canonical {shape.name}>", "exec"), namespace)
+        exec(compiled(encoder_source(shape), f"<canonical {shape.name}>"), namespace)
     except SyntaxError:  # a field name no f-string can hold: the reference is always right
         refs = tuple(shape.refs)
         return lambda r: canonical(own(r, refs))

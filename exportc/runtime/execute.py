@@ -21,6 +21,7 @@ from types import CodeType
 from typing import IO, TYPE_CHECKING, Any
 
 from exportc.artefact import BIND, Artefact, Bind, Bound, RunValues, TypeSpec
+from exportc.cache import compiled
 from exportc.diagnostics import Diagnostic, Severity, Span
 from exportc.runtime.api import RecordError, Table
 from exportc.runtime.blocks import BlockSet
@@ -101,7 +102,7 @@ def load_bind(artefact: Artefact) -> Bind:
     key = artefact.python
     code = _CODE_CACHE.get(key)
     if code is None:
-        code = _CODE_CACHE[key] = compile(artefact.python, code_filename(artefact), "exec")
+        code = _CODE_CACHE[key] = compiled(artefact.python, code_filename(artefact))
     namespace: dict[str, Any] = {"__name__": f"exportc_generated_{artefact.name}"}
     exec(code, namespace)
     bind: Bind = namespace[BIND]

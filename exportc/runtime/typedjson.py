@@ -24,6 +24,7 @@ from typing import Annotated, Any, TypedDict
 import msgspec
 
 from exportc.artefact import ShapeSpec, TypeSpec
+from exportc.cache import compiled
 from exportc.runtime.sources import Binding, Located, Row, _file_errors, jsonl_object, read_raw
 from exportc.values import MAX_DIGITS, bounded
 
@@ -150,8 +151,7 @@ class TypedLines:
         typed = _typed_dict(shape, joined)
         self.decoder = msgspec.json.Decoder(typed, float_hook=Decimal) if typed is not None else None
         namespace: dict[str, Any] = {"within": within}
-        exec(compile(plain_check(shape, joined), f"<exportc plain check of {shape.name}>", "exec"),
-             namespace)
+        exec(compiled(plain_check(shape, joined), f"<exportc plain check of {shape.name}>"), namespace)
         self.holds: Callable[[str, Row], bool] = namespace["holds"]
 
     def decode(self, line: str) -> Row | None:
