@@ -114,3 +114,28 @@ def test_pruning_asks_the_history_for_the_old_test_folders_only(db: str) -> None
     assert sorted(store.old_test_folders("a", 0)) == ["/store/0", "/store/2", "/store/5", "/store/6"]
     assert store.old_test_folders("a", 10) == []
     store.dispose()
+
+
+def test_pruning_passes_over_folders_pruned_before_with_a_stat_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history lists every old test run's folder at each test run's end, the ones pruned
+    long ago too: those are skipped without resolving their paths (a history of a thousand test
+    runs would otherwise resolve a thousand paths, part by part, at every run's end). A folder
+    outside the store is still never removed."""
+    from exportc.runtime import runstore
+    store = tmp_path / "store"
+    old = store / "p" / "run-1000-T"
+    old.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    gone = [str(store / "p" / f"run-{n}-T") for n in range(1000)]
+    resolved: list[Path] = []
+    real_resolve = Path.resolve
+
+    def resolve(self: Path, strict: bool = False) -> Path:
+        resolved.append(self)
+        return real_resolve(self, strict)
+    monkeypatch.setattr(Path, "resolve", resolve)
+    assert runstore.prune([*gone, str(old), str(outside)], store) == [str(old)]
+    assert len(resolved) == 3  # the store, the folder removed and the one outside it
+    assert not old.exists() and outside.is_dir()
