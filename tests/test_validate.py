@@ -66,3 +66,22 @@ def test_validation_does_not_hand_elements_to_python(tmp_path: Path, monkeypatch
     assert one in GOOD
     many = GOOD.replace(one, one * 5000)
     assert validate_file(_write(tmp_path, many), XSD)["valid"] is True
+
+
+def test_a_schema_parsed_ahead_on_its_own_thread_prints_nothing(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """libxml2's error handlers are per thread and lxml sets them only where it runs: the
+    preload's thread keeps a parser warning (an import it cannot load) off stderr, as the run's
+    own thread does, and the schema is still used."""
+    xsd = tmp_path / "w.xsd"
+    xsd.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">\n'
+                   '  <xs:import namespace="urn:other" schemaLocation="missing.xsd"/>\n'
+                   '  <xs:element name="Orders" type="xs:string"/>\n</xs:schema>\n', "utf-8")
+    monkeypatch.setattr(validate, "_PARSES", {})
+    thread = validate.preload(xsd)
+    assert thread is not None
+    thread.join()
+    assert validate._c_schema(str(xsd), xsd.stat().st_mtime) is not None
+    assert capfd.readouterr().err == ""
+    doc = _write(tmp_path, '<?xml version="1.0"?>\n<Orders>x</Orders>\n')
+    assert validate_file(doc, xsd)["valid"] is True

@@ -45,6 +45,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "xmlSchemaFreeValidCtxt": (None, [_P]),
     "xmlSchemaSetValidStructuredErrors": (None, [_P, _ERROR_FN, _P]),
     "xmlSchemaValidateFile": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_int]),
+    "xmlSetStructuredErrorFunc": (None, [_P, _ERROR_FN]),
 }
 
 
@@ -134,18 +135,32 @@ def _parse(path: str) -> _CSchema | None:
     return _CSchema(lib, pointer) if pointer else None  # a broken XSD: lxml words the error
 
 
-def preload(xsd: Path) -> None:
-    """Start parsing ``xsd`` into libxml2 on another thread; the run's validation takes the
-    result (or waits for it). The parse is C without the GIL (the Exact XSD: ~30 ms), so it
-    goes on beside the rest of a run's start-up (importing SQLAlchemy, opening the history)
+def preload(xsd: Path) -> threading.Thread | None:
+    """Start parsing ``xsd`` into libxml2 on another thread (returned); the run's validation
+    takes the result (or waits for it). The parse is C without the GIL (the Exact XSD: ~30 ms),
+    so it goes on beside the rest of a run's start-up (importing SQLAlchemy, opening the history)
     instead of after it. Not a daemon: the process never exits under libxml2's feet."""
-    if _libxml2() is None:  # validation falls back on lxml
-        return
+    lib = _libxml2()
+    if lib is None:  # validation falls back on lxml
+        return None
     try:
         parse = _parse_of(str(xsd), xsd.stat().st_mtime)
     except OSError:
-        return  # the run says what is wrong with the schema file
-    threading.Thread(target=parse.schema, name="exportc-xsd").start()
+        return None  # the run says what is wrong with the schema file
+    thread = threading.Thread(target=_parse_quietly, args=(lib, parse), name="exportc-xsd")
+    thread.start()
+    return thread
+
+
+# libxml2 keeps its error handlers per thread, and lxml sets them only on the threads it runs
+# on: on the preload's own thread a parser warning (an import it cannot load) would be printed on
+# stderr. There they go nowhere, as on lxml's threads; lxml words a schema's real problems.
+_QUIET = _ERROR_FN(lambda _user, _error: None)
+
+
+def _parse_quietly(lib: ctypes.CDLL, parse: _Parse) -> None:
+    lib.xmlSetStructuredErrorFunc(None, _QUIET)
+    parse.schema()
 
 
 @cache
