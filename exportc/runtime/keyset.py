@@ -19,6 +19,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import IO
 
 # A lookup scans one bucket with memchr speed: ~0.5 KB at a million keys. The empty buckets cost
 # ~0.5 MB a set, whatever its size.
@@ -46,13 +47,15 @@ class IntSet:
     """An exact set of integers in the signed 64-bit range (``fits``), ~9 bytes each."""
 
     def __init__(self, values: Iterable[int] = ()) -> None:
-        self._buckets = _packed()
+        self._buckets: list[bytearray] = []  # made at the first `add` (most sets stay empty)
         self._n = 0
         for v in values:
             self.add(v)
 
     def add(self, value: int) -> bool:
         """Add ``value``; False when it was there already."""
+        if not self._n:
+            self._buckets = _packed()
         bucket = self._buckets[value & (_BUCKETS - 1)]
         item = _pack(value)
         if _find(bucket, item):
@@ -66,6 +69,8 @@ class IntSet:
 
     def has(self, value: int) -> bool:
         """``value in self`` for a value that ``fits`` (unchecked: the caller checked)."""
+        if not self._n:
+            return False
         item = _pack(value)
         bucket = self._buckets[value & (_BUCKETS - 1)]
         at = bucket.find(item)
@@ -98,8 +103,9 @@ class KeySet:
 
     def __init__(self, digest: Callable[[str], int] | None = None, confirm_budget: int = 8) -> None:
         self._digest = digest if digest is not None else _digest
-        self._buckets = _packed()
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+        # Made at the first `add` (a run makes a set per source, many of them never used)
+        self._buckets: list[bytearray] = []
+        self._spool: IO[str] | None = None
         self._batch: list[str] = []  # keys not yet in the file
         self._written = 0  # keys in the file
         self._budget = confirm_budget
@@ -108,6 +114,9 @@ class KeySet:
 
     def add(self, key: str) -> bool:
         """Add a key; False when it was added before (exactly this key, not only its digest)."""
+        if not self._buckets:
+            self._buckets = _packed()
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
         d = self._digest(key)
         bucket = self._buckets[d & (_BUCKETS - 1)]
         # The bucket stands for the low 13 bits; 32 more are kept (4 bytes a key): 45 bits in
@@ -137,6 +146,7 @@ class KeySet:
         return True
 
     def _flush(self) -> None:
+        assert self._spool is not None  # (a key was added)
         self._spool.write("".join([encode_basestring(k) + "\n" for k in self._batch]))
         self._written += len(self._batch)
         self._batch.clear()
@@ -147,6 +157,7 @@ class KeySet:
             return True
         self.confirmations += 1
         self._flush()
+        assert self._spool is not None
         self._spool.seek(0)
         if self.confirmations > self._budget:
             self._exact = {json.loads(line) for line in self._spool}
@@ -163,7 +174,8 @@ class KeySet:
         return len(self._exact) if self._exact is not None else self._written + len(self._batch)
 
     def close(self) -> None:
-        self._spool.close()
+        if self._spool is not None:
+            self._spool.close()
 
 
 class KeyLog:

@@ -25,10 +25,11 @@ class KnownLines:
     """Line digests of delivered records, each at a position (an int: slot and bucket)."""
 
     def __init__(self, windows: bool = False) -> None:
-        self._digests = [bytearray() for _ in range(_BUCKETS)]
-        self._read = [bytearray() for _ in range(_BUCKETS)]  # per digest: 1 once its line was read
+        # Made at the first `add` (a run over a history without line digests makes none)
+        self._digests: list[bytearray] = []
+        self._read: list[bytearray] = []  # per digest: 1 once its line was read
         # per digest: its record's window value as a date ordinal, 0 for none
-        self._windows = [array("i") for _ in range(_BUCKETS)] if windows else None
+        self._windows: list[array[int]] | None = [] if windows else None
         self.count = 0  # digests added
         self.read = 0  # positions marked read
 
@@ -39,6 +40,8 @@ class KnownLines:
     def add(self, digest: bytes, window: dt.date | None = None) -> int:
         """Add a delivered record's line digest; its position, or -1 when the digest is here
         already (two records of one line: only a collision of the digest could make them)."""
+        if not self.count:
+            self._buckets()
         b = (digest[0] | digest[1] << 8) & _MASK
         bucket = self._digests[b]
         at = bucket.find(digest)  # (`_slot`, inline: once per delivered record)
@@ -56,12 +59,20 @@ class KnownLines:
 
     def find(self, digest: bytes) -> int:
         """The position of a digest, or -1 when no delivered record has it."""
+        if not self.count:
+            return -1
         b = (digest[0] | digest[1] << 8) & _MASK
         bucket = self._digests[b]
         at = bucket.find(digest)  # (`_slot`, inline: once per line)
         while at > 0 and at % _WIDTH:
             at = bucket.find(digest, at + 1)
         return -1 if at < 0 else at // _WIDTH << _BUCKET_BITS | b
+
+    def _buckets(self) -> None:
+        self._digests = [bytearray() for _ in range(_BUCKETS)]
+        self._read = [bytearray() for _ in range(_BUCKETS)]
+        if self._windows is not None:
+            self._windows = [array("i") for _ in range(_BUCKETS)]
 
     def mark(self, position: int) -> bool:
         """Mark a position's line read; False when it was read before in this run."""
