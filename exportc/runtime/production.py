@@ -173,22 +173,28 @@ class HistoryTracker(ChangeTracker):
         would cost more. A record whose line was read already counts its key as read. Returns
         `_state_row` of the key at hand, ``current`` (whose key `seen` holds already)."""
         known = self.line_index[source].known
-        state, at_map, seen, twins = self.state[source], self.state_at[source], self.seen[source], self.twins[source]
+        state, at_map, seen = self.state[source], self.state_at[source], self.seen[source]
         found = None
-        for rows in self.store.delivered_state(self.profile, source):
-            for key, prefix, raw, _window in rows:
-                if raw is None or key in twins:
-                    continue  # in `state` from the start (or read and taken out since)
-                at = known.find(bytes.fromhex(raw))
-                if key == current:
-                    found = (int(prefix, 16), at)  # (at a line read already: a duplicate)
-                elif at >= 0 and known.is_read(at):
-                    seen.add(key)  # read by its line: the same key again is a duplicate
-                else:
-                    state[key] = int(prefix, 16)
-                    at_map[key] = at
+        for key, prefix, at in self._by_their_lines(source):
+            if key == current:
+                found = (int(prefix, 16), at)  # (at a line read already: a duplicate)
+            elif at >= 0 and known.is_read(at):
+                seen.add(key)  # read by its line: the same key again is a duplicate
+            else:
+                state[key] = int(prefix, 16)
+                at_map[key] = at
         self.lean.discard(source)
         return found
+
+    def _by_their_lines(self, source: str) -> Iterator[tuple[str, str, int]]:
+        """(key, hash prefix, position of its line or -1) of each record delivered from a
+        source that `line_index` holds (every other is in `state` from the start), read from
+        the history again."""
+        known, twins = self.line_index[source].known, self.twins[source]
+        for rows in self.store.delivered_state(self.profile, source):
+            for key, prefix, raw, _window in rows:
+                if raw is not None and key not in twins:
+                    yield key, prefix, known.find(bytes.fromhex(raw))
 
     def lines(self, source: str) -> LineIndex | None:
         index = self.line_index.get(source)
@@ -354,14 +360,8 @@ class HistoryTracker(ChangeTracker):
         gone = [key for key in self.state[source]
                 if index is None or at_map.get(key, -1) < 0 or not index.known.is_read(at_map[key])]
         if source in self.lean and index is not None and index.known.read < index.known.count:
-            known, twins = index.known, self.twins[source]
-            for rows in self.store.delivered_state(self.profile, source):
-                for key, _prefix, raw, _window in rows:
-                    if raw is None or key in twins:
-                        continue  # in `state`
-                    at = known.find(bytes.fromhex(raw))
-                    if at < 0 or not known.is_read(at):
-                        gone.append(key)
+            known = index.known
+            gone += [key for key, _prefix, at in self._by_their_lines(source) if at < 0 or not known.is_read(at)]
         return sorted(gone)
 
     def _find_deleted(self, source: str) -> list[tuple[str, dict[str, Any]]]:

@@ -63,6 +63,8 @@ class LineIndex:
 
     def __post_init__(self) -> None:
         self._keyed = hashlib.blake2b(digest_size=16, key=fingerprint(self.shape))
+        # The field `fields` tells without decoding: the window, when `known` keeps its values
+        self._window = self.shape.window if self.known.windows else None
 
     def digest(self, line: str) -> bytes:
         """The digest of one line (as read, its line end included): 16 bytes."""
@@ -72,8 +74,8 @@ class LineIndex:
 
     def fields(self, position: int) -> dict[str, Any]:
         """What a run may read of a known record without decoding it (read only)."""
-        window = self.shape.window
-        if not self.known.windows or window is None:
+        window = self._window
+        if window is None:
             return _NOTHING  # one for every line: nothing is known without decoding
         return {window: self.known.window(position)}
 
