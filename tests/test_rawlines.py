@@ -4,7 +4,9 @@ decodes, coerces nor encodes them, and classifies every record exactly as a full
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from test_history import BASE, CUSTOMERS, invoice, produce, write_world
+from test_history import BASE, CUSTOMERS, delivered, invoice, produce, write_world
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime import records
+from exportc.runtime import production, records
 from exportc.runtime.history import HistoryStore
 from exportc.runtime.production import HistoryTracker
 from exportc.runtime.rawlines import LineIndex
@@ -103,7 +105,6 @@ def test_other_bytes_for_the_same_values_stay_unchanged_and_are_learnt(
 def test_known_lines_count_as_a_full_read_does(db: str, tmp_path: Path, opts: dict[str, Any]) -> None:
     """The same rerun, once with the history's line digests and once without them, reports the
     same: which records each block selected, unchanged, changed or deleted."""
-    import datetime as dt
     kw = {k: dt.date.fromisoformat(v) if k.startswith("date") else v for k, v in opts.items()}
     world = [*BASE, invoice("W1", "50.00", day=2, cust=7), invoice("W2", "60.00", day=9, cust=7)]
     copy = f"sqlite:///{tmp_path / 'copy.db'}"
@@ -186,11 +187,6 @@ def test_a_rerun_classifies_alike_whether_its_lines_are_known_looked_up_or_loade
     does not know looked up by key), with the state loaded at the first such line, and with no
     line digest known at all. Every classification, duplicate, deletion, delivered document
     and recorded delivery is the same."""
-    import sqlite3
-
-    from test_history import delivered
-
-    from exportc.runtime import production
     v1, lines, window = case
     tmp = tmp_path_factory.mktemp("rerun")
     first = f"sqlite:///{tmp / 'first.db'}"
@@ -199,7 +195,6 @@ def test_a_rerun_classifies_alike_whether_its_lines_are_known_looked_up_or_loade
     Path(sources["invoices"]).write_text("".join(line + "\n" for line in lines), "utf-8")
     kw: dict[str, Any] = {"first_delivery": False}
     if window is not None:
-        import datetime as dt
         kw.update(whole=False, date_from=dt.date(2026, 11, window[0]), date_to=dt.date(2026, 11, window[1]))
     seen = []
     for way in ("lean", "loaded", "full"):
