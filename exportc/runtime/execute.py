@@ -109,7 +109,7 @@ def load_bind(artefact: Artefact) -> Bind:
     return bind
 
 
-# ---- writing# ---- writing ----------------------------------------------------------------------------------
+# ---- writing ----------------------------------------------------------------------------------
 
 def _root_open(artefact: Artefact) -> str:
     attrs = []
