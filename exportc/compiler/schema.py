@@ -288,8 +288,6 @@ class _Builder:
         return Group(g.model, g.min_occurs, g.max_occurs, tuple(items))
 
 
-
-
 def build_model(path: Path, digest: str) -> SchemaModel:
     """Read the XSD with xmlschema (slow), check it with libxml2, and derive the model."""
     from exportc.compiler import xsdread  # imported here: a warm cache never pays for it
