@@ -3,8 +3,8 @@
 The lark grammar lives in ``grammar.lark``, its parser in ``exportc.dsl.lalr``. The transformer
 below turns lark's tree into our own nodes with our own ``Span`` (no lark ``Token`` or ``Meta``
 escapes this module), and collects problems such as an impossible date as diagnostics instead of
-raising inside lark (which would arrive wrapped in ``VisitError``). Syntax errors are rewritten into plain messages by
-``exportc.dsl.syntax_errors``.
+raising inside lark (which would arrive wrapped in ``VisitError``). Syntax errors are rewritten
+into plain messages by ``exportc.dsl.syntax_errors``.
 """
 
 from __future__ import annotations
