@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from test_history import BASE, CUSTOMERS, delivered, invoice, produce, write_wor
 from exportc.artefact import ShapeSpec, TypeSpec
 from exportc.runtime import production, records
 from exportc.runtime.history import HistoryStore
+from exportc.runtime.knownlines import TAG_BYTES
 from exportc.runtime.production import HistoryTracker
 from exportc.runtime.rawlines import LineIndex
 
@@ -228,3 +230,31 @@ def test_a_record_whose_line_digest_another_has_is_classified_by_its_key(db: str
     assert report.records["invoices"] == {"unchanged": 2, "changed": 1, "deleted": 1}
     again = produce(db, later, tmp_path / "p3", first_delivery=False)
     assert again.records["invoices"] == {"unchanged": 3}
+
+
+@pytest.mark.parametrize("others", [0, 3], ids=["alone", "with others"])
+def test_a_changed_line_taken_for_a_delivered_one_by_its_tag_is_delivered_as_changed(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, others: int) -> None:
+    """Every line given a digest whose bucket and tag say nothing (its first bytes zero), so that
+    a changed line is taken for the delivered one by its tag (alone, it would pass for unchanged;
+    with others, they would pass for duplicates): the sums tell, the run starts over reading
+    every line in full, and delivers the change, once, leaving no file of its first try."""
+    real = LineIndex.digest
+
+    def weak(index: LineIndex, line: str) -> bytes:  # (the invoices' lines: customers as always)
+        digest = real(index, line)
+        return bytes(2 + TAG_BYTES) + digest[2 + TAG_BYTES:] if index.shape.name == "invoices" else digest
+    monkeypatch.setattr(LineIndex, "digest", weak)
+    assert produce(db, write_world(tmp_path / "v1", BASE[:1 + others]), tmp_path / "p1").status == "succeeded"
+    later = write_world(tmp_path / "v2", [invoice("A1", "250.00"), *BASE[1:1 + others]])
+    report = produce(db, later, tmp_path / "p2", first_delivery=False)
+    assert report.status == "succeeded"
+    assert report.records["invoices"] == {"changed": 1, **({"unchanged": others} if others else {})}
+    assert [p.code for p in report.problems if p.code == "N0623"] == ["N0623"]
+    assert delivered(tmp_path / "p2")["invoices"] == [("A1", Decimal("250.00"))]
+    folder = Path(report.files[0]).parent
+    assert sorted(p.name for p in folder.iterdir()) == sorted([Path(report.files[0]).name, "report.json",
+                                                               "report.txt"])
+    again = produce(db, later, tmp_path / "p3", first_delivery=False)
+    assert again.records["invoices"] == {"unchanged": 1 + others}
+    assert delivered(tmp_path / "p3")["invoices"] == []

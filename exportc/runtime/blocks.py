@@ -442,7 +442,7 @@ class BlockSet:
                 record = rec.value
                 known = rec.known >= 0  # a line the history knows: unchanged, its record not decoded
                 if known:
-                    if not self.tracker.seen_line(first.block, rec.known):
+                    if not self.tracker.seen_line(first.block, rec.known, rec.raw):
                         counter.duplicate(key_of(record), row_span(rec.file, rec.number))
                         continue
                     key = ""

@@ -44,7 +44,7 @@ from exportc.runtime.kinds import ChangeKind
 
 BATCH = 20_000  # rows per executemany (and per spooled batch): memory stays small, calls few
 # Rows per statement of the staging thread: ~1 MB in flight (5000 held ~15 MB more at a million)
-STAGED_BATCH = 1000
+STAGED_BATCH = 250
 
 # One delivery as the bulk path writes it:
 # (profile, source, record_key, hash, payload, window_value as ISO text or None, run_id,
@@ -144,6 +144,9 @@ class Staged:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=OFF")  # scratch: nothing in it outlives the run
         db.execute("PRAGMA synchronous=OFF")
+        # Rows are only appended: a few pages in memory do (SQLite's default cache, 2 MB, plus
+        # the batch's JSON made the thread's ~6.5 MB, more than a rerun's whole state at 100k)
+        db.execute("PRAGMA cache_size=-256")
         db.execute(f"CREATE TABLE rows ({', '.join(_ROW)})")
         self._thread = threading.Thread(target=self._insert, args=(db,), daemon=True,
                                         name="exportc-staging")

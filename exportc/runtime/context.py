@@ -62,9 +62,10 @@ class ChangeTracker:
         False when the key was seen before in this run (a duplicate record)."""
         return True
 
-    def seen_line(self, block: BlockSpec, position: int) -> bool:
+    def seen_line(self, block: BlockSpec, position: int, line: bytes | None) -> bool:
         """``seen_key`` of a record read from a line the history knows (``Record.known``: its
-        position among ``lines``): False when that record was read before in this run."""
+        position among ``lines``; ``line``: the line's digest, ``Record.raw``): False when that
+        record was read before in this run."""
         return True
 
     def by_line(self, source: str, used: bool) -> None:

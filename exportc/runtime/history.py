@@ -7,6 +7,7 @@ older database up to date in one transaction per step.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -593,6 +594,13 @@ class HistoryStore:
                 runs.c.profile == profile, runs.c.mode == "P", runs.c.status == "succeeded")).limit(1)
             ).first() is not None
 
+    def delivery_count(self, profile: str, source: str) -> int:
+        """How many records of a source the history holds, deleted or not: an upper bound of
+        `delivered_state`'s rows, counted on the key's index alone."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(deliveries).where(and_(
+                deliveries.c.profile == profile, deliveries.c.source == source))).scalar_one())
+
     def delivered_state(self, profile: str, source: str, windows: bool = False
                         ) -> Iterator[list[tuple[str, str, str | None, Any]]]:
         """Batches of (key, hash prefix, line digest, window value) of every record currently
@@ -622,6 +630,26 @@ class HistoryStore:
         the history knew (or any, after an upgrade): (source, key, digest), in ``conn``'s
         transaction."""
         bulk.refresh(conn, profile, items, self.is_postgres)
+
+    def lookups(self) -> Connection:
+        """A connection for many one-row reads (``delivered_row``, ``payload``), to give back
+        with `end_lookups`. On SQLite it caches 256 KiB of pages, not 2 MB: enough for the
+        index's upper levels, and a rerun of a million records reads ~10,000 rows all over the
+        file, which would fill any cache with pages read once."""
+        conn = self.engine.connect()
+        if not self.is_postgres:
+            driver: Any = conn.connection.dbapi_connection
+            conn.info["exportc_cache_size"] = driver.execute("PRAGMA cache_size").fetchone()[0]
+            driver.execute("PRAGMA cache_size=-256")
+        return conn
+
+    def end_lookups(self, conn: Connection) -> None:
+        """Give a `lookups` connection back (with the cache it had, to the next user)."""
+        size = conn.info.pop("exportc_cache_size", None)
+        if size is not None:
+            with contextlib.suppress(DatabaseError):
+                conn.connection.dbapi_connection.execute(f"PRAGMA cache_size={int(size)}")  # type: ignore[union-attr]
+        conn.close()
 
     def payload(self, conn: Connection, profile: str, source: str, key: str) -> str | None:
         """One record's payload as last delivered, read on a connection the caller keeps open

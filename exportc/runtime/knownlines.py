@@ -2,12 +2,19 @@
 
 A rerun looks every line of a JSON Lines source up by its digest (``rawlines``). Held as a dict
 of 16-byte digests to key strings, with a second dict of keys to hashes, a delivered record cost
-~250 bytes: at a million invoices, more than the rest of the run. Here a digest is kept as its
-16 bytes in one of 8192 byte buckets (by its first 13 bits), and a record is known by its
-position (bucket and slot) instead of its key. What a rerun asks of a known line is whether it
-was read before in this run (a byte beside the digest) and, under a date window, its window
-value (4 bytes, only then): ~17 bytes a record. The whole digest is compared, so a lookup is as
-exact as the dict's.
+~250 bytes: at a million invoices, more than the rest of the run. Here a digest is kept in one
+of 8192 byte buckets (by its first 13 bits) as a tag of its next ``TAG_BYTES`` bytes, and a
+record is known by its position (bucket and slot) instead of its key. What a rerun asks of a
+known line is whether it was read before in this run (a byte after the tag, in the same
+bucket: one buffer a bucket, not two) and, under a date window, its window value (4 bytes, only
+then): 7 bytes a record, 8 with the room a bucket is made with.
+
+A tag is not the whole digest: a changed line could share its bucket and tag with a delivered
+one (at 6 bytes, among a million delivered lines: a chance of ~4 in 10^13 a changed line) and
+pass for it. So each line matched by its tag adds its whole digest to ``matched``; the history's
+whole digests of the positions read by their line must add up to the same (checked before the
+run delivers: ``production``). A tag taken for a line it is not makes the sums differ, but for
+a chance of 2^-128, and the run then starts over, reading every line in full.
 """
 
 from __future__ import annotations
@@ -18,74 +25,103 @@ from array import array
 _BUCKET_BITS = 13
 _BUCKETS = 1 << _BUCKET_BITS
 _MASK = _BUCKETS - 1
-_WIDTH = 16  # bytes of a digest (``LineIndex.digest``)
+TAG_BYTES = 6  # of a digest kept (its bytes 2 on: the first two pick the bucket)
+_UNREAD, _BY_LINE, _BY_KEY = 0, 1, 2  # a position's read byte
 
 
 class KnownLines:
     """Line digests of delivered records, each at a position (an int: slot and bucket)."""
 
-    def __init__(self, windows: bool = False) -> None:
-        # Made at the first `add` (a run over a history without line digests makes none)
-        self._digests: list[bytearray] = []
-        self._read: list[bytearray] = []  # per digest: 1 once its line was read
-        # per digest: its record's window value as a date ordinal, 0 for none
+    def __init__(self, windows: bool = False, expected: int = 0) -> None:
+        self._width = TAG_BYTES  # (read once: a test narrows it to make tags collide)
+        # Made at the first `add` (a run over a history without line digests makes none): per
+        # bucket, slots of a tag and its read byte (_UNREAD, _BY_LINE or _BY_KEY), the first
+        # `_fill` of them taken. Made at about the size ``expected`` digests take (an upper
+        # bound the history gives): grown a slot at a time, the buckets took half as much again
+        self._slots: list[bytearray] = []
+        self._fill = array("I")
+        self._expected = expected
+        # per tag: its record's window value as a date ordinal, 0 for none
         self._windows: list[array[int]] | None = [] if windows else None
         self.count = 0  # digests added
         self.read = 0  # positions marked read
+        self.by_line = 0  # of those, by a line that matched the tag
+        self.loaded = 0  # the sum of the digests added (as 128-bit numbers)
+        self.matched = 0  # the sum of the digests of the lines marked read by their tag
 
     @property
     def windows(self) -> bool:
         return self._windows is not None
 
     def add(self, digest: bytes, window: dt.date | None = None) -> int:
-        """Add a delivered record's line digest; its position, or -1 when the digest is here
-        already (two records of one line: only a collision of the digest could make them)."""
+        """Add a delivered record's line digest; its position, or -1 when its tag is here
+        already (two records whose digests share the bucket and tag: the caller keeps the
+        second by its key instead)."""
         if not self.count:
             self._buckets()
         b = (digest[0] | digest[1] << 8) & _MASK
-        bucket = self._digests[b]
-        at = bucket.find(digest)  # (`_slot`, inline: once per delivered record)
-        while at > 0 and at % _WIDTH:
-            at = bucket.find(digest, at + 1)
+        bucket, width, slot = self._slots[b], self._width + 1, self._fill[b]
+        tag, end = digest[2:width + 1], slot * width
+        at = bucket.find(tag, 0, end)  # (`find`, inline: once per delivered record)
+        while at > 0 and at % width:
+            at = bucket.find(tag, at + 1, end)
         if at >= 0:
             return -1
-        slot = len(bucket) // _WIDTH
-        bucket += digest
-        self._read[b].append(0)
+        if end == len(bucket):
+            bucket.extend(bytes(width * (4 + slot // 8)))
+        bucket[end:end + width - 1] = tag  # (its read byte is _UNREAD, 0, already)
+        self._fill[b] = slot + 1
         if self._windows is not None:
             self._windows[b].append(window.toordinal() if window is not None else 0)
         self.count += 1
+        self.loaded += int.from_bytes(digest)
         return slot << _BUCKET_BITS | b
 
     def find(self, digest: bytes) -> int:
-        """The position of a digest, or -1 when no delivered record has it."""
+        """The position of the tag of a digest, or -1 when no delivered record has it."""
         if not self.count:
             return -1
         b = (digest[0] | digest[1] << 8) & _MASK
-        bucket = self._digests[b]
-        at = bucket.find(digest)  # (`_slot`, inline: once per line)
-        while at > 0 and at % _WIDTH:
-            at = bucket.find(digest, at + 1)
-        return -1 if at < 0 else at // _WIDTH << _BUCKET_BITS | b
+        bucket, width = self._slots[b], self._width + 1
+        tag, end = digest[2:width + 1], self._fill[b] * width
+        at = bucket.find(tag, 0, end)
+        while at > 0 and at % width:  # (a match across two slots is none)
+            at = bucket.find(tag, at + 1, end)
+        return -1 if at < 0 else at // width << _BUCKET_BITS | b
 
     def _buckets(self) -> None:
-        self._digests = [bytearray() for _ in range(_BUCKETS)]
-        self._read = [bytearray() for _ in range(_BUCKETS)]
+        mean = self._expected / _BUCKETS  # digests a bucket: Poisson, with this mean
+        size = (self._width + 1) * int(mean + mean ** 0.5 + 1)  # (~1 bucket in 6 grows, by 1/8)
+        self._slots = [bytearray(size) for _ in range(_BUCKETS)]
+        self._fill = array("I", bytes(4 * _BUCKETS))
         if self._windows is not None:
             self._windows = [array("i") for _ in range(_BUCKETS)]
 
-    def mark(self, position: int) -> bool:
-        """Mark a position's line read; False when it was read before in this run."""
-        seen = self._read[position & _MASK]
-        slot = position >> _BUCKET_BITS
-        if seen[slot]:
+    def mark(self, position: int, line: bytes | None = None) -> bool:
+        """Mark a position read, by the digest of a ``line`` that matched its tag or else by
+        its record's key; False when it was read before in this run."""
+        bucket = self._slots[position & _MASK]
+        at = self._read_at(position)
+        if bucket[at]:
             return False
-        seen[slot] = 1
         self.read += 1
+        if line is None:
+            bucket[at] = _BY_KEY
+        else:
+            bucket[at] = _BY_LINE
+            self.by_line += 1
+            self.matched += int.from_bytes(line)
         return True
 
+    def _read_at(self, position: int) -> int:
+        """Where in its bucket a position's read byte is."""
+        return (position >> _BUCKET_BITS) * (self._width + 1) + self._width
+
     def is_read(self, position: int) -> bool:
-        return bool(self._read[position & _MASK][position >> _BUCKET_BITS])
+        return bool(self._slots[position & _MASK][self._read_at(position)])
+
+    def read_by_line(self, position: int) -> bool:
+        return self._slots[position & _MASK][self._read_at(position)] == _BY_LINE
 
     def window(self, position: int) -> dt.date | None:
         """The window value of the record at a position (``windows`` only)."""
