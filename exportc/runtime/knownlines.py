@@ -14,12 +14,13 @@ one (at 6 bytes, among a million delivered lines: a chance of ~4 in 10^13 a chan
 pass for it. So each line matched by its tag adds its whole digest to ``matched``; the history's
 whole digests of the positions read by their line must add up to the same (checked before the
 run delivers: ``production``). A tag taken for a line it is not makes the sums differ, but for
-a chance of 2^-128, and the run then starts over, reading every line in full.
+a chance of 2^-64 (`loaded`), and the run then starts over, reading every line in full.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from array import array
 
 _BUCKET_BITS = 13
@@ -34,6 +35,8 @@ class KnownLines:
 
     def __init__(self, windows: bool = False, expected: int = 0) -> None:
         self._width = TAG_BYTES  # (read once: a test narrows it to make tags collide)
+        self._slot = TAG_BYTES + 1  # bytes a slot: the tag, its read byte
+        self._put = struct.Struct(f"{TAG_BYTES}s").pack_into  # (a third of a slice assignment's cost)
         # Made at the first `add` (a run over a history without line digests makes none): per
         # bucket, slots of a tag and its read byte (_UNREAD, _BY_LINE or _BY_KEY), the first
         # `_fill` of them taken. Made at about the size ``expected`` digests take (an upper
@@ -46,8 +49,12 @@ class KnownLines:
         self.count = 0  # digests added
         self.read = 0  # positions marked read
         self.by_line = 0  # of those, by a line that matched the tag
-        self.loaded = 0  # the sum of the digests added (as 128-bit numbers)
-        self.matched = 0  # the sum of the digests of the lines marked read by their tag
+        # Sums of digests, each as its `hash` (64 bits, keyed anew in each process: cheaper
+        # than a 128-bit number, and two digests hash alike by a chance of 2^-64)
+        self.loaded = 0  # of the digests added
+        self.matched = 0  # of the lines marked read by their tag
+        self.keyed = 0  # of the delivered digests of the positions read by key
+        self.keyed_blind = 0  # positions read by key whose delivered digest was not given
 
     @property
     def windows(self) -> bool:
@@ -60,7 +67,7 @@ class KnownLines:
         if not self.count:
             self._buckets()
         b = (digest[0] | digest[1] << 8) & _MASK
-        bucket, width, slot = self._slots[b], self._width + 1, self._fill[b]
+        bucket, width, slot = self._slots[b], self._slot, self._fill[b]
         tag, end = digest[2:width + 1], slot * width
         at = bucket.find(tag, 0, end)  # (`find`, inline: once per delivered record)
         while at > 0 and at % width:
@@ -69,12 +76,12 @@ class KnownLines:
             return -1
         if end == len(bucket):
             bucket.extend(bytes(width * (4 + slot // 8)))
-        bucket[end:end + width - 1] = tag  # (its read byte is _UNREAD, 0, already)
+        self._put(bucket, end, tag)  # (its read byte is _UNREAD, 0, already)
         self._fill[b] = slot + 1
         if self._windows is not None:
             self._windows[b].append(window.toordinal() if window is not None else 0)
         self.count += 1
-        self.loaded += int.from_bytes(digest)
+        self.loaded += hash(digest)
         return slot << _BUCKET_BITS | b
 
     def find(self, digest: bytes) -> int:
@@ -82,40 +89,56 @@ class KnownLines:
         if not self.count:
             return -1
         b = (digest[0] | digest[1] << 8) & _MASK
-        bucket, width = self._slots[b], self._width + 1
-        tag, end = digest[2:width + 1], self._fill[b] * width
-        at = bucket.find(tag, 0, end)
+        bucket, width = self._slots[b], self._slot
+        tag = digest[2:width + 1]
+        at = bucket.find(tag)
         while at > 0 and at % width:  # (a match across two slots is none)
-            at = bucket.find(tag, at + 1, end)
-        return -1 if at < 0 else at // width << _BUCKET_BITS | b
+            at = bucket.find(tag, at + 1)
+        # (the first slot whose tag it is: one past the taken ones is none, the room after them)
+        return -1 if at < 0 or at >= self._fill[b] * width else at // width << _BUCKET_BITS | b
 
     def _buckets(self) -> None:
         mean = self._expected / _BUCKETS  # digests a bucket: Poisson, with this mean
-        size = (self._width + 1) * int(mean + mean ** 0.5 + 1)  # (~1 bucket in 6 grows, by 1/8)
+        size = self._slot * int(mean + mean ** 0.5 + 1)  # (~1 bucket in 6 grows, by 1/8)
         self._slots = [bytearray(size) for _ in range(_BUCKETS)]
         self._fill = array("I", bytes(4 * _BUCKETS))
         if self._windows is not None:
             self._windows = [array("i") for _ in range(_BUCKETS)]
 
-    def mark(self, position: int, line: bytes | None = None) -> bool:
-        """Mark a position read, by the digest of a ``line`` that matched its tag or else by
-        its record's key; False when it was read before in this run."""
+    def mark(self, position: int, line: bytes | None = None, delivered: bytes | None = None) -> bool:
+        """Mark a position read, by the digest of a ``line`` that matched its tag, or else by
+        its record's key (``delivered``: the digest the history holds for it, when at hand);
+        False when it was read before in this run."""
         bucket = self._slots[position & _MASK]
-        at = self._read_at(position)
+        at = (position >> _BUCKET_BITS) * self._slot + self._width  # (`_read_at`, inline: once per line)
         if bucket[at]:
             return False
         self.read += 1
-        if line is None:
-            bucket[at] = _BY_KEY
-        else:
+        if line is not None:
             bucket[at] = _BY_LINE
             self.by_line += 1
-            self.matched += int.from_bytes(line)
+            self.matched += hash(line)
+            return True
+        bucket[at] = _BY_KEY
+        if delivered is not None:
+            self.keyed += hash(delivered)
+        else:
+            self.keyed_blind += 1
         return True
+
+    def by_line_sum(self) -> int | None:
+        """The delivered digests of the positions read by their line added up, when the counts
+        tell it without the history: every position read, by line or by a key whose digest was
+        given; else None."""
+        if not self.by_line:
+            return 0
+        if self.read < self.count or self.keyed_blind:
+            return None
+        return self.loaded - self.keyed
 
     def _read_at(self, position: int) -> int:
         """Where in its bucket a position's read byte is."""
-        return (position >> _BUCKET_BITS) * (self._width + 1) + self._width
+        return (position >> _BUCKET_BITS) * self._slot + self._width
 
     def is_read(self, position: int) -> bool:
         return bool(self._slots[position & _MASK][self._read_at(position)])

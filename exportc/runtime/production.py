@@ -180,7 +180,7 @@ class HistoryTracker(ChangeTracker):
                 # A lookup by key costs ~20 load-rows on SQLite, ~200 on a server
                 self.miss_limit[s] = max(MISS_FLOOR, index.known.count // (200 if self.store.is_postgres else 20))
 
-    def _load_keys(self, source: str, current: str | None = None) -> tuple[int, int] | None:
+    def _load_keys(self, source: str, current: str | None = None) -> tuple[int, int, bytes | None] | None:
         """A lean source's digested records into `state` after all: the lines of this run are
         mostly not the history's (another reader, a rewritten file), and one lookup per line
         would cost more. A record whose line was read already counts its key as read. Returns
@@ -188,9 +188,9 @@ class HistoryTracker(ChangeTracker):
         known = self.line_index[source].known
         state, at_map, seen = self.state[source], self.state_at[source], self.seen[source]
         found = None
-        for key, prefix, at, _digest in self._by_their_lines(source):
+        for key, prefix, at, digest in self._by_their_lines(source):
             if key == current:
-                found = (int(prefix, 16), at)  # (at a line read already: a duplicate)
+                found = (int(prefix, 16), at, digest)  # (at a line read already: a duplicate)
             elif at >= 0 and known.is_read(at):
                 seen.add(key)  # read by its line: the same key again is a duplicate
             else:
@@ -259,8 +259,8 @@ class HistoryTracker(ChangeTracker):
         found = self._delivered_row(source, key) if source in self.lean else self._state_row(source, key)
         old = None
         if found is not None:
-            old, at = found
-            if at >= 0 and not self.line_index[source].known.mark(at):
+            old, at, delivered = found
+            if at >= 0 and not self.line_index[source].known.mark(at, delivered=delivered):
                 return False  # read before from the line the history knows: a duplicate
         self._read = (source, key, old, raw, typed)
         return True
@@ -269,15 +269,16 @@ class HistoryTracker(ChangeTracker):
         assert line is not None, "a line the history knows was read by its digest"
         return self.line_index[block.source or ""].known.mark(position, line)
 
-    def _state_row(self, source: str, key: str) -> tuple[int, int] | None:
-        """(hash, position of its line or -1) of a record in `state`, taken out; or None."""
+    def _state_row(self, source: str, key: str) -> tuple[int, int, bytes | None] | None:
+        """(hash, position of its line or -1, None: its line's digest is not kept) of a record
+        in `state`, taken out; or None."""
         old = self.state[source].pop(key, None)
         if old is None:
             return None
         at_map = self.state_at[source]
-        return old, at_map.pop(key, -1) if at_map else -1
+        return old, at_map.pop(key, -1) if at_map else -1, None
 
-    def _delivered_row(self, source: str, key: str) -> tuple[int, int] | None:
+    def _delivered_row(self, source: str, key: str) -> tuple[int, int, bytes | None] | None:
         """`_state_row` of a lean source: a record delivered from a line is looked up in the
         history (its past is kept for `_previous`: a changed record needs it next)."""
         found = self._state_row(source, key)
@@ -291,8 +292,9 @@ class HistoryTracker(ChangeTracker):
             return None  # new
         h, raw, payload = row
         self._fetched = (source, key, payload)
-        at = self.line_index[source].known.find(bytes.fromhex(raw)) if raw is not None else -1
-        return _compact(h), at
+        digest = bytes.fromhex(raw) if raw is not None else None
+        at = self.line_index[source].known.find(digest) if digest is not None else -1
+        return _compact(h), at, digest
 
     def _spool(self, source: str, key: str, change: str, h: str, payload: str,
                window: dt.date | None, raw: str | None = None) -> None:
@@ -380,13 +382,14 @@ class HistoryTracker(ChangeTracker):
         known = index.known
         # Look for the lean source's records not read (by line or key) in the history
         lean = source in self.lean and known.read < known.count
-        # The delivered digests of the positions read by their line: all of them, none, or
-        # some, and then added up from the history
-        by_line = known.loaded if known.by_line == known.count else 0
-        if lean or 0 < known.by_line < known.count:
+        # The delivered digests of the positions read by their line, added up (from the
+        # history, unless the counts tell)
+        by_line = known.by_line_sum()
+        if lean or by_line is None:
+            by_line = 0
             for key, _prefix, at, digest in self._by_their_lines(source):
                 if at >= 0 and known.read_by_line(at):
-                    by_line += int.from_bytes(digest)
+                    by_line += hash(digest)  # (as `KnownLines` adds them up)
                 elif lean and (at < 0 or not known.is_read(at)):
                     gone.append(key)
         if by_line != known.matched:
