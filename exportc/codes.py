@@ -162,7 +162,7 @@ CODES: dict[str, tuple[str, str]] = {
     "N0620": ("run recovered", "The run first cleaned up after a run that died: its temporary files "
               "removed, or its recorded files moved into place."),
     "N0623": ("lines read in full", "A line had the tag of a line the history knows, and other bytes "
-              "(a chance of ~4 in 10^13 a changed line): the run started over and read every line in "
+              "(a chance of ~1 in 10^10 a changed line): the run started over and read every line in "
               "full; it delivers what it always would."),
 }
 

@@ -321,7 +321,9 @@ class BlockRun:
             return
         self.close()
         with open(self.spool_path, encoding="utf-8") as fh:
-            shutil.copyfileobj(fh, write(self.block.containers), 1 << 20)
+            # 64K characters at a time: a 1M-character read held ~3 MB more (the text, its
+            # bytes both ways) when a rerun joined its 20,000 changed invoices
+            shutil.copyfileobj(fh, write(self.block.containers), 1 << 16)
         self.spool_path.unlink()
         self.spool = None
         self.sizes.clear()

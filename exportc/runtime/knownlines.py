@@ -7,11 +7,11 @@ of 8192 byte buckets (by its first 13 bits) as a tag of its next ``TAG_BYTES`` b
 record is known by its position (bucket and slot) instead of its key. What a rerun asks of a
 known line is whether it was read before in this run (a byte after the tag, in the same
 bucket: one buffer a bucket, not two) and, under a date window, its window value (4 bytes, only
-then): 7 bytes a record, 8 with the room a bucket is made with.
+then): 6 bytes a record, 7 with the room a bucket is made with.
 
 A tag is not the whole digest: a changed line could share its bucket and tag with a delivered
-one (at 6 bytes, among a million delivered lines: a chance of ~4 in 10^13 a changed line) and
-pass for it. So each line matched by its tag adds its whole digest to ``matched``; the history's
+one (at 5 bytes, among a million delivered lines: a chance of ~1 in 10^10 a changed line) and
+pass for it. So each line matched by its tag adds its whole digest (hashed) to ``matched``; the history's
 whole digests of the positions read by their line must add up to the same (checked before the
 run delivers: ``production``). A tag taken for a line it is not makes the sums differ, but for
 a chance of 2^-64 (`loaded`), and the run then starts over, reading every line in full.
@@ -26,7 +26,7 @@ from array import array
 _BUCKET_BITS = 13
 _BUCKETS = 1 << _BUCKET_BITS
 _MASK = _BUCKETS - 1
-TAG_BYTES = 6  # of a digest kept (its bytes 2 on: the first two pick the bucket)
+TAG_BYTES = 5  # of a digest kept (its bytes 2 on: the first two pick the bucket)
 _UNREAD, _BY_LINE, _BY_KEY = 0, 1, 2  # a position's read byte
 
 
