@@ -251,6 +251,8 @@ def test_a_changed_line_taken_for_a_delivered_one_by_its_tag_is_delivered_as_cha
     assert report.status == "succeeded"
     assert report.records["invoices"] == {"changed": 1, **({"unchanged": others} if others else {})}
     assert [p.code for p in report.problems if p.code == "N0623"] == ["N0623"]
+    recorded = json.loads((Path(report.files[0]).parent / "report.json").read_text("utf-8"))
+    assert [p["code"] for p in recorded["problems"] if p["code"] == "N0623"] == ["N0623"]
     assert delivered(tmp_path / "p2")["invoices"] == [("A1", Decimal("250.00"))]
     folder = Path(report.files[0]).parent
     assert sorted(p.name for p in folder.iterdir()) == sorted([Path(report.files[0]).name, "report.json",

@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
@@ -192,7 +192,7 @@ class _Bound:
 
 def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None = None,
             output_name: str | None = None, recording: Recording | None = None,
-            run_id: int | None = None) -> Report:
+            run_id: int | None = None, notes: Sequence[Diagnostic] = ()) -> Report:
     """Run the profile; write the XML and report.json into ``opts.out_dir``; return the report.
 
     The phases, in order: prepare (params, sources, tables, bind the generated code), emit
@@ -201,6 +201,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     started = time.perf_counter()
     tracker = tracker or ChangeTracker()
     report = _new_report(artefact, opts, run_id)
+    report.problems.extend(notes)  # (before the run: its files and the history record them)
     bound = _prepare(artefact, opts, tracker, report)
     report.timings["prepare"] = round(time.perf_counter() - started, 4)
     crashpoint("after-bind")

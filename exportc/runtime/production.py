@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.config import DEFAULT_MAX_DELETIONS
+from exportc.diagnostics import Diagnostic
 from exportc.project import project_of, run_store
 from exportc.runtime import bulk
 from exportc.runtime.canonical import encoder, typed_encoder
@@ -525,7 +526,7 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         if run_id is not None:  # a scheduled run: it is listed, so it fails and says why
             _fail(store, artefact, opts, run_id, str(exc))
         raise
-    notes = store.recover(artefact.name)
+    notes = [problem("note", "N0620", note) for note in store.recover(artefact.name)]
     crashpoint("after-recover")
     window = (opts.date_from, opts.date_to)
     created = run_id is None
@@ -543,10 +544,10 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         if production:
             with store.lock(artefact.name, run_id, lock_timeout), _Heartbeat(store, run_id, artefact.name):
                 crashpoint("after-lock")
-                report = _run(artefact, opts, store, run_id, record=True)
+                report = _run(artefact, opts, store, run_id, record=True, notes=notes)
             crashpoint("after-unlock")
         else:
-            report = _run(artefact, opts, store, run_id, record=False)
+            report = _run(artefact, opts, store, run_id, record=False, notes=notes)
     except BaseException as exc:
         if report is not None:
             raise  # finished and recorded; only what came after it failed
@@ -558,8 +559,6 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         _fail(store, artefact, opts, run_id, str(exc) if not isinstance(exc, KeyboardInterrupt)
               else "interrupted")
         raise
-    for note in notes:
-        report.problems.insert(0, problem("note", "N0620", note))
     if copy_to is not None:
         _copy_out(report, folder, Path(copy_to), artefact)
     if not production:
@@ -602,21 +601,21 @@ def _counts(report: Report) -> dict[str, int]:
     return out
 
 
-def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool) -> Report:
+def _run(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool,
+         notes: list[Diagnostic]) -> Report:
     """`_attempt`; once more, reading every line the full way, if a line passed for one the
     history knows by its tag alone (``knownlines``: ~1 in 10^10 changed lines)."""
     try:
-        return _attempt(artefact, opts, store, run_id, record, line_digests=True)
+        return _attempt(artefact, opts, store, run_id, record, notes, line_digests=True)
     except TagMismatch as exc:
-        report = _attempt(artefact, opts, store, run_id, record, line_digests=False)
-        report.problems.insert(0, problem("note", "N0623", f"a line of source `{exc.source}` had the "
-                                          "tag of a line delivered before, and other bytes; the run "
-                                          "started over and read every line in full"))
-        return report
+        again = problem("note", "N0623", f"a line of source `{exc.source}` had the tag of a line "
+                        "delivered before, and other bytes; the run started over and read every "
+                        "line in full")
+        return _attempt(artefact, opts, store, run_id, record, [*notes, again], line_digests=False)
 
 
 def _attempt(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: int, record: bool,
-             line_digests: bool) -> Report:
+             notes: list[Diagnostic], line_digests: bool) -> Report:
     # The deliveries are staged beside the run's files (a temporary folder, like theirs)
     scratch = Path(opts.out_dir) / f".deliveries.{os.getpid()}" if opts.out_dir is not None else None
     tracker = HistoryTracker(store, artefact, opts, record=record, run_id=run_id, scratch=scratch,
@@ -654,6 +653,7 @@ def _attempt(artefact: Artefact, opts: RunOptions, store: HistoryStore, run_id: 
             store.set_temp_files(run_id, [])
 
     try:
-        return execute(artefact, opts, tracker, recording=Recording(prepare, commit, moved), run_id=run_id)
+        return execute(artefact, opts, tracker, recording=Recording(prepare, commit, moved), run_id=run_id,
+                       notes=notes)
     finally:
         tracker.close()
