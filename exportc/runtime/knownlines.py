@@ -11,10 +11,11 @@ then): 6 bytes a record, 7 with the room a bucket is made with.
 
 A tag is not the whole digest: a changed line could share its bucket and tag with a delivered
 one (at 5 bytes, among a million delivered lines: a chance of ~1 in 10^10 a changed line) and
-pass for it. So each line matched by its tag adds its whole digest (hashed) to ``matched``; the history's
-whole digests of the positions read by their line must add up to the same (checked before the
-run delivers: ``production``). A tag taken for a line it is not makes the sums differ, but for
-a chance of 2^-64 (`loaded`), and the run then starts over, reading every line in full.
+pass for it. So each line matched by its tag adds its whole digest (hashed) to ``matched``; the
+history's whole digests of the positions read by their line must add up to the same (checked
+before the run delivers: ``production``). A tag taken for a line it is not makes the sums
+differ, but for a chance of 2^-64 (`loaded`), and the run then starts over, reading every line
+in full.
 """
 
 from __future__ import annotations
