@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from exportc.artefact import Artefact, BlockSpec, Bound
-from exportc.diagnostics import Diagnostic, Span
+from exportc.diagnostics import Diagnostic
 from exportc.runtime.api import RecordError
 from exportc.runtime.context import ChangeTracker, Key, RunContext, RunOptions, in_window, key_text_of, origin
 from exportc.runtime.faults import crashpoint
 from exportc.runtime.keyset import KeyLog
 from exportc.runtime.kinds import ChangeKind, HistoryKind
 from exportc.runtime.records import Record, RecordReader, RefIndexes
-from exportc.runtime.report import BlockCounts, problem, row_span, source_problem
+from exportc.runtime.report import BlockCounts, SourceRow, problem, source_problem
 from exportc.runtime.sources import Binding, SourceError, key_text
 from exportc.values import format_value
 
@@ -110,10 +110,10 @@ class BlockRun:
             self.counts.failed += 1
             self.ok = False
 
-    def _problem(self, exc: RecordError, key: str | None, source: Span | None) -> None:
+    def _problem(self, exc: RecordError, key: str | None, row: SourceRow | None) -> None:
         where = exc.at or origin(self.a, exc.__traceback__)
         self.ctx.report.problems.append(problem(
-            "error", exc.code, exc.message, self.name, key, where, source))
+            "error", exc.code, exc.message, self.name, key, where, row))
 
     def bad_row(self, rec: Record) -> None:
         err = rec.error
@@ -121,26 +121,27 @@ class BlockRun:
         self.counts.records += 1
         self.ctx.report.problems.append(source_problem(
             "error", err.code, _field_message(err.field, err.message),
-            source_label(self.block.source), row_span(err.file, rec.number if err.row is None else err.row)))
+            source_label(self.block.source), (err.file, rec.number if err.row is None else err.row)))
         self._fail()
 
-    def duplicate(self, key: str, source: Span | None) -> None:
+    def duplicate(self, key: str, row: SourceRow) -> None:
         self.counts.records += 1
         self.ctx.report.problems.append(source_problem(
             "error", "E0609", "this key appears more than once in the source; the later record "
-            "was left out", source_label(self.block.source), source, key))
+            "was left out", source_label(self.block.source), row, key))
         self._fail()
 
-    def offer(self, record: dict[str, Any] | None, key: str | None, source: Span | None) -> str | None:
-        """A record of the block's source (or None for a block without ``for``); returns its
-        change kind when this block delivered it (or skipped it as unchanged), else None."""
+    def offer(self, record: dict[str, Any] | None, key: str | None, row: SourceRow | None) -> str | None:
+        """A record of the block's source (or None for a block without ``for``), read at ``row``;
+        returns its change kind when this block delivered it (or skipped it as unchanged), else
+        None."""
         change: ChangeKind = ChangeKind.NEW
         previous = None
         if record is not None and key is not None and self.classifies:
             change, previous = self.tracker.classify(self.block, key, record)
         if self.changes is not None and change not in self.changes:  # (``takes``, inline)
             return None  # its `where` is false for this change kind: no need to ask it
-        if not self._selects(record, key, source, change, previous):
+        if not self._selects(record, key, row, change, previous):
             return None
         if change == ChangeKind.UNCHANGED and self.a.history == HistoryKind.MUTATIONS:
             self._count_unchanged()
@@ -151,18 +152,18 @@ class BlockRun:
             flagged = self.flags[key]
             for f in flagged:
                 self.ctx.report.problems.append(problem(f.severity, f.code, f.message, self.name,
-                                                        key, (f.file, f.line), source))
+                                                        key, (f.file, f.line), row))
             if any(f.severity == "error" for f in flagged):
                 self._fail()
                 return None
-        return change if self._write(record, key, change, previous, source) else None
+        return change if self._write(record, key, change, previous, row) else None
 
     def offer_unchanged(self, record: dict[str, Any], key: Key, file: str, number: int) -> bool | None:
         """``offer`` of a record the history knows unchanged by its line (``rawlines``: only
         under `history mutations`, where it is not delivered again), read at line ``number``
         of ``file``, by a block that takes unchanged records: counted when the block selects
         it. True: selected; False: not; None: its ``where`` failed."""
-        selected = self._selects(record, key, None, ChangeKind.UNCHANGED, None, (file, number))
+        selected = self._selects(record, key, (file, number), ChangeKind.UNCHANGED, None)
         if selected:
             self._count_unchanged()
         return selected
@@ -171,21 +172,17 @@ class BlockRun:
         """A selected record delivered before as it is now: counted, not written again."""
         self.counts.by_change[ChangeKind.UNCHANGED] = self.counts.by_change.get(ChangeKind.UNCHANGED, 0) + 1
 
-    def _selects(self, record: dict[str, Any] | None, key: Key, source: Span | None,
-                 change: ChangeKind, previous: dict[str, Any] | None,
-                 row: tuple[str, int] | None = None) -> bool | None:
+    def _selects(self, record: dict[str, Any] | None, key: Key, row: SourceRow | None,
+                 change: ChangeKind, previous: dict[str, Any] | None) -> bool | None:
         """Whether the block's ``where`` selects the record (then it counts as one of the
-        block's records); None when the ``where`` itself failed the record (counted, reported).
-        ``row`` (file, line) stands for ``source`` when that is made only if needed (a
-        ``where`` that fails): a rerun asks it of every unchanged line, and a span costs more
-        than the ``where``."""
-        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, source
+        block's records); None when the ``where`` itself failed the record (counted, reported)."""
+        self.ctx.block, self.ctx.key, self.ctx.row = self.name, key, row
         try:
             if self.where is not None and not self.where(record, change, previous):
                 return False
         except RecordError as exc:
             self.counts.records += 1
-            self._problem(exc, key_text_of(key), source if row is None else row_span(*row))
+            self._problem(exc, key_text_of(key), row)
             self._fail()
             return None
         self.counts.records += 1
@@ -195,7 +192,7 @@ class BlockRun:
         """A record delivered before, in this run's scope, gone from the source."""
         if not (self.block.uses_change or self.block.uses_previous) or not self.takes(ChangeKind.DELETED):
             return  # recorded as deleted; this block writes nothing for it
-        self.ctx.block, self.ctx.key, self.ctx.source = self.name, key, None
+        self.ctx.block, self.ctx.key, self.ctx.row = self.name, key, None
         try:
             if self.where is not None and not self.where(previous, "deleted", previous):
                 return
@@ -211,7 +208,7 @@ class BlockRun:
         return self.changes is None or change in self.changes
 
     def _write(self, record: dict[str, Any] | None, key: str | None, change: ChangeKind,
-               previous: dict[str, Any] | None, source: Span | None) -> bool:
+               previous: dict[str, Any] | None, row: SourceRow | None) -> bool:
         """Emit one record into the block's spool; whether anything was written."""
         buf: list[str] = []
         name = ""
@@ -220,7 +217,7 @@ class BlockRun:
             if self.file_name is not None and buf:
                 name = self.file_name(record, change, previous)
         except RecordError as exc:
-            self._problem(exc, key, source)
+            self._problem(exc, key, row)
             self._fail()
             return False
         except Exception as exc:
@@ -231,13 +228,13 @@ class BlockRun:
                 print(traceback.format_exc(), file=sys.stderr)  # once per run, for the bug report
             problems.append(problem(
                 "error", "E0699", f"internal error while writing this record ({type(exc).__name__}: "
-                f"{exc}); please report it", self.name, key, where, source))
+                f"{exc}); please report it", self.name, key, where, row))
             self._fail()
             return False
         if not buf:
             return False
         xml = "".join(buf)
-        if self.sink is not None and not self._document(name, xml, key, source):
+        if self.sink is not None and not self._document(name, xml, key, row):
             return False  # checked now, so a failed document holds back the whole record
         if self.txn is not None:
             self.txn.parts.append((self, change, xml, name))
@@ -267,19 +264,19 @@ class BlockRun:
         if record is not None and key is not None:
             self.tracker.delivered(self.block, key, record, change, xml)
 
-    def _document(self, name: str, xml: str, key: str | None, source: Span | None) -> bool:
+    def _document(self, name: str, xml: str, key: str | None, row: SourceRow | None) -> bool:
         """Check one record's document (name and XSD now, its business rules asked for and
         settled with the record, see ``BlockSet._settle``); whether it may go so far."""
         assert self.sink is not None and self.block.document is not None
-        if not self.findings(self.sink.check(self.block.document, name, xml, key), name, key, source):
+        if not self.findings(self.sink.check(self.block.document, name, xml, key), name, key, row):
             return False
         pending = self.sink.rules(self.block.document, xml)
         if pending is not None:
             assert self.txn is not None  # a document block always runs `for` records
-            self.txn.rules.append((self, name, key, source, pending))
+            self.txn.rules.append((self, name, key, row, pending))
         return True
 
-    def findings(self, found: list[Finding], name: str, key: str | None, source: Span | None) -> bool:
+    def findings(self, found: list[Finding], name: str, key: str | None, row: SourceRow | None) -> bool:
         """Report what a document's checks found; whether it may go (no error)."""
         for f in found:
             # a bad file name points at the block's header (its `file` clause), a failed rule at
@@ -287,7 +284,7 @@ class BlockRun:
             line = self.block.line if f.code == "E0650" else self._node_line(f.path) if f.path else None
             self.ctx.report.problems.append(problem(
                 f.severity, f.code, f.message, self.name, key,
-                (self.block.file, line) if line else None, source,
+                (self.block.file, line) if line else None, row,
                 name if f.code != "E0650" else None))
         if any(f.severity == "error" for f in found):
             self._fail()
@@ -445,13 +442,13 @@ class BlockSet:
                 known = rec.known >= 0  # a line the history knows: unchanged, its record not decoded
                 if known:
                     if not self.tracker.seen_line(first.block, rec.known, rec.raw):
-                        counter.duplicate(key_of(record), row_span(rec.file, rec.number))
+                        counter.duplicate(key_of(record), (rec.file, rec.number))
                         continue
                     key = ""
                 else:
                     key = key_of(record)
                     if not self.tracker.seen_key(first.block, key, rec.raw, rec.typed):
-                        counter.duplicate(key, row_span(rec.file, rec.number))
+                        counter.duplicate(key, (rec.file, rec.number))
                         continue
                 read += 1
                 if windowed and not _in_window(shape.window, record, self.opts):
@@ -464,7 +461,7 @@ class BlockSet:
                         if True in picked and None not in picked:
                             _count(tally, True, ChangeKind.UNCHANGED)
                 else:
-                    where = row_span(rec.file, rec.number)
+                    where = (rec.file, rec.number)
                     if alone is not None:
                         self._alone(alone, record, key, where, tally)
                     else:
@@ -484,7 +481,7 @@ class BlockSet:
         except SourceError as exc:
             self.ctx.report.problems.append(source_problem(
                 "error", exc.code, exc.message, source_label(source),
-                row_span(exc.file, exc.row)) if exc.row else problem(
+                (exc.file, exc.row)) if exc.row else problem(
                 "error", exc.code, exc.message, f"{source_label(source)}; {exc.file}"))
             return False
         return True
@@ -495,13 +492,13 @@ class BlockSet:
         business rules to wait for (nothing is settling: a source starts with none)."""
         return len(runs) == 1 and runs[0].sink is None and not self.settling
 
-    def _alone(self, br: BlockRun, record: dict[str, Any], key: str, source: Span | None,
+    def _alone(self, br: BlockRun, record: dict[str, Any], key: str, row: SourceRow,
                tally: dict[str, int]) -> None:
         """``_whole`` of a record only ``br`` is offered: with no record at hand (``txn``) its
         element is delivered as soon as it is written, as ``_settled`` would deliver it."""
         order = self.order
         seq = order.next()
-        kind = br.offer(record, key, source)
+        kind = br.offer(record, key, row)
         if len(order.problems) != order.known:  # (most records add none: no call then)
             order.tag(seq)
         _count(tally, True, kind)
@@ -538,8 +535,8 @@ class BlockSet:
     def _settled(self, txn: _Pending, record: dict[str, Any], key: str, kind: str | None,
                  done: Callable[[bool, str | None], None]) -> None:
         """One record once its documents' rules are in: all of its elements delivered, or none."""
-        for br, name, doc_key, source, pending in txn.rules:
-            if not br.findings(pending.findings(), name, doc_key, source):
+        for br, name, doc_key, row, pending in txn.rules:
+            if not br.findings(pending.findings(), name, doc_key, row):
                 txn.failed = True
         self.order.tag(txn.seq)
         if txn.failed:
@@ -656,7 +653,7 @@ class _Pending:
     # (block, change, xml, document file name)
     parts: list[tuple[BlockRun, ChangeKind, str, str]] = field(default_factory=list)
     # its documents' business rules, still running: (block, file name, key, source row, pending)
-    rules: list[tuple[BlockRun, str, str | None, Span | None, Pending]] = field(default_factory=list)
+    rules: list[tuple[BlockRun, str, str | None, SourceRow | None, Pending]] = field(default_factory=list)
 
 
 class _ReadOrder:

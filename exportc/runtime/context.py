@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from exportc.artefact import Artefact, BlockSpec
-from exportc.diagnostics import Span
 from exportc.runtime.kinds import ChangeKind, RunMode
 from exportc.runtime.rawlines import LineIndex
-from exportc.runtime.report import Report, problem
+from exportc.runtime.report import Report, SourceRow, problem
 
 
 class UsageError(Exception):
@@ -139,11 +138,11 @@ class RunContext:
     report: Report
     block: str = ""
     key: Key = None
-    source: Span | None = None  # the source row of the record being written
+    row: SourceRow | None = None  # where the record being written was read
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
 
     def warn(self, message: str, file: str, line: int) -> None:
         self.report.problems.append(problem("warning", "W0601", message, self.block, key_text_of(self.key),
-                                            (file, line), self.source))
+                                            (file, line), self.row))
 
 

@@ -11,6 +11,10 @@ from typing import Any
 from exportc.diagnostics import Diagnostic, Related, Severity, Span, render_text
 from exportc.runtime.report_compat import old_problem
 
+# Where a record was read: (source file, row or JSON Lines line number). A run keeps this pair
+# for the record at hand and makes a Span of it only when a problem names the record.
+SourceRow = tuple[str, int]
+
 
 def timestamp() -> str:
     """Now, to the second, with the UTC offset of the local time zone: a report's times say
@@ -19,27 +23,28 @@ def timestamp() -> str:
 
 
 def problem(severity: str, code: str, message: str, block: str | None = None,
-            record: str | None = None, at: tuple[str, int] | None = None, row: Span | None = None,
-            document: str | None = None) -> Diagnostic:
+            record: str | None = None, at: tuple[str, int] | None = None,
+            row: SourceRow | None = None, document: str | None = None) -> Diagnostic:
     """A problem a run met with a record: its span is the profile line ``at`` (file, line) that
     raised it (``spans.locate`` finds its columns and text when the run ends), the record's own
     source ``row`` a related span."""
     span = Span.point(at[0], at[1], 1) if at else None
-    related = (Related(row, "the record"),) if row else ()
+    where = _row_span(row)
+    related = (Related(where, "the record"),) if where else ()
     return Diagnostic(Severity(severity), code, message, span, related=related, block=block,
                       record=record, document=document)
 
 
-def source_problem(severity: str, code: str, message: str, block: str | None, row: Span | None,
-                   record: str | None = None) -> Diagnostic:
+def source_problem(severity: str, code: str, message: str, block: str | None,
+                   row: SourceRow | None, record: str | None = None) -> Diagnostic:
     """A problem with the source itself (a bad value, a duplicate key, a file that cannot be
     read): its span is the source file's row."""
-    return Diagnostic(Severity(severity), code, message, row, block=block, record=record)
+    return Diagnostic(Severity(severity), code, message, _row_span(row), block=block, record=record)
 
 
-def row_span(file: str, row: int | None) -> Span | None:
+def _row_span(row: SourceRow | None) -> Span | None:
     """The span of one row (or JSON Lines line) of a source file; None without a row."""
-    return Span.point(file, row, 1) if row else None
+    return Span.point(row[0], row[1], 1) if row and row[1] else None
 
 
 FIRST_KEYS = 3  # how many keys a group of problems names
