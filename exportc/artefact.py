@@ -162,6 +162,7 @@ RUNTIME_API: tuple[str, ...] = (
     "esc_text_len",
     "fmt_dec",
     "fmt_float",
+    "fixed_float",
     "fn_abs",
     "fn_after",
     "fn_before",

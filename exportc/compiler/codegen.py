@@ -60,7 +60,7 @@ class Generator(Expressions):
         """The local holding a slot's value: one computed already where this code runs (the
         same expression twice is computed once), or a new one, before the outermost loop it
         does not depend on when computing it cannot fail."""
-        code = self.expr(slot.expr)
+        code = self.slot_value(slot)
         if isinstance(slot.expr, ir.ParamRef | ir.RunRef):
             return code  # bound once per run already
         for scope in reversed(self.fn.scopes):

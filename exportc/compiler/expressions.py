@@ -132,6 +132,18 @@ class Expressions:
             return f"{e.op}({', '.join(args)})"
         raise TypeError(f"unknown op {e.op}")  # pragma: no cover
 
+    def slot_value(self, slot: ir.Slot) -> str:
+        """The code of a slot's value: its expression's, or, for an amount with fixed decimals
+        written to an xs:float/xs:double element, ``fixed_float`` of it, which gives its text
+        (``text_of`` then has nothing left to do)."""
+        places = _fixed_places(slot)
+        if places is None:
+            return self.expr(slot.expr)
+        assert isinstance(slot.expr, ir.Op)
+        at = (slot.span.file, slot.span.line)
+        return (f"fixed_float({self.expr(slot.expr.args[0])}, {places}, "
+                f"{slot.xsd.category.upper()}_MAX, {slot.target!r}, {at!r})")
+
     def rendered(self, var: str, slot: ir.Slot, attr: bool) -> str | Code:
         """A constant's XML text is computed now; anything else at run time."""
         if isinstance(slot.expr, ir.Const) and slot.expr.value is not None:
@@ -145,7 +157,9 @@ class Expressions:
         t = slot.expr.type.name
         at = (slot.span.file, slot.span.line)
         escape = ""  # the escaping function of a text, when it has one
-        if t == "text" and isinstance(slot.expr, ir.Lookup) and self.plain_table(slot.expr.table):
+        if _fixed_places(slot) is not None:
+            conv = var  # ``slot_value`` made its text already
+        elif t == "text" and isinstance(slot.expr, ir.Lookup) and self.plain_table(slot.expr.table):
             conv = var  # a code from a table whose every value is plain text: nothing to escape
         elif t == "text" or t == "any":
             escape = "esc_attr" if attr else "esc_text"
@@ -210,3 +224,15 @@ class Expressions:
             return repr("".join(p for p in message if isinstance(p, str)))
         args = (repr(p) if isinstance(p, str) else self.expr(p) for p in message)
         return f"show_message({', '.join(args)})"
+
+
+def _fixed_places(slot: ir.Slot) -> int | None:
+    """The places of ``fixed(x, places)`` written to an xs:float/xs:double element, for a
+    constant from 1 to 9 (what ``fixed_float`` takes); None for any other slot."""
+    e = slot.expr
+    if not (isinstance(e, ir.Op) and e.op == "fn_fixed" and slot.xsd.category in ("float", "double")):
+        return None
+    places = e.args[1]
+    if isinstance(places, ir.Const) and type(places.value) is int and 0 < places.value < 10:
+        return places.value
+    return None

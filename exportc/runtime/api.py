@@ -326,6 +326,24 @@ def fn_fixed(x: Any, places: int | None) -> Decimal | None:
     return q
 
 
+def fixed_float(x: Any, places: int, limit: Decimal, target: str,
+                at: tuple[str, int] | None = None) -> str | None:
+    """``fmt_float(fn_fixed(x, places), limit, target, at)`` in one call, for ``places`` from
+    1 to 9: an amount with fixed decimals written to an xs:float/xs:double element (the Exact
+    profile's every amount: 300k in a run over 100k invoices). The usual amount has its
+    decimals already and fewer than 38 characters, so it is its own text, made once (``fixed``
+    and ``fmt_float`` each made it: 1.0 -> 0.5 us); anything else takes the two steps."""
+    if type(x) is Decimal:
+        text = str(x)
+        if places < len(text) < 38 and text[-places - 1] == "." and "E" not in text:
+            return text
+    elif x is None:
+        return None
+    fixed = fn_fixed(x, places)
+    assert fixed is not None  # (x is not None)
+    return fmt_float(fixed, limit, target, at)
+
+
 def fn_abs(x: Any) -> Any:
     return None if x is None else abs(x)
 
