@@ -33,6 +33,7 @@ from exportc.runtime.runstore import publish
 from exportc.runtime.sources import Binding, SourceError, converter
 from exportc.runtime.spans import document_line, locate
 from exportc.runtime.validate import StreamValidation, open_document, preload, start_validation, validate_file
+from exportc.runtime.writeback import Writeback
 from exportc.values import format_value, parse_scalar
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class _Output:
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.validation = validation  # validating the bytes as they are written, or None
         self.fh = open_document(self.tmp, validation)
+        self.writeback = Writeback(self.fh.fileno())
         self.fh.write(_root_open(artefact))
         self.root = artefact.root
         self.open: tuple[str, ...] = ()
@@ -152,11 +154,13 @@ class _Output:
         self.containers(())
         self.fh.write(f"\n</{self.root}>\n")
         self.fh.flush()
+        self.writeback.stop()
         os.fsync(self.fh.fileno())
         self.fh.close()
 
     def discard(self) -> None:
         if not self.fh.closed:
+            self.writeback.stop(check=False)  # the file goes: whether it reached the disk is moot
             self.fh.close()
         if self.validation is not None:
             self.validation.result(self.tmp)  # its end of the pipe is closed: it ends at once
@@ -215,16 +219,20 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
     # Validated while it is written (on another thread), unless --split must count first.
     validation = start_validation(Path(artefact.schema_path)) if opts.validate and not opts.split else None
     outputs = [_Output(out_path, artefact, validation)]
-    # Written once: straight into the document, unless --split must count the records first.
-    blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
-                      out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"),
-                      document=None if opts.split else outputs[0].open_containers)
+    try:
+        # Written once: straight into the document, unless --split must count the records first.
+        blocks = BlockSet(artefact, bound.fns, bound.bindings, opts, tracker, bound.ctx,
+                          out_path.with_name(f".{out_path.name}.{os.getpid()}.parts"),
+                          document=None if opts.split else outputs[0].open_containers)
 
-    def register() -> None:
-        if recording:  # from here on, recovery can clean up after a crash
-            recording.temp_files([*((str(o.tmp), str(o.final)) for o in outputs),
-                                  (str(blocks.spool_dir), "")])
-    register()
+        def register() -> None:
+            if recording:  # from here on, recovery can clean up after a crash
+                recording.temp_files([*((str(o.tmp), str(o.final)) for o in outputs),
+                                      (str(blocks.spool_dir), "")])
+        register()
+    except BaseException:  # (the history refused the run): no file, no thread left behind
+        outputs[0].discard()
+        raise
     ok = _write(artefact, bound.fns, blocks, outputs, report, opts, register)
     crashpoint("after-close")
     _conclude(artefact, report, ok)
