@@ -94,6 +94,7 @@ class Size:
         for suffix in ("", "-wal", "-shm"):
             if Path(f"{delivered}{suffix}").exists():
                 shutil.copy(f"{delivered}{suffix}", f"{dest}{suffix}")
+        os.sync()  # the copy's pages on disk now, not flushed by the timed run's first commit
 
     def commands(self) -> dict[str, tuple[list[str], Path | None]]:
         """name -> (command, history file to copy the delivered history to first, or None)."""
