@@ -27,9 +27,10 @@ class Writeback:
         self._thread.start()
 
     def _run(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
         while not self._stop.wait(self.every):
             try:
-                os.fdatasync(self.fd)
+                sync(self.fd)
             except OSError as exc:
                 # Linux reports a failed write-back once per open file, to whichever call asks
                 # first: kept, so that the document's own fsync is not the one told nothing.
