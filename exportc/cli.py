@@ -305,8 +305,8 @@ def run(
     except (UsageError, HistoryError, ConfigError) as exc:
         raise _usage_error(str(exc)) from None
     except OSError as exc:  # the disk refused (full, an I/O error): the run says so and stops
-        typer.echo(f"error: the run stopped: {exc}\n  a production run delivers nothing it did not "
-                   "record; `exportc runs` shows how the history recorded this one", err=True)
+        typer.echo(f"error: the run stopped: {exc}\n  `exportc runs` shows what the history "
+                   "recorded of it", err=True)
         raise typer.Exit(1) from None
     if result.scheduled is not None:
         assert result.store is not None

@@ -109,3 +109,73 @@ def test_a_run_as_a_process_writes_and_flushes_its_document(tmp_path: Path) -> N
                    "--first-delivery")
     assert proc.returncode == 0, proc.stderr
     assert sorted(k for k, _ in delivered(tmp_path / "out")["invoices"]) == ["A1", "A2"]
+
+
+def test_a_split_run_flushes_one_document_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--split`: its documents are written one after the other, and so flushed: a thread for
+    each at once would be hundreds at 5,000 records a document."""
+    live: list[Writeback] = []
+    most = 0
+
+    class Counted(Writeback):
+        def __init__(self, fd: int, every: float | None = None) -> None:
+            nonlocal most
+            super().__init__(fd, every)
+            live.append(self)
+            most = max(most, sum(1 for w in live if w._thread.is_alive()))
+    monkeypatch.setattr(execute, "Writeback", Counted)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    report = produce(db, write_world(tmp_path / "src", [invoice(f"S{n}", "12.10") for n in range(1, 10)]),
+                     tmp_path / "o", split=2)
+    assert report.status == "succeeded" and len(report.files) == 7  # 4 accounts + 9 invoices
+    assert len(live) == 7 and most == 1
+    assert not any(w._thread.is_alive() for w in live)
+
+
+def test_a_full_disk_while_discarding_leaves_no_document_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first document's buffer cannot be flushed (the disk is full): the others are
+    discarded all the same, their threads stopped and their temporary files gone."""
+    real_join = execute.BlockSet.join_split
+
+    def full(self: Any, open_file: Any, per_file: int) -> None:
+        real_join(self, open_file, per_file)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(execute.BlockSet, "join_split", full)
+    close = execute._Output.discard
+
+    def first_fails(self: Any) -> None:
+        if self.final.name.endswith("-1.xml") and not self.fh.closed:
+            self.fh.write("x" * 100)  # still in the buffer: its flush fails at close
+
+            def refuse(*_: Any) -> None:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.fh.flush = refuse  # type: ignore[method-assign]
+        close(self)
+    monkeypatch.setattr(execute._Output, "discard", first_fails)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    with pytest.raises(OSError, match="No space left"):
+        produce(db, write_world(tmp_path / "src", [invoice(f"D{n}", "12.10") for n in range(1, 6)]),
+                tmp_path / "o", split=2)
+    assert not list((tmp_path / "o").rglob("*.xml")) and not list((tmp_path / "o").rglob(".*.tmp"))
+    assert not any(t.name == "exportc-writeback" for t in threading.enumerate())
+
+
+def test_a_run_that_fails_after_its_commit_stays_recorded_as_delivered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its report cannot be written (the disk filled up after the commit): the history keeps
+    the run as it committed it, succeeded with its file, which is in place; marking it failed
+    would hide a delivery that went out, and the next run delivers nothing again."""
+    def full(*_: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(execute, "write_report", full)
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    sources = write_world(tmp_path / "src", WORLD)
+    with pytest.raises(OSError, match="No space left"):
+        produce(db, sources, tmp_path / "out1")
+    [row] = open_history(db).list_runs()
+    assert (row.mode, row.status) == ("P", "succeeded") and row.files
+    assert Path(row.files[0]).exists()
+    assert sorted(k for k, _ in delivered(Path(row.files[0]).parent)["invoices"]) == ["A1", "A2"]
+    monkeypatch.undo()
+    assert produce(db, sources, tmp_path / "out2").nothing_to_deliver

@@ -10,6 +10,7 @@ unknown table key, a failed check, a value a facet rejects) is left out whole.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import os
@@ -131,7 +132,7 @@ class _Output:
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.validation = validation  # validating the bytes as they are written, or None
         self.fh = open_document(self.tmp, validation)
-        self.writeback = Writeback(self.fh.fileno())
+        self.writeback: Writeback | None = None  # started when the records are written into it
         self.fh.write(_root_open(artefact))
         self.root = artefact.root
         self.open: tuple[str, ...] = ()
@@ -147,21 +148,35 @@ class _Output:
         self.open = wanted
 
     def open_containers(self, wanted: tuple[str, ...]) -> IO[str]:
+        if self.writeback is None:
+            self.writeback = Writeback(self.fh.fileno())
         self.containers(wanted)
         return self.fh
+
+    def written(self) -> None:
+        """Nothing more goes into it but its end: its pages need no more flushing meanwhile (a
+        --split run writes its documents one after the other; one thread at a time)."""
+        if self.writeback is not None:
+            self.writeback.stop(check=False)  # a failed flush is raised by `close`
 
     def close(self) -> None:
         self.containers(())
         self.fh.write(f"\n</{self.root}>\n")
         self.fh.flush()
-        self.writeback.stop()
+        if self.writeback is not None:
+            self.writeback.stop()
         os.fsync(self.fh.fileno())
         self.fh.close()
 
     def discard(self) -> None:
+        """Close and remove the temporary file (the run failed, or it is split into others);
+        whether its pages reached the disk is moot, and so is a failure to flush them (a full
+        disk): the other documents are discarded all the same."""
         if not self.fh.closed:
-            self.writeback.stop(check=False)  # the file goes: whether it reached the disk is moot
-            self.fh.close()
+            if self.writeback is not None:
+                self.writeback.stop(check=False)
+            with contextlib.suppress(OSError):
+                self.fh.close()
         if self.validation is not None:
             self.validation.result(self.tmp)  # its end of the pipe is closed: it ends at once
         self.tmp.unlink(missing_ok=True)
@@ -230,7 +245,7 @@ def execute(artefact: Artefact, opts: RunOptions, tracker: ChangeTracker | None 
                 recording.temp_files([*((str(o.tmp), str(o.final)) for o in outputs),
                                       (str(blocks.spool_dir), "")])
         register()
-    except BaseException:  # (the history refused the run): no file, no thread left behind
+    except BaseException:  # (the history refused the run): no temporary file left behind
         outputs[0].discard()
         raise
     ok = _write(artefact, bound.fns, blocks, outputs, report, opts, register)
@@ -352,7 +367,12 @@ def _split(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], per_fil
     outputs[:] = [_Output(first.with_name(f"{first.stem}-{n + 1:0{len(str(parts))}d}{first.suffix}"),
                           artefact) for n in range(parts)]
     register()
-    blocks.join_split(lambda n: outputs[n].open_containers, per_file)
+
+    def part(n: int) -> Callable[[tuple[str, ...]], IO[str]]:
+        if n:
+            outputs[n - 1].written()
+        return outputs[n].open_containers
+    blocks.join_split(part, per_file)
 
 
 def _validate(artefact: Artefact, blocks: BlockSet, outputs: list[_Output], report: Report,

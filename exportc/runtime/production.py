@@ -549,8 +549,10 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
         else:
             report = _run(artefact, opts, store, run_id, record=False, notes=notes)
     except BaseException as exc:
-        if report is not None:
-            raise  # finished and recorded; only what came after it failed
+        if report is not None or _finished(store, run_id):
+            # Finished and recorded (a production run's commit is its point of no return: its
+            # files are in place, or recovery puts them there); only what came after it failed.
+            raise
         if created and isinstance(exc, UsageError):  # the command was wrong: nothing to list
             store.discard_run(run_id)
             if folder is not None:
@@ -564,6 +566,16 @@ def run_with_history(artefact: Artefact, opts: RunOptions, store: HistoryStore,
     if not production:
         _prune_test_runs(store, artefact.name, storage)
     return report
+
+
+def _finished(store: HistoryStore, run_id: int) -> bool:
+    """Whether the history has the run finished already: it committed, and what failed came
+    after (writing its report): marking it failed now would belie the deliveries it recorded."""
+    try:
+        row = store.get_run(run_id)
+    except Exception:  # (the history itself failed: the run is failed if it can be recorded)
+        return False
+    return row is not None and row.status != "running"
 
 
 def _fail(store: HistoryStore, artefact: Artefact, opts: RunOptions, run_id: int, message: str) -> None:
