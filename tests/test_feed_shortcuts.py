@@ -21,7 +21,7 @@ from test_ireserve_property import _world
 from exportc.orchestrate import run_profile
 from exportc.runtime.blocks import BlockRun, BlockSet, _ReadOrder
 from exportc.runtime.execute import RunOptions
-from exportc.runtime.production import HistoryTracker
+from exportc.runtime.tracker import HistoryTracker
 
 
 def _two_runs(tmp_path: Path) -> tuple[list[bytes], list[list[str]], list[Any], list[int]]:

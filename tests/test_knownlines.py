@@ -61,7 +61,7 @@ def test_known_lines_answer_as_a_dict_of_tags(added: list[tuple[bytes, dt.date |
 
 def test_a_line_taken_for_another_by_its_tag_makes_the_sums_differ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two digests of one bucket and tag: the second line finds the first's position, and only
-    the sum of what was matched can tell (``production.HistoryTracker._gone`` compares it)."""
+    the sum of what was matched can tell (``tracker.HistoryTracker._gone`` compares it)."""
     delivered = bytes(range(16))
     other = delivered[:2 + TAG_BYTES] + bytes(16 - 2 - TAG_BYTES)  # the same tag, other bytes after it
     lines = KnownLines()

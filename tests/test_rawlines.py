@@ -18,11 +18,11 @@ from sqlalchemy import text
 from test_history import BASE, CUSTOMERS, delivered, invoice, produce, write_world
 
 from exportc.artefact import ShapeSpec, TypeSpec
-from exportc.runtime import production, records
+from exportc.runtime import records, tracker
 from exportc.runtime.history import HistoryStore
 from exportc.runtime.knownlines import TAG_BYTES
-from exportc.runtime.production import HistoryTracker
 from exportc.runtime.rawlines import LineIndex
+from exportc.runtime.tracker import HistoryTracker
 
 
 class Probe:
@@ -37,9 +37,9 @@ class Probe:
             self.decoded += 1
             return decode(*args)
 
-        def counting_hash(tracker: HistoryTracker, *args: Any) -> Any:
+        def counting_hash(history: HistoryTracker, *args: Any) -> Any:
             self.hashed += 1
-            return hashed(tracker, *args)
+            return hashed(history, *args)
         monkeypatch.setattr(records, "typed_line", counting_decode)
         monkeypatch.setattr(HistoryTracker, "_hashed", counting_hash)
 
@@ -207,7 +207,7 @@ def test_a_rerun_classifies_alike_whether_its_lines_are_known_looked_up_or_loade
             _forget_lines(db)
         with pytest.MonkeyPatch.context() as mp:
             if way == "loaded":
-                mp.setattr(production, "MISS_FLOOR", 0)
+                mp.setattr(tracker, "MISS_FLOOR", 0)
             report = produce(db, sources, tmp / way, **kw)
         rows = {r[:4] for r in _deliveries(db)}  # (whether a line digest is kept may differ)
         seen.append((_summary(report), delivered(tmp / way), rows))

@@ -605,7 +605,7 @@ class HistoryStore:
                         ) -> Iterator[list[tuple[str, str, str | None, Any]]]:
         """Batches of (key, hash prefix, line digest, window value) of every record currently
         delivered (not deleted) from a source: the hash's first 32 hex digits (all a rerun
-        compares, see ``production._compact``), and the window value only when ``windows`` is
+        compares, see ``tracker._compact``), and the window value only when ``windows`` is
         asked (else None; SQLite gives it as ISO text). Read on the driver's own cursor, in
         batches of plain tuples: a rerun reads every key of the history, and SQLAlchemy's
         per-row processing cost more than the database."""
@@ -661,7 +661,7 @@ class HistoryStore:
                       ) -> tuple[str, str | None, str] | None:
         """(hash, line digest, payload) of one record currently delivered (not deleted), or
         None; on a connection the caller keeps open (a rerun asks it of each line it does not
-        know, see ``production.HistoryTracker``)."""
+        know, see ``tracker.HistoryTracker``)."""
         mark = "%s" if self.is_postgres else "?"
         row = self._one(conn, "hash, raw_hash, payload", f" AND deleted = {mark}", (profile, source, key, False))
         return (row[0], row[1], row[2]) if row is not None else None

@@ -28,9 +28,9 @@ from exportc.runtime.canonical import canonical
 from exportc.runtime.execute import RunOptions, UsageError, execute
 from exportc.runtime.history import Delivery, HistoryStore
 from exportc.runtime.kinds import ChangeKind, RunMode
-from exportc.runtime.production import HistoryTracker
 from exportc.runtime.report import Report
 from exportc.runtime.sources import Binding, Coercer, SourceError, read_raw, record_key
+from exportc.runtime.tracker import HistoryTracker
 from exportc.workbench import expect
 from exportc.workbench.casefile import TEST_SUFFIX, Case, TestFile, load_test_file
 from exportc.workbench.coverage import Coverage
