@@ -23,8 +23,7 @@ from sqlalchemy import Connection
 from exportc.artefact import Artefact, BlockSpec, Bound, Where
 from exportc.runtime import bulk
 from exportc.runtime.canonical import encoder, typed_encoder
-from exportc.runtime.context import in_window
-from exportc.runtime.execute import ChangeTracker, RunOptions
+from exportc.runtime.context import ChangeTracker, RunOptions, in_window
 from exportc.runtime.history import Delivery, HistoryStore
 from exportc.runtime.keyset import KeySet
 from exportc.runtime.kinds import ChangeKind, HistoryKind
