@@ -82,9 +82,10 @@ def test_a_production_run_whose_flush_failed_delivers_nothing(
     with pytest.raises(OSError, match="Input/output error"):
         produce(db, sources, tmp_path / "out1")
     assert not (tmp_path / "out1" / XML).exists()
-    assert not [p for p in (tmp_path / "out1").glob(".*")]  # no temporary file left behind
     runs = open_history(db).list_runs()
     assert [(r.mode, r.status) for r in runs] == [("P", "failed")]
+    assert runs[0].out_dir is not None  # the run's own folder: nothing of the document left there
+    assert not [p.name for p in Path(runs[0].out_dir).iterdir() if p.name.endswith((".xml", ".tmp"))]
     monkeypatch.undo()  # the disk is back: the next run delivers both invoices, once
     report = produce(db, sources, tmp_path / "out2")
     assert report.status == "succeeded"
@@ -103,7 +104,8 @@ def test_the_command_says_what_the_disk_refused(tmp_path: Path, failing_flush: N
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_a_run_as_a_process_writes_and_flushes_its_document(tmp_path: Path) -> None:
+def test_a_production_run_as_a_process_delivers_its_document(tmp_path: Path) -> None:
+    """The write-back thread in a real process: it ends with the document, and the run with it."""
     sources = write_world(tmp_path / "src", WORLD)
     proc = cli_run(f"sqlite:///{tmp_path / 'h.db'}", sources, tmp_path / "out", "--production",
                    "--first-delivery")
@@ -157,7 +159,9 @@ def test_a_full_disk_while_discarding_leaves_no_document_behind(
     with pytest.raises(OSError, match="No space left"):
         produce(db, write_world(tmp_path / "src", [invoice(f"D{n}", "12.10") for n in range(1, 6)]),
                 tmp_path / "o", split=2)
-    assert not list((tmp_path / "o").rglob("*.xml")) and not list((tmp_path / "o").rglob(".*.tmp"))
+    [row] = open_history(db).list_runs()
+    assert row.status == "failed" and row.out_dir is not None  # the run's own folder: no document
+    assert not [p.name for p in Path(row.out_dir).iterdir() if p.name.endswith((".xml", ".tmp"))]
     assert not any(t.name == "exportc-writeback" for t in threading.enumerate())
 
 
